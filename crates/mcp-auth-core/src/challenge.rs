@@ -1,0 +1,148 @@
+//! `WWW-Authenticate: Bearer ...` challenges (RFC 6750 §3, RFC 9728 §5.1).
+
+use std::fmt::Write as _;
+
+use http::HeaderValue;
+
+/// A Bearer challenge, rendered as one `WWW-Authenticate` header value.
+///
+/// Every parameter value is quoted. MCP clients parse the header with simple regular expressions
+/// (`name="value"`), so values are sanitised rather than escaped: `"` and `\` become `'`, and
+/// anything outside printable ASCII becomes a space. Scope values never contain those characters
+/// (RFC 6749 §3.3); descriptions are ours and lose nothing of substance.
+///
+/// ```
+/// use mcp_auth_core::BearerChallenge;
+///
+/// let header = BearerChallenge::new("https://mcp.example.com/.well-known/oauth-protected-resource/mcp")
+///     .scope("files:read")
+///     .to_header_value();
+/// assert_eq!(
+///     header,
+///     r#"Bearer scope="files:read", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct BearerChallenge {
+    error: Option<&'static str>,
+    error_description: Option<String>,
+    scope: Option<String>,
+    resource_metadata: Option<String>,
+}
+
+impl BearerChallenge {
+    /// A challenge pointing at the resource's metadata document.
+    pub fn new(resource_metadata: impl Into<String>) -> Self {
+        Self { resource_metadata: Some(resource_metadata.into()), ..Self::default() }
+    }
+
+    /// Sets the `error` code (`invalid_request`, `invalid_token`, `insufficient_scope`).
+    pub fn error(mut self, code: &'static str) -> Self {
+        self.error = Some(code);
+        self
+    }
+
+    /// Sets the human-readable `error_description`.
+    pub fn error_description(mut self, description: impl Into<String>) -> Self {
+        self.error_description = Some(description.into());
+        self
+    }
+
+    /// Sets the `scope` parameter (space-separated). An empty string leaves it out.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self.scope = (!scope.is_empty()).then_some(scope);
+        self
+    }
+
+    /// Renders the header value.
+    pub fn to_header_value(&self) -> HeaderValue {
+        let mut out = String::from("Bearer ");
+        let params = [
+            ("error", self.error),
+            ("scope", self.scope.as_deref()),
+            ("resource_metadata", self.resource_metadata.as_deref()),
+            ("error_description", self.error_description.as_deref()),
+        ];
+        let mut first = true;
+        for (name, value) in params {
+            let Some(value) = value else { continue };
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            let _ = write!(out, "{name}=\"");
+            out.extend(value.chars().map(sanitize));
+            out.push('"');
+        }
+        if first {
+            out.pop(); // a bare "Bearer" when there are no parameters
+        }
+        HeaderValue::from_str(&out).expect("sanitised challenge is visible ASCII")
+    }
+}
+
+fn sanitize(c: char) -> char {
+    match c {
+        '"' | '\\' => '\'',
+        ' '..='~' => c,
+        _ => ' ',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parameter pattern the MCP TypeScript and Python SDKs use.
+    fn params(header: &HeaderValue) -> Vec<(String, String)> {
+        let s = header.to_str().unwrap();
+        let s = s.strip_prefix("Bearer ").unwrap();
+        let mut out = Vec::new();
+        let mut rest = s;
+        while let Some(eq) = rest.find("=\"") {
+            let name = rest[..eq].trim_start_matches([',', ' ']).to_string();
+            let after = &rest[eq + 2..];
+            let end = after.find('"').unwrap();
+            out.push((name, after[..end].to_string()));
+            rest = &after[end + 1..];
+        }
+        out
+    }
+
+    #[test]
+    fn renders_insufficient_scope() {
+        let h = BearerChallenge::new("https://r/.well-known/oauth-protected-resource")
+            .error("insufficient_scope")
+            .scope("a b")
+            .error_description("needs b")
+            .to_header_value();
+        assert_eq!(
+            h,
+            r#"Bearer error="insufficient_scope", scope="a b", resource_metadata="https://r/.well-known/oauth-protected-resource", error_description="needs b""#
+        );
+    }
+
+    #[test]
+    fn hostile_descriptions_stay_parseable() {
+        let nasty = "a \"quoted\", back\\slash,\r\nnew line, caf\u{e9}, x=\"y\"";
+        let h = BearerChallenge::new("https://r/m")
+            .error("invalid_token")
+            .error_description(nasty)
+            .to_header_value();
+        let p = params(&h);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!(p[0], ("error".into(), "invalid_token".into()));
+        assert_eq!(p[1], ("resource_metadata".into(), "https://r/m".into()));
+        assert_eq!(p[2].0, "error_description");
+        assert!(!p[2].1.contains('"') && !p[2].1.contains('\\'));
+    }
+
+    #[test]
+    fn empty_scope_is_omitted() {
+        let h = BearerChallenge::new("m").scope("").to_header_value();
+        assert_eq!(h, r#"Bearer resource_metadata="m""#);
+        assert_eq!(BearerChallenge::default().to_header_value(), "Bearer");
+    }
+}

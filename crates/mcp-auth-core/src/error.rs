@@ -1,0 +1,438 @@
+//! The one error type for every denial, and how it renders as an HTTP or gRPC response.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::{AuthBody, BearerChallenge, Scopes};
+
+/// What kind of denial an [`AuthError`] is; decides status, challenge and gRPC code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No credentials: 401 with a challenge that carries no `error` (RFC 6750 §3.1).
+    MissingToken,
+    /// A token was presented and is not acceptable: 401 `invalid_token`.
+    InvalidToken,
+    /// The request itself is malformed (two credentials, a token in the query, a bad body):
+    /// 400 `invalid_request`.
+    InvalidRequest,
+    /// The token lacks scopes the operation needs: 403 `insufficient_scope`.
+    InsufficientScope,
+    /// The caller is known and refused by policy (e.g. a client that is not admitted): 403
+    /// without a challenge, since no other token would help.
+    AccessDenied,
+    /// The request is malformed in a way unrelated to credentials (a body that is not
+    /// JSON-RPC, a batch over the limit): 400 without a challenge.
+    BadRequest,
+    /// The request body exceeds a configured limit: 413.
+    PayloadTooLarge,
+    /// The server cannot decide now (e.g. the issuer's keys are unobtainable): 503 with
+    /// `Retry-After`. Clients must not discard their token for this.
+    Unavailable,
+}
+
+impl AuthErrorKind {
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope | Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The OAuth error code for the JSON body and, where RFC 6750 defines one, the challenge.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MissingToken => "unauthorized",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidRequest | Self::BadRequest => "invalid_request",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::AccessDenied => "access_denied",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Unavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The gRPC status code for trailers-only responses.
+    pub fn grpc_status(self) -> u8 {
+        match self {
+            Self::MissingToken | Self::InvalidToken => 16, // UNAUTHENTICATED
+            Self::InsufficientScope | Self::AccessDenied => 7, // PERMISSION_DENIED
+            Self::InvalidRequest | Self::BadRequest | Self::PayloadTooLarge => 3, // INVALID_ARGUMENT
+            Self::Unavailable => 14,                       // UNAVAILABLE
+        }
+    }
+
+    fn challenge_error(self) -> Option<Option<&'static str>> {
+        match self {
+            Self::MissingToken => Some(None),
+            Self::InvalidToken | Self::InvalidRequest | Self::InsufficientScope => {
+                Some(Some(self.code()))
+            }
+            Self::AccessDenied | Self::BadRequest | Self::PayloadTooLarge | Self::Unavailable => {
+                None
+            }
+        }
+    }
+}
+
+/// A denial by any mcp-auth layer.
+///
+/// It carries a precise, safe description (never a token, never internal addresses), a short
+/// machine-readable reason for audit (`"expired"`, `"bad_signature"`, ...), and what the client
+/// needs to recover: the scopes for the challenge, or when to retry. Layers render it with
+/// [`AuthError::to_response`] and attach it to the response extensions so outer layers (audit)
+/// can see why a request was refused.
+///
+/// ```
+/// use mcp_auth_core::{AuthError, Scopes};
+/// use http::StatusCode;
+///
+/// let err = AuthError::insufficient_scope(Scopes::parse("files:read files:write"), "tool `write_file` needs files:write");
+/// let response = err.to_response::<http_body_util::Empty<bytes::Bytes>>(
+///     "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+///     &http::HeaderMap::new(),
+/// );
+/// assert_eq!(response.status(), StatusCode::FORBIDDEN);
+/// assert!(response.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="files:read files:write""#));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    reason: &'static str,
+    description: Cow<'static, str>,
+    scope: Option<Scopes>,
+    retry_after: Option<Duration>,
+}
+
+impl AuthError {
+    /// A denial of `kind` with a reason code and description.
+    pub fn new(
+        kind: AuthErrorKind,
+        reason: &'static str,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self { kind, reason, description: description.into(), scope: None, retry_after: None }
+    }
+
+    /// 401 without `error`: the request carried no token.
+    pub fn missing_token() -> Self {
+        Self::new(
+            AuthErrorKind::MissingToken,
+            "missing_token",
+            "this resource needs a bearer token in the Authorization header",
+        )
+    }
+
+    /// 401 `invalid_token` with a reason code and description.
+    pub fn invalid_token(reason: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::InvalidToken, reason, description)
+    }
+
+    /// 400 `invalid_request`.
+    pub fn invalid_request(reason: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::InvalidRequest, reason, description)
+    }
+
+    /// 400 without a challenge: the request (not its credentials) is malformed.
+    pub fn bad_request(reason: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::BadRequest, reason, description)
+    }
+
+    /// 403 `insufficient_scope`; `scope` is what the challenge asks for.
+    pub fn insufficient_scope(scope: Scopes, description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::InsufficientScope, "insufficient_scope", description)
+            .with_scope(scope)
+    }
+
+    /// 403 without a challenge: refused by policy.
+    pub fn access_denied(reason: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(AuthErrorKind::AccessDenied, reason, description)
+    }
+
+    /// 413: the body is larger than `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            AuthErrorKind::PayloadTooLarge,
+            "body_too_large",
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(
+        reason: &'static str,
+        description: impl Into<Cow<'static, str>>,
+        retry_after: Duration,
+    ) -> Self {
+        let mut e = Self::new(AuthErrorKind::Unavailable, reason, description);
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// Sets the scopes the challenge advertises.
+    #[must_use]
+    pub fn with_scope(mut self, scope: Scopes) -> Self {
+        self.scope = (!scope.is_empty()).then_some(scope);
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// Short machine-readable reason, for audit events and metrics.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// Human-readable description, safe to show to the client.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The scopes the challenge advertises.
+    pub fn scope(&self) -> Option<&Scopes> {
+        self.scope.as_ref()
+    }
+
+    /// When the client should retry (503 only).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The `WWW-Authenticate` challenge, if this kind has one.
+    pub fn challenge(&self, resource_metadata: &str) -> Option<BearerChallenge> {
+        let error = self.kind.challenge_error()?;
+        let mut challenge = BearerChallenge::new(resource_metadata);
+        if let Some(scope) = &self.scope {
+            challenge = challenge.scope(scope.to_string());
+        }
+        if let Some(code) = error {
+            challenge = challenge.error(code).error_description(self.description.clone());
+        }
+        Some(challenge)
+    }
+
+    /// Renders the denial: a gRPC trailers-only response when the request's `content-type` is
+    /// `application/grpc*`, an HTTP response with a JSON body otherwise. The error itself is put
+    /// in the response extensions.
+    pub fn to_response<B>(
+        &self,
+        resource_metadata: &str,
+        request_headers: &HeaderMap,
+    ) -> Response<AuthBody<B>> {
+        if is_grpc(request_headers) {
+            self.to_grpc_response(resource_metadata)
+        } else {
+            self.to_http_response(resource_metadata)
+        }
+    }
+
+    /// Renders as an HTTP response with a `{"error", "error_description"}` JSON body.
+    pub fn to_http_response<B>(&self, resource_metadata: &str) -> Response<AuthBody<B>> {
+        let body = serde_json::json!({
+            "error": self.kind.code(),
+            "error_description": self.description,
+        });
+        let mut response = Response::new(AuthBody::full(body.to_string()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        self.common_headers(headers, resource_metadata);
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+
+    /// Renders as a gRPC trailers-only response: HTTP 200, `grpc-status`, `grpc-message`, and the
+    /// challenge in `www-authenticate` metadata.
+    pub fn to_grpc_response<B>(&self, resource_metadata: &str) -> Response<AuthBody<B>> {
+        let mut response = Response::new(AuthBody::empty());
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(u16::from(self.kind.grpc_status())));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_str(&grpc_percent_encode(&self.description))
+                .expect("percent-encoded message is visible ASCII"),
+        );
+        self.common_headers(headers, resource_metadata);
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+
+    fn common_headers(&self, headers: &mut HeaderMap, resource_metadata: &str) {
+        if let Some(challenge) = self.challenge(resource_metadata) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("WWW-Authenticate"),
+            );
+        }
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthError")
+            .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .field("description", &self.description)
+            .field("scope", &self.scope)
+            .field("retry_after", &self.retry_after)
+            .finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.description)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// True when the request's `content-type` is `application/grpc` or a subtype of it.
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.trim_start();
+            ct.len() >= 16 && ct[..16].eq_ignore_ascii_case("application/grpc")
+        })
+}
+
+/// gRPC's `grpc-message` encoding: percent-encode everything outside printable ASCII, and `%`.
+fn grpc_percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for b in message.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+
+    const MD: &str = "https://r.example/.well-known/oauth-protected-resource/mcp";
+
+    async fn body_json(response: Response<AuthBody<Empty<Bytes>>>) -> serde_json::Value {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn missing_token_has_no_error_param() {
+        let r = AuthError::missing_token()
+            .with_scope(Scopes::parse("mcp:read"))
+            .to_http_response::<Empty<Bytes>>(MD);
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            format!(r#"Bearer scope="mcp:read", resource_metadata="{MD}""#)
+        );
+        assert_eq!(r.headers()["access-control-expose-headers"], "WWW-Authenticate");
+        assert!(r.extensions().get::<AuthError>().is_some());
+        assert_eq!(body_json(r).await["error"], "unauthorized");
+    }
+
+    #[tokio::test]
+    async fn invalid_token_carries_error_and_description() {
+        let r = AuthError::invalid_token("expired", "token expired at 2026-01-01T00:00:00Z")
+            .to_http_response::<Empty<Bytes>>(MD);
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            format!(
+                r#"Bearer error="invalid_token", resource_metadata="{MD}", error_description="token expired at 2026-01-01T00:00:00Z""#
+            )
+        );
+        let body = body_json(r).await;
+        assert_eq!(body["error"], "invalid_token");
+        assert_eq!(body["error_description"], "token expired at 2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn statuses_per_kind() {
+        let cases = [
+            (AuthError::invalid_request("x", "d"), 400),
+            (AuthError::insufficient_scope(Scopes::parse("a"), "d"), 403),
+            (AuthError::access_denied("x", "d"), 403),
+            (AuthError::payload_too_large(10), 413),
+            (AuthError::unavailable("x", "d", Duration::from_millis(1500)), 503),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.to_http_response::<Empty<Bytes>>(MD).status(), status, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn unavailable_has_retry_after_and_no_challenge() {
+        let r = AuthError::unavailable("jwks_unavailable", "d", Duration::from_millis(1500))
+            .to_http_response::<Empty<Bytes>>(MD);
+        assert_eq!(r.headers()["retry-after"], "2");
+        assert!(r.headers().get("www-authenticate").is_none());
+    }
+
+    #[test]
+    fn access_denied_has_no_challenge() {
+        let r = AuthError::access_denied("client_not_allowed", "d").to_http_response::<Empty<Bytes>>(MD);
+        assert!(r.headers().get("www-authenticate").is_none());
+    }
+
+    #[test]
+    fn grpc_requests_get_trailers_only_responses() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/grpc+proto"));
+        let r = AuthError::invalid_token("expired", "token expired, 100% sure\n")
+            .to_response::<Empty<Bytes>>(MD, &headers);
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["grpc-status"], "16");
+        assert_eq!(r.headers()["grpc-message"], "token expired, 100%25 sure%0A");
+        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer error=\"invalid_token\""));
+        let codes = [
+            (AuthError::insufficient_scope(Scopes::parse("a"), "d"), "7"),
+            (AuthError::invalid_request("x", "d"), "3"),
+            (AuthError::unavailable("x", "d", Duration::from_secs(1)), "14"),
+        ];
+        for (err, code) in codes {
+            assert_eq!(err.to_response::<Empty<Bytes>>(MD, &headers).headers()["grpc-status"], code);
+        }
+    }
+
+    #[test]
+    fn grpc_detection() {
+        let mut h = HeaderMap::new();
+        assert!(!is_grpc(&h));
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        assert!(!is_grpc(&h));
+        h.insert("content-type", HeaderValue::from_static("Application/GRPC"));
+        assert!(is_grpc(&h));
+    }
+}

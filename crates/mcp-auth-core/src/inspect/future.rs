@@ -1,0 +1,138 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, request};
+use http_body::Body;
+use http_body_util::combinators::Collect;
+use http_body_util::{LengthLimitError, Limited};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::{InspectLimits, McpRequest};
+use crate::{AuthBody, AuthError, BoxError};
+
+pin_project! {
+    /// Response future of [`McpInspect`](super::McpInspect).
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<AuthBody<ReqBody>>>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<AuthBody<ReqBody>>>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        Collecting {
+            #[pin]
+            collect: Collect<Limited<ReqBody>>,
+            parts: Option<request::Parts>,
+            service: Option<S>,
+            limits: InspectLimits,
+        },
+        Inner { #[pin] future: S::Future },
+        Rejected { error: Option<AuthError>, grpc: bool },
+    }
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<AuthBody<ReqBody>>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+{
+    pub(super) fn inner(future: S::Future) -> Self {
+        Self { state: State::Inner { future } }
+    }
+
+    pub(super) fn rejected(error: AuthError, headers: &HeaderMap) -> Self {
+        Self { state: State::Rejected { error: Some(error), grpc: crate::is_grpc(headers) } }
+    }
+
+    pub(super) fn collecting(
+        collect: Collect<Limited<ReqBody>>,
+        parts: request::Parts,
+        service: S,
+        limits: InspectLimits,
+    ) -> Self {
+        Self {
+            state: State::Collecting {
+                collect,
+                parts: Some(parts),
+                service: Some(service),
+                limits,
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<AuthBody<ReqBody>>, Response = Response<ResBody>>,
+    ReqBody: Body<Data = Bytes>,
+    ReqBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let next = match this.state.as_mut().project() {
+                StateProj::Inner { future } => {
+                    return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(AuthBody::inner)));
+                }
+                StateProj::Rejected { error, grpc } => {
+                    let error = error.take().expect("ResponseFuture polled after completion");
+                    let response = if *grpc {
+                        error.to_grpc_response("")
+                    } else {
+                        error.to_http_response("")
+                    };
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Collecting { collect, parts, service, limits } => {
+                    let collected = ready!(collect.poll(cx));
+                    let mut parts = parts.take().expect("ResponseFuture polled after completion");
+                    let outcome = match collected {
+                        Ok(collected) => {
+                            let bytes = collected.to_bytes();
+                            McpRequest::parse(&bytes, limits).map(|mcp| (mcp, bytes))
+                        }
+                        Err(e) if e.is::<LengthLimitError>() => {
+                            Err(AuthError::payload_too_large(limits.max_body_bytes))
+                        }
+                        Err(e) => Err(AuthError::bad_request(
+                            "body_unreadable",
+                            format!("failed to read the request body: {e}"),
+                        )),
+                    };
+                    match outcome {
+                        Ok((mcp, bytes)) => {
+                            parts.extensions.insert(mcp);
+                            let mut service =
+                                service.take().expect("ResponseFuture polled after completion");
+                            let request = Request::from_parts(parts, AuthBody::full(bytes));
+                            State::Inner { future: service.call(request) }
+                        }
+                        Err(error) => State::Rejected {
+                            grpc: crate::is_grpc(&parts.headers),
+                            error: Some(error),
+                        },
+                    }
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}

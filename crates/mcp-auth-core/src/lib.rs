@@ -1,0 +1,55 @@
+//! The shared vocabulary of mcp-auth.
+//!
+//! Every mcp-auth layer speaks in these types, and none of them does I/O:
+//!
+//! - [`Principal`]: who is calling, as the verification layer established it; [`BearerToken`], the
+//!   raw token, held so that it cannot be printed.
+//! - [`Scopes`]: scope sets parsed from `scope` strings and `scp` claims.
+//! - [`ResourceId`]: this server's RFC 8707 resource identifier, compared in canonical form.
+//! - [`BearerChallenge`] and [`AuthError`]: every denial, rendered as an HTTP response with an
+//!   RFC 6750 challenge and a small JSON body, or as a trailers-only gRPC response.
+//! - [`inspect`]: the MCP request inspector, which reads a JSON-RPC body once for every layer.
+//! - [`metadata`]: the RFC 9728 protected-resource metadata document and the layer serving it.
+//! - [`AuthBody`] and [`LayerFuture`]: the body and future types layers share.
+//!
+//! # Example
+//!
+//! A denial renders itself, with the challenge MCP clients follow:
+//!
+//! ```
+//! use mcp_auth_core::{AuthError, ResourceId};
+//!
+//! let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
+//! let response = AuthError::missing_token()
+//!     .to_http_response::<http_body_util::Empty<bytes::Bytes>>(&resource.metadata_url());
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(
+//!     response.headers()["www-authenticate"],
+//!     r#"Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#
+//! );
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+mod body;
+mod challenge;
+mod error;
+mod future;
+pub mod inspect;
+pub mod metadata;
+mod principal;
+mod resource;
+mod scopes;
+mod token;
+
+pub use body::AuthBody;
+pub use challenge::BearerChallenge;
+pub use error::{AuthError, AuthErrorKind, is_grpc};
+pub use future::LayerFuture;
+pub use principal::{Actor, Principal, PrincipalBuilder};
+pub use resource::{ResourceId, ResourceIdError};
+pub use scopes::Scopes;
+pub use token::{BearerToken, TokenDigest};
+
+/// Boxed error type for body failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,53 @@
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tower_layer::Layer;
+
+use super::{Metadata, ProtectedResourceMetadata};
+
+/// Serves the RFC 9728 metadata document. See the [module docs](crate::metadata).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct MetadataLayer {
+    pub(super) shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) document: Bytes,
+    pub(super) resource_path: String,
+}
+
+impl MetadataLayer {
+    /// Serves `metadata` at the path derived from its `resource` and at the root well-known path.
+    ///
+    /// # Panics
+    /// If `metadata` does not validate (documents from the builder always do); use
+    /// [`MetadataLayer::try_new`] for documents read from configuration.
+    pub fn new(metadata: ProtectedResourceMetadata) -> Self {
+        Self::try_new(metadata).expect("invalid protected-resource metadata")
+    }
+
+    /// Like [`MetadataLayer::new`], returning the validation error instead of panicking.
+    ///
+    /// # Errors
+    /// See [`super::MetadataError`].
+    pub fn try_new(metadata: ProtectedResourceMetadata) -> Result<Self, super::MetadataError> {
+        let resource = metadata.validate()?;
+        let document = serde_json::to_vec(&metadata).expect("metadata serialises");
+        Ok(Self {
+            shared: Arc::new(Shared {
+                document: document.into(),
+                resource_path: resource.metadata_path().to_owned(),
+            }),
+        })
+    }
+}
+
+impl<S> Layer<S> for MetadataLayer {
+    type Service = Metadata<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Metadata { inner, shared: self.shared.clone() }
+    }
+}

@@ -1,0 +1,59 @@
+//! RFC 9728 protected-resource metadata, served unauthenticated.
+//!
+//! [`MetadataLayer`] answers `GET` (and `HEAD`, and CORS preflight `OPTIONS`) at the resource's
+//! path-suffixed well-known URL — for `https://host/mcp`, that is
+//! `/.well-known/oauth-protected-resource/mcp` — and at the root
+//! `/.well-known/oauth-protected-resource`, with `Access-Control-Allow-Origin: *` so browser
+//! clients can read it. Other paths under the well-known prefix get 404 (clients fall back on 4xx);
+//! everything else goes to the inner service. Place it outside the verification layer: clients
+//! fetch the document before they have a token.
+//!
+//! Every URL in the document comes from configuration, never from the `Host` header.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Empty;
+//! use mcp_auth_core::metadata::{MetadataLayer, ProtectedResourceMetadata};
+//! use mcp_auth_core::ResourceId;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
+//! let metadata = ProtectedResourceMetadata::builder(&resource)
+//!     .authorization_server("https://auth.example.com")
+//!     .scopes_supported(["files:read", "files:write"])
+//!     .build()
+//!     .unwrap();
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(MetadataLayer::new(metadata))
+//!     .service_fn(|_req: Request<Empty<Bytes>>| async {
+//!         Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
+//!     });
+//!
+//! let request = Request::get("/.well-known/oauth-protected-resource/mcp")
+//!     .body(Empty::new())
+//!     .unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["access-control-allow-origin"], "*");
+//! # }
+//! ```
+
+mod document;
+mod layer;
+mod service;
+
+pub use document::{MetadataError, ProtectedResourceMetadata, ProtectedResourceMetadataBuilder};
+pub use layer::MetadataLayer;
+pub use service::Metadata;
+
+/// The response future of [`Metadata`].
+pub type ResponseFuture<F, B> = crate::LayerFuture<F, B>;
+
+/// The well-known path prefix of RFC 9728.
+pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";

@@ -1,0 +1,289 @@
+//! The verified caller of a request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::{BearerToken, Scopes};
+
+/// Who is calling: the result of verifying a bearer token, placed in the request extensions by
+/// the verification layer and read by every later layer and by handlers.
+///
+/// Cloning is a reference-count increment. `Debug` never prints the raw token, only its
+/// fingerprint.
+///
+/// ```
+/// use mcp_auth_core::{BearerToken, Principal, Scopes};
+///
+/// let principal = Principal::builder("https://issuer.example", "alice", BearerToken::new("t"))
+///     .client_id("https://client.example/metadata.json")
+///     .scopes(Scopes::parse("files:read"))
+///     .expires_at(4_102_444_800)
+///     .build();
+/// assert_eq!(principal.subject(), "alice");
+/// assert!(principal.scopes().contains("files:read"));
+/// assert!(!format!("{principal:?}").contains("\"t\""));
+/// ```
+#[derive(Clone)]
+pub struct Principal(Arc<Inner>);
+
+struct Inner {
+    issuer: String,
+    subject: String,
+    client_id: Option<String>,
+    scopes: Scopes,
+    audiences: Vec<String>,
+    expires_at: u64,
+    issued_at: Option<u64>,
+    token_id: Option<String>,
+    actor: Option<Actor>,
+    claims: Map<String, Value>,
+    token: BearerToken,
+}
+
+impl Principal {
+    /// Starts a principal for `subject` at `issuer`, authenticated by `token`.
+    pub fn builder(
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        token: BearerToken,
+    ) -> PrincipalBuilder {
+        PrincipalBuilder(Inner {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            client_id: None,
+            scopes: Scopes::empty(),
+            audiences: Vec::new(),
+            expires_at: 0,
+            issued_at: None,
+            token_id: None,
+            actor: None,
+            claims: Map::new(),
+            token,
+        })
+    }
+
+    /// The token's `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// The token's `sub`: the user (or, for client-credentials tokens, the client).
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The OAuth client the token was issued to (`client_id`, else `azp`).
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &Scopes {
+        &self.0.scopes
+    }
+
+    /// The token's audiences (`aud`).
+    pub fn audiences(&self) -> &[String] {
+        &self.0.audiences
+    }
+
+    /// Expiry (`exp`), seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.0.expires_at
+    }
+
+    /// Issue time (`iat`), seconds since the Unix epoch, when present.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.0.issued_at
+    }
+
+    /// The token's `jti`, when present.
+    pub fn token_id(&self) -> Option<&str> {
+        self.0.token_id.as_deref()
+    }
+
+    /// The acting party (`act`, RFC 8693 §4.1) when the token was obtained by delegation.
+    pub fn actor(&self) -> Option<&Actor> {
+        self.0.actor.as_ref()
+    }
+
+    /// Every claim of the token, for handlers that need more than the fields above.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.0.claims
+    }
+
+    /// One claim by name.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.0.claims.get(name)
+    }
+
+    /// The bearer token the caller presented. See [`BearerToken`] for when exposing it is right.
+    pub fn token(&self) -> &BearerToken {
+        &self.0.token
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.0;
+        f.debug_struct("Principal")
+            .field("issuer", &p.issuer)
+            .field("subject", &p.subject)
+            .field("client_id", &p.client_id)
+            .field("scopes", &p.scopes)
+            .field("audiences", &p.audiences)
+            .field("expires_at", &p.expires_at)
+            .field("actor", &p.actor)
+            .field("token", &p.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Principal`]; see [`Principal::builder`].
+#[must_use]
+pub struct PrincipalBuilder(Inner);
+
+impl PrincipalBuilder {
+    /// Sets the client id.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.0.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the granted scopes.
+    pub fn scopes(mut self, scopes: Scopes) -> Self {
+        self.0.scopes = scopes;
+        self
+    }
+
+    /// Sets the audiences.
+    pub fn audiences(mut self, audiences: Vec<String>) -> Self {
+        self.0.audiences = audiences;
+        self
+    }
+
+    /// Sets the expiry (seconds since the Unix epoch).
+    pub fn expires_at(mut self, exp: u64) -> Self {
+        self.0.expires_at = exp;
+        self
+    }
+
+    /// Sets the issue time (seconds since the Unix epoch).
+    pub fn issued_at(mut self, iat: u64) -> Self {
+        self.0.issued_at = Some(iat);
+        self
+    }
+
+    /// Sets the token id (`jti`).
+    pub fn token_id(mut self, jti: impl Into<String>) -> Self {
+        self.0.token_id = Some(jti.into());
+        self
+    }
+
+    /// Sets the acting party.
+    pub fn actor(mut self, actor: Actor) -> Self {
+        self.0.actor = Some(actor);
+        self
+    }
+
+    /// Sets all claims.
+    pub fn claims(mut self, claims: Map<String, Value>) -> Self {
+        self.0.claims = claims;
+        self
+    }
+
+    /// Finishes the principal.
+    pub fn build(self) -> Principal {
+        Principal(Arc::new(self.0))
+    }
+}
+
+/// An acting party from an `act` claim (RFC 8693 §4.1): who is acting on the subject's behalf.
+/// Nested actors form the delegation chain, most recent first.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Actor {
+    /// The actor's `sub`.
+    pub subject: String,
+    /// The actor's `iss`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The actor's `client_id`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The party that acted before this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Box<Actor>>,
+}
+
+impl Actor {
+    /// Deepest nesting read from a claim; a longer chain is cut here rather than recursing
+    /// without bound on hostile input.
+    pub const MAX_DEPTH: usize = 16;
+
+    /// Reads an `act` claim value. Returns `None` when it is not an object with a string `sub`.
+    pub fn from_claim(value: &Value) -> Option<Actor> {
+        Self::from_claim_at(value, 0)
+    }
+
+    fn from_claim_at(value: &Value, depth: usize) -> Option<Actor> {
+        let object = value.as_object()?;
+        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        let actor = if depth + 1 < Self::MAX_DEPTH {
+            object.get("act").and_then(|v| Self::from_claim_at(v, depth + 1)).map(Box::new)
+        } else {
+            None
+        };
+        Some(Actor {
+            subject: text("sub")?,
+            issuer: text("iss"),
+            client_id: text("client_id"),
+            actor,
+        })
+    }
+
+    /// The chain of actors, this one first.
+    pub fn chain(&self) -> impl Iterator<Item = &Actor> {
+        std::iter::successors(Some(self), |a| a.actor.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn debug_prints_the_fingerprint_not_the_token() {
+        let p = Principal::builder("iss", "sub", BearerToken::new("raw-secret-value")).build();
+        let printed = format!("{p:?}");
+        assert!(!printed.contains("raw-secret-value"), "{printed}");
+        assert!(printed.contains("sha256:"));
+    }
+
+    #[test]
+    fn reads_nested_actor_chains() {
+        let act = json!({"sub": "svc-b", "act": {"sub": "svc-a", "iss": "https://as"}});
+        let actor = Actor::from_claim(&act).unwrap();
+        let chain: Vec<_> = actor.chain().map(|a| a.subject.as_str()).collect();
+        assert_eq!(chain, ["svc-b", "svc-a"]);
+        assert_eq!(actor.actor.as_ref().unwrap().issuer.as_deref(), Some("https://as"));
+    }
+
+    #[test]
+    fn rejects_actor_without_subject() {
+        assert!(Actor::from_claim(&json!({"iss": "x"})).is_none());
+        assert!(Actor::from_claim(&json!("svc")).is_none());
+    }
+
+    #[test]
+    fn deep_actor_chains_are_cut() {
+        let mut v = json!({"sub": "leaf"});
+        for i in 0..1000 {
+            v = json!({"sub": format!("a{i}"), "act": v});
+        }
+        let actor = Actor::from_claim(&v).unwrap();
+        assert_eq!(actor.chain().count(), Actor::MAX_DEPTH);
+    }
+}
