@@ -1,0 +1,33 @@
+//! Test kit for mcp-auth users.
+//!
+//! - [`MockIssuer`]: an OAuth issuer on 127.0.0.1 serving discovery and a JWKS, with keys of every
+//!   algorithm, rotation, failure modes and fetch counters.
+//! - [`TokenBuilder`]: tokens with any claims and headers, including deliberately broken ones.
+//! - [`SigningKey`]: keys generated at run time.
+//!
+//! # Example
+//!
+//! ```
+//! use mcp_auth_testing::MockIssuer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let issuer = MockIssuer::builder().audience("https://mcp.example.com/mcp").start().await;
+//! let token = issuer.token().subject("bob").scope("files:read").sign();
+//! let expired = issuer.token().expired(60).sign();
+//! let forged = issuer.token().unsigned().sign();
+//! assert!(forged.ends_with('.'));
+//! assert_ne!(token, expired);
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+mod issuer;
+mod keys;
+mod token;
+
+pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
+pub use jsonwebtoken::Algorithm;
+pub use keys::{SigningKey, alg_name};
+pub use token::{TokenBuilder, now};

@@ -1,0 +1,518 @@
+//! The verifier: trusted issuers, key caches, and the access-token rules.
+
+mod claims;
+mod issuer;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+use mcp_auth_core::{AuthError, Principal, ResourceId, TokenDigest};
+use mcp_auth_fetch::{FetchPolicy, Fetcher};
+use quick_cache::sync::Cache;
+
+use crate::config::{IssuerConfig, KeySource, MAX_LEEWAY, TypPolicy};
+use crate::jwks::{KeySet, VerificationKey, clip, hmac_key, parse_jwks};
+use crate::token;
+use issuer::{Freshness, IssuerState};
+
+/// Most signature checks made for one token (several keys may share a `kid`, or a token may
+/// carry none).
+const MAX_SIGNATURE_ATTEMPTS: usize = 4;
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Verifies bearer JWTs for one resource server.
+///
+/// Cheap to clone (an `Arc`). A token seen before is recognised by the SHA-256 of its bytes in a
+/// bounded cache until it expires; every hit re-checks the expiry and that the key that signed
+/// it is still published. First sights cost one signature verification when the issuer's keys
+/// are cached; an unknown `kid` triggers at most one JWKS fetch per refresh interval, shared by
+/// every request waiting for it.
+///
+/// ```
+/// use mcp_auth_jwt::{IssuerConfig, Verifier};
+/// use mcp_auth_core::ResourceId;
+///
+/// let verifier = Verifier::builder(ResourceId::parse("https://mcp.example.com/mcp").unwrap())
+///     .issuer(IssuerConfig::discover("https://auth.example.com"))
+///     .build()
+///     .unwrap();
+/// assert_eq!(verifier.resource().as_str(), "https://mcp.example.com/mcp");
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    resource: ResourceId,
+    issuers: Vec<IssuerState>,
+    by_issuer: HashMap<String, usize>,
+    keys: Cache<usize, Arc<KeySet>>,
+    tokens: Cache<TokenDigest, CachedToken>,
+    fetcher: Option<Fetcher>,
+    max_token_bytes: usize,
+    refresh_interval: Duration,
+    freshness: Freshness,
+    clock: Clock,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    principal: Principal,
+    expires: u64,
+    leeway: u64,
+    issuer: usize,
+    generation: u64,
+    key: [u8; 32],
+}
+
+/// The outcome of a synchronous verification attempt.
+pub(crate) enum Attempt {
+    Done(Result<Principal, AuthError>),
+    /// The issuer's keys must be fetched first; `seen` is the key-set generation looked at.
+    NeedKeys { issuer: usize, seen: Option<u64> },
+}
+
+impl Verifier {
+    /// Starts configuring a verifier for the resource server `resource`.
+    pub fn builder(resource: ResourceId) -> VerifierBuilder {
+        VerifierBuilder {
+            resource,
+            issuers: Vec::new(),
+            token_cache_capacity: 10_000,
+            max_token_bytes: 16 * 1024,
+            refresh_interval: Duration::from_secs(30),
+            freshness: Freshness {
+                min: Duration::from_secs(60),
+                max: Duration::from_secs(24 * 3600),
+                default: Duration::from_secs(600),
+            },
+            fetch_policy: FetchPolicy::default(),
+            clock: None,
+        }
+    }
+
+    /// The resource identifier tokens must be issued for.
+    pub fn resource(&self) -> &ResourceId {
+        &self.inner.resource
+    }
+
+    /// The issuer identifiers trusted, in configuration order.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.inner.issuers.iter().map(|i| i.config.issuer.as_str())
+    }
+
+    /// Verifies a bearer token.
+    ///
+    /// # Errors
+    /// 401 `invalid_token` with a precise description for a token that is not acceptable; 503
+    /// when the issuer's keys cannot be obtained.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        match self.try_verify(token, true) {
+            Attempt::Done(result) => result,
+            Attempt::NeedKeys { issuer, seen } => self.verify_after_refresh(token, issuer, seen).await,
+        }
+    }
+
+    /// The slow path: refresh the issuer's keys (single-flight, rate-limited), then verify with
+    /// whatever keys there are.
+    pub(crate) async fn verify_after_refresh(
+        &self,
+        token: &str,
+        issuer: usize,
+        seen: Option<u64>,
+    ) -> Result<Principal, AuthError> {
+        self.refresh(issuer, seen).await;
+        match self.try_verify(token, false) {
+            Attempt::Done(result) => result,
+            Attempt::NeedKeys { issuer, .. } => Err(self.keys_unavailable(issuer)),
+        }
+    }
+
+    /// Fetches every remote issuer's keys now (e.g. at start-up, so the first request does not
+    /// wait). Returns the issuers whose keys could not be obtained, with why.
+    pub async fn warm_up(&self) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for (i, state) in self.inner.issuers.iter().enumerate() {
+            if !state.is_remote() {
+                continue;
+            }
+            let seen = self.inner.keys.get(&i).map(|k| k.generation);
+            if let Err(e) = self.refresh_now(i, seen).await {
+                failures.push((state.config.issuer.clone(), e));
+            }
+        }
+        failures
+    }
+
+    /// Tries to verify without waiting for the network.
+    pub(crate) fn try_verify(&self, token: &str, may_fetch: bool) -> Attempt {
+        let inner = &*self.inner;
+        let digest = TokenDigest::of(token.as_bytes());
+        if let Some(hit) = inner.tokens.get(&digest) {
+            match self.check_cached(&hit) {
+                Some(result) => return Attempt::Done(result),
+                None => {
+                    inner.tokens.remove(&digest);
+                }
+            }
+        }
+        let parsed = match token::parse(token, inner.max_token_bytes) {
+            Ok(p) => p,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let iss = match token::string_claim(&parsed.claims, "iss") {
+            Ok(Some(iss)) => iss,
+            Ok(None) => return done_invalid("missing_claim", "token has no `iss` claim".into()),
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let Some(&index) = inner.by_issuer.get(iss) else {
+            return done_invalid(
+                "untrusted_issuer",
+                format!("token issuer `{}` is not trusted by this resource", clip(iss)),
+            );
+        };
+        let state = &inner.issuers[index];
+        let config = &state.config;
+        if !config.algorithms.contains(&parsed.alg) {
+            return done_invalid(
+                "alg_not_allowed",
+                format!("algorithm {:?} is not accepted for issuer `{}`", parsed.alg, config.issuer),
+            );
+        }
+        if let Err(e) = check_typ(parsed.typ.as_deref(), config.typ) {
+            return Attempt::Done(Err(e));
+        }
+        let Some(keys) = inner.keys.get(&index) else {
+            if may_fetch && state.may_fetch_now(inner.refresh_interval) {
+                return Attempt::NeedKeys { issuer: index, seen: None };
+            }
+            return Attempt::Done(Err(self.keys_unavailable(index)));
+        };
+        self.refresh_if_stale(index, &keys);
+
+        let mut candidates = keys.candidates(parsed.kid.as_deref(), parsed.alg).peekable();
+        if candidates.peek().is_none() {
+            let kid_unknown = parsed.kid.as_deref().is_none_or(|kid| !keys.has_kid(kid));
+            if kid_unknown && may_fetch && state.may_fetch_now(inner.refresh_interval) {
+                return Attempt::NeedKeys { issuer: index, seen: Some(keys.generation) };
+            }
+            return done_invalid("unknown_key", match &parsed.kid {
+                Some(kid) if kid_unknown => {
+                    format!("issuer publishes no key with kid `{}`", clip(kid))
+                }
+                Some(kid) => format!("key `{}` may not be used with {:?}", clip(kid), parsed.alg),
+                None => format!("issuer publishes no key for {:?}", parsed.alg),
+            });
+        }
+        let verified: Option<&VerificationKey> =
+            candidates.take(MAX_SIGNATURE_ATTEMPTS).find(|key| {
+                jsonwebtoken::crypto::verify(
+                    parsed.signature,
+                    parsed.signing_input.as_bytes(),
+                    &key.key,
+                    parsed.alg,
+                )
+                .unwrap_or(false)
+            });
+        let Some(key) = verified else {
+            return done_invalid(
+                "bad_signature",
+                "token signature does not verify with the issuer's keys".into(),
+            );
+        };
+        let now = (inner.clock)();
+        let result = claims::check(parsed.claims, config, &inner.resource, now, token, digest);
+        if let Ok(principal) = &result {
+            inner.tokens.insert(
+                digest,
+                CachedToken {
+                    principal: principal.clone(),
+                    expires: principal.expires_at(),
+                    leeway: config.leeway.as_secs(),
+                    issuer: index,
+                    generation: keys.generation,
+                    key: key.fingerprint,
+                },
+            );
+        }
+        Attempt::Done(result)
+    }
+
+    /// A cache hit stands while the token has not expired and its key is still published.
+    fn check_cached(&self, hit: &CachedToken) -> Option<Result<Principal, AuthError>> {
+        let now = (self.inner.clock)();
+        if now >= hit.expires.saturating_add(hit.leeway) {
+            return Some(Err(AuthError::invalid_token(
+                "expired",
+                format!("token expired {} seconds ago", now - hit.expires),
+            )));
+        }
+        let keys = self.inner.keys.get(&hit.issuer)?;
+        if keys.generation != hit.generation && !keys.contains(&hit.key) {
+            return None;
+        }
+        Some(Ok(hit.principal.clone()))
+    }
+
+    fn keys_unavailable(&self, issuer: usize) -> AuthError {
+        let wait = self.inner.issuers[issuer].refresh_wait(self.inner.refresh_interval);
+        let retry = if wait == Duration::MAX { self.inner.refresh_interval } else { wait };
+        AuthError::unavailable(
+            "keys_unavailable",
+            "the token issuer's signing keys are unavailable right now; retry later",
+            retry.max(Duration::from_secs(1)),
+        )
+    }
+
+    /// Starts a background refresh when the key set is past its freshness and a fetch is allowed.
+    fn refresh_if_stale(&self, index: usize, keys: &KeySet) {
+        let stale = keys.fresh_until.is_some_and(|until| Instant::now() >= until);
+        if !stale || !self.inner.issuers[index].refresh_wait(self.inner.refresh_interval).is_zero() {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let this = self.clone();
+            let seen = Some(keys.generation);
+            handle.spawn(async move { this.refresh(index, seen).await });
+        }
+    }
+
+    /// Refreshes one issuer's keys unless another caller already did since `seen`, or the
+    /// refresh interval has not passed. Failures keep the previous keys.
+    async fn refresh(&self, index: usize, seen: Option<u64>) {
+        if let Err(e) = self.refresh_now(index, seen).await {
+            tracing::warn!(
+                target: "mcp_auth::jwt",
+                issuer = %self.inner.issuers[index].config.issuer,
+                error = %e,
+                "JWKS refresh failed; previous keys (if any) stay in use"
+            );
+        }
+    }
+
+    async fn refresh_now(&self, index: usize, seen: Option<u64>) -> Result<(), String> {
+        let inner = &*self.inner;
+        let state = &inner.issuers[index];
+        let Some(fetcher) = &inner.fetcher else { return Ok(()) };
+        let _gate = state.refresh_gate.lock().await;
+        let current = inner.keys.get(&index).map(|k| k.generation);
+        if current != seen {
+            return Ok(()); // someone refreshed while we waited
+        }
+        if !state.refresh_wait(inner.refresh_interval).is_zero() {
+            return Ok(());
+        }
+        state.mark_attempt();
+        let fetched = state.fetch(fetcher, inner.freshness).await?;
+        for skipped in &fetched.skipped {
+            tracing::warn!(target: "mcp_auth::jwt", issuer = %state.config.issuer, "skipped JWKS key: {skipped}");
+        }
+        let set = KeySet::new(
+            fetched.keys,
+            current.unwrap_or(0) + 1,
+            Some(Instant::now() + fetched.fresh_for),
+        );
+        inner.keys.insert(index, Arc::new(set));
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("resource", &self.inner.resource)
+            .field("issuers", &self.issuers().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn done_invalid(reason: &'static str, description: String) -> Attempt {
+    Attempt::Done(Err(AuthError::invalid_token(reason, description)))
+}
+
+fn check_typ(typ: Option<&str>, policy: TypPolicy) -> Result<(), AuthError> {
+    let is_at = |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
+    let ok = match (policy, typ) {
+        (_, Some(t)) if is_at(t) => true,
+        (TypPolicy::Lenient, None) => true,
+        (TypPolicy::Lenient, Some(t)) => t.eq_ignore_ascii_case("jwt"),
+        (TypPolicy::AccessToken, _) => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(AuthError::invalid_token(
+        "wrong_typ",
+        match typ {
+            Some(t) => format!("token `typ` is `{}`; access tokens must be typed `at+jwt` (RFC 9068)", clip(t)),
+            None => "token has no `typ`; access tokens must be typed `at+jwt` (RFC 9068)".into(),
+        },
+    ))
+}
+
+/// Configures a [`Verifier`].
+#[must_use]
+pub struct VerifierBuilder {
+    resource: ResourceId,
+    issuers: Vec<IssuerConfig>,
+    token_cache_capacity: usize,
+    max_token_bytes: usize,
+    refresh_interval: Duration,
+    freshness: Freshness,
+    fetch_policy: FetchPolicy,
+    clock: Option<Clock>,
+}
+
+impl VerifierBuilder {
+    /// Trusts an issuer. The token's `iss` selects it; only its keys are tried.
+    pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Capacity of the verified-token cache, in tokens. Defaults to 10,000.
+    pub fn token_cache_capacity(mut self, tokens: usize) -> Self {
+        self.token_cache_capacity = tokens;
+        self
+    }
+
+    /// Longest token accepted, in bytes. Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// Shortest time between two JWKS fetches for one issuer, whatever triggers them (unknown
+    /// `kid`s, staleness, failures). Defaults to 30 s.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Bounds on how long a JWKS stays fresh: its `Cache-Control: max-age` clamped to
+    /// `[min, max]`, or `default` without one. Defaults: 60 s, 24 h, 10 min.
+    pub fn jwks_freshness(mut self, min: Duration, max: Duration, default: Duration) -> Self {
+        self.freshness = Freshness { min, max, default };
+        self
+    }
+
+    /// The outbound HTTP policy for discovery and JWKS fetches. Defaults to
+    /// [`FetchPolicy::default`] (https only, public addresses only).
+    pub fn fetch_policy(mut self, policy: FetchPolicy) -> Self {
+        self.fetch_policy = policy;
+        self
+    }
+
+    /// Replaces the clock (seconds since the Unix epoch), for tests.
+    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Validates the configuration and builds the verifier.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the issuer and the fix.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::new("no issuer configured; add one with `.issuer(...)`"));
+        }
+        if self.token_cache_capacity == 0 {
+            return Err(ConfigError::new("token_cache_capacity must be at least 1"));
+        }
+        let epoch = Instant::now();
+        let keys = Cache::new(self.issuers.len().max(1));
+        let mut by_issuer = HashMap::new();
+        let mut states = Vec::new();
+        let mut needs_fetcher = false;
+        for (index, config) in self.issuers.into_iter().enumerate() {
+            let name = config.issuer.clone();
+            if url::Url::parse(&name).is_err() {
+                return Err(ConfigError::new(format!("issuer `{name}` is not an absolute URL")));
+            }
+            if by_issuer.insert(name.clone(), index).is_some() {
+                return Err(ConfigError::new(format!("issuer `{name}` is configured twice")));
+            }
+            if config.leeway > MAX_LEEWAY {
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}`: leeway of {:?} exceeds the maximum of {MAX_LEEWAY:?}",
+                    config.leeway
+                )));
+            }
+            if config.algorithms.is_empty() {
+                return Err(ConfigError::new(format!("issuer `{name}`: the algorithm allowlist is empty")));
+            }
+            let hmac = config.algorithms.iter().any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
+            let shared = matches!(config.keys, KeySource::SharedSecret(_));
+            if hmac != shared || (shared && config.algorithms.len() != 1) {
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}`: HMAC algorithms need exactly one, configured with IssuerConfig::shared_secret"
+                )));
+            }
+            match &config.keys {
+                KeySource::Static(jwks) => {
+                    let (parsed, skipped) = parse_jwks(jwks)
+                        .map_err(|e| ConfigError::new(format!("issuer `{name}`: static keys: {e}")))?;
+                    if parsed.is_empty() {
+                        return Err(ConfigError::new(format!(
+                            "issuer `{name}`: static keys hold no usable key ({})",
+                            skipped.join("; ")
+                        )));
+                    }
+                    keys.insert(index, Arc::new(KeySet::new(parsed, 1, None)));
+                }
+                KeySource::SharedSecret(secret) => {
+                    if secret.len() < 32 {
+                        return Err(ConfigError::new(format!(
+                            "issuer `{name}`: an HMAC secret must be at least 32 bytes"
+                        )));
+                    }
+                    keys.insert(index, Arc::new(KeySet::new(vec![hmac_key(secret)], 1, None)));
+                }
+                KeySource::JwksUri(_) | KeySource::Discovery => needs_fetcher = true,
+            }
+            states.push(IssuerState::new(config, epoch));
+        }
+        let fetcher = if needs_fetcher {
+            Some(Fetcher::new(self.fetch_policy).map_err(|e| ConfigError::new(e.to_string()))?)
+        } else {
+            None
+        };
+        let clock = self.clock.unwrap_or_else(|| {
+            Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
+        });
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                resource: self.resource,
+                issuers: states,
+                by_issuer,
+                keys,
+                tokens: Cache::new(self.token_cache_capacity),
+                fetcher,
+                max_token_bytes: self.max_token_bytes,
+                refresh_interval: self.refresh_interval,
+                freshness: self.freshness,
+                clock,
+            }),
+        })
+    }
+}
+
+/// An invalid verifier configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid token verification config: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests;
