@@ -1,0 +1,179 @@
+//! One builder that stacks the chosen layers in the one correct order.
+
+use std::fmt;
+
+use mcp_auth_core::metadata::{Metadata, MetadataError, MetadataLayer, ProtectedResourceMetadata};
+use mcp_auth_core::{ResourceId, ResourceIdError, Scopes};
+use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
+use tower_layer::Layer;
+
+use crate::FetchPolicy;
+
+/// Configures the whole protection of one MCP resource. See [`McpAuth::builder`].
+pub struct McpAuth;
+
+impl McpAuth {
+    /// Starts configuring protection for the MCP server whose public resource identifier is
+    /// `resource` (e.g. `https://mcp.example.com/mcp`). Every public URL derives from it, never
+    /// from the `Host` header.
+    pub fn builder(resource: &str) -> McpAuthBuilder {
+        McpAuthBuilder {
+            resource: resource.to_owned(),
+            issuers: Vec::new(),
+            scopes_supported: Vec::new(),
+            resource_name: None,
+            resource_documentation: None,
+            challenge_scope: Scopes::empty(),
+            fetch_policy: FetchPolicy::default(),
+            configure_verifier: None,
+        }
+    }
+}
+
+/// Builds an [`McpAuthLayer`].
+#[must_use]
+pub struct McpAuthBuilder {
+    resource: String,
+    issuers: Vec<IssuerConfig>,
+    scopes_supported: Vec<String>,
+    resource_name: Option<String>,
+    resource_documentation: Option<String>,
+    challenge_scope: Scopes,
+    fetch_policy: FetchPolicy,
+    configure_verifier: Option<Box<dyn FnOnce(VerifierBuilder) -> VerifierBuilder>>,
+}
+
+impl McpAuthBuilder {
+    /// Trusts an issuer; it is also listed in the metadata's `authorization_servers`.
+    pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// The scopes advertised in the metadata (`scopes_supported`).
+    pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes_supported = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The `scope` of 401 challenges: what a client should ask for to use the server at all.
+    pub fn challenge_scope(mut self, scope: &str) -> Self {
+        self.challenge_scope = Scopes::parse(scope);
+        self
+    }
+
+    /// The metadata's human-readable `resource_name`.
+    pub fn resource_name(mut self, name: &str) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+
+    /// The metadata's `resource_documentation` URL.
+    pub fn resource_documentation(mut self, url: &str) -> Self {
+        self.resource_documentation = Some(url.into());
+        self
+    }
+
+    /// The outbound HTTP policy for issuer discovery and JWKS fetches (the development switch
+    /// for loopback issuers lives here).
+    pub fn fetch_policy(mut self, policy: FetchPolicy) -> Self {
+        self.fetch_policy = policy;
+        self
+    }
+
+    /// Adjusts the verifier beyond what this builder exposes (cache sizes, refresh interval).
+    pub fn verifier(mut self, configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder + 'static) -> Self {
+        self.configure_verifier = Some(Box::new(configure));
+        self
+    }
+
+    /// Validates everything and builds the layer.
+    ///
+    /// # Errors
+    /// A [`BuildError`] naming the setting at fault.
+    pub fn build(self) -> Result<McpAuthLayer, BuildError> {
+        let resource = ResourceId::parse(&self.resource)?;
+        let mut metadata = ProtectedResourceMetadata::builder(&resource)
+            .scopes_supported(self.scopes_supported);
+        for issuer in &self.issuers {
+            metadata = metadata.authorization_server(issuer.issuer());
+        }
+        if let Some(name) = self.resource_name {
+            metadata = metadata.resource_name(name);
+        }
+        if let Some(url) = self.resource_documentation {
+            metadata = metadata.resource_documentation(url);
+        }
+        let metadata = metadata.build()?;
+        let mut verifier = Verifier::builder(resource).fetch_policy(self.fetch_policy);
+        for issuer in self.issuers {
+            verifier = verifier.issuer(issuer);
+        }
+        if let Some(configure) = self.configure_verifier {
+            verifier = configure(verifier);
+        }
+        let verifier = verifier.build()?;
+        Ok(McpAuthLayer {
+            metadata: MetadataLayer::try_new(metadata.clone())?,
+            verify: VerifyLayer::new(verifier).challenge_scope(self.challenge_scope),
+            document: metadata,
+        })
+    }
+}
+
+/// Why [`McpAuthBuilder::build`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The resource identifier is unusable.
+    #[error("`resource`: {0}")]
+    Resource(#[from] ResourceIdError),
+    /// The metadata document would be invalid.
+    #[error("metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    /// The verifier configuration is invalid.
+    #[error("{0}")]
+    Verifier(#[from] ConfigError),
+}
+
+/// The composed protection: RFC 9728 metadata, then token verification.
+///
+/// Applied to a service `S`, it produces `Metadata<Verify<S>>`: metadata requests are answered
+/// without a token; everything else needs a valid one.
+#[derive(Clone)]
+#[must_use]
+pub struct McpAuthLayer {
+    metadata: MetadataLayer,
+    verify: VerifyLayer,
+    document: ProtectedResourceMetadata,
+}
+
+impl McpAuthLayer {
+    /// The verifier (e.g. to [`warm_up`](Verifier::warm_up) at start-up).
+    pub fn verifier(&self) -> &Verifier {
+        self.verify.verifier()
+    }
+
+    /// The metadata document served.
+    pub fn metadata(&self) -> &ProtectedResourceMetadata {
+        &self.document
+    }
+}
+
+impl fmt::Debug for McpAuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpAuthLayer").field("verify", &self.verify).finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for McpAuthLayer {
+    type Service = Metadata<Verify<S>>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.metadata.layer(self.verify.layer(inner))
+    }
+}
