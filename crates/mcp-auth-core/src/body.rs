@@ -33,7 +33,9 @@ impl<B> AuthBody<B> {
     /// A complete body.
     pub fn full(data: impl Into<Bytes>) -> Self {
         let data = data.into();
-        Self::Full { data: (!data.is_empty()).then_some(data) }
+        Self::Full {
+            data: (!data.is_empty()).then_some(data),
+        }
     }
 
     /// An empty body.
@@ -75,7 +77,9 @@ where
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Inner { body } => body.size_hint(),
-            Self::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Self::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
         }
     }
 }

@@ -34,7 +34,10 @@ pub struct BearerChallenge {
 impl BearerChallenge {
     /// A challenge pointing at the resource's metadata document.
     pub fn new(resource_metadata: impl Into<String>) -> Self {
-        Self { resource_metadata: Some(resource_metadata.into()), ..Self::default() }
+        Self {
+            resource_metadata: Some(resource_metadata.into()),
+            ..Self::default()
+        }
     }
 
     /// Sets the `error` code (`invalid_request`, `invalid_token`, `insufficient_scope`).

@@ -66,7 +66,7 @@ impl AuthErrorKind {
             Self::MissingToken | Self::InvalidToken => 16, // UNAUTHENTICATED
             Self::InsufficientScope | Self::AccessDenied => 7, // PERMISSION_DENIED
             Self::InvalidRequest | Self::BadRequest | Self::PayloadTooLarge => 3, // INVALID_ARGUMENT
-            Self::Unavailable => 14,                       // UNAVAILABLE
+            Self::Unavailable => 14,                                              // UNAVAILABLE
         }
     }
 
@@ -119,7 +119,13 @@ impl AuthError {
         reason: &'static str,
         description: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Self { kind, reason, description: description.into(), scope: None, retry_after: None }
+        Self {
+            kind,
+            reason,
+            description: description.into(),
+            scope: None,
+            retry_after: None,
+        }
     }
 
     /// 401 without `error`: the request carried no token.
@@ -137,7 +143,10 @@ impl AuthError {
     }
 
     /// 400 `invalid_request`.
-    pub fn invalid_request(reason: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
+    pub fn invalid_request(
+        reason: &'static str,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(AuthErrorKind::InvalidRequest, reason, description)
     }
 
@@ -148,8 +157,12 @@ impl AuthError {
 
     /// 403 `insufficient_scope`; `scope` is what the challenge asks for.
     pub fn insufficient_scope(scope: Scopes, description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(AuthErrorKind::InsufficientScope, "insufficient_scope", description)
-            .with_scope(scope)
+        Self::new(
+            AuthErrorKind::InsufficientScope,
+            "insufficient_scope",
+            description,
+        )
+        .with_scope(scope)
     }
 
     /// 403 without a challenge: refused by policy.
@@ -222,7 +235,9 @@ impl AuthError {
             challenge = challenge.scope(scope.to_string());
         }
         if let Some(code) = error {
-            challenge = challenge.error(code).error_description(self.description.clone());
+            challenge = challenge
+                .error(code)
+                .error_description(self.description.clone());
         }
         Some(challenge)
     }
@@ -251,7 +266,10 @@ impl AuthError {
         let mut response = Response::new(AuthBody::full(body.to_string()));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         self.common_headers(headers, resource_metadata);
         response.extensions_mut().insert(self.clone());
@@ -263,8 +281,14 @@ impl AuthError {
     pub fn to_grpc_response<B>(&self, resource_metadata: &str) -> Response<AuthBody<B>> {
         let mut response = Response::new(AuthBody::empty());
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert("grpc-status", HeaderValue::from(u16::from(self.kind.grpc_status())));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(self.kind.grpc_status())),
+        );
         headers.insert(
             "grpc-message",
             HeaderValue::from_str(&grpc_percent_encode(&self.description))
@@ -357,7 +381,10 @@ mod tests {
             r.headers()["www-authenticate"],
             format!(r#"Bearer scope="mcp:read", resource_metadata="{MD}""#)
         );
-        assert_eq!(r.headers()["access-control-expose-headers"], "WWW-Authenticate");
+        assert_eq!(
+            r.headers()["access-control-expose-headers"],
+            "WWW-Authenticate"
+        );
         assert!(r.extensions().get::<AuthError>().is_some());
         assert_eq!(body_json(r).await["error"], "unauthorized");
     }
@@ -375,7 +402,10 @@ mod tests {
         );
         let body = body_json(r).await;
         assert_eq!(body["error"], "invalid_token");
-        assert_eq!(body["error_description"], "token expired at 2026-01-01T00:00:00Z");
+        assert_eq!(
+            body["error_description"],
+            "token expired at 2026-01-01T00:00:00Z"
+        );
     }
 
     #[test]
@@ -385,10 +415,17 @@ mod tests {
             (AuthError::insufficient_scope(Scopes::parse("a"), "d"), 403),
             (AuthError::access_denied("x", "d"), 403),
             (AuthError::payload_too_large(10), 413),
-            (AuthError::unavailable("x", "d", Duration::from_millis(1500)), 503),
+            (
+                AuthError::unavailable("x", "d", Duration::from_millis(1500)),
+                503,
+            ),
         ];
         for (err, status) in cases {
-            assert_eq!(err.to_http_response::<Empty<Bytes>>(MD).status(), status, "{err:?}");
+            assert_eq!(
+                err.to_http_response::<Empty<Bytes>>(MD).status(),
+                status,
+                "{err:?}"
+            );
         }
     }
 
@@ -402,27 +439,42 @@ mod tests {
 
     #[test]
     fn access_denied_has_no_challenge() {
-        let r = AuthError::access_denied("client_not_allowed", "d").to_http_response::<Empty<Bytes>>(MD);
+        let r = AuthError::access_denied("client_not_allowed", "d")
+            .to_http_response::<Empty<Bytes>>(MD);
         assert!(r.headers().get("www-authenticate").is_none());
     }
 
     #[test]
     fn grpc_requests_get_trailers_only_responses() {
         let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("application/grpc+proto"));
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/grpc+proto"),
+        );
         let r = AuthError::invalid_token("expired", "token expired, 100% sure\n")
             .to_response::<Empty<Bytes>>(MD, &headers);
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["grpc-status"], "16");
         assert_eq!(r.headers()["grpc-message"], "token expired, 100%25 sure%0A");
-        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer error=\"invalid_token\""));
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer error=\"invalid_token\"")
+        );
         let codes = [
             (AuthError::insufficient_scope(Scopes::parse("a"), "d"), "7"),
             (AuthError::invalid_request("x", "d"), "3"),
-            (AuthError::unavailable("x", "d", Duration::from_secs(1)), "14"),
+            (
+                AuthError::unavailable("x", "d", Duration::from_secs(1)),
+                "14",
+            ),
         ];
         for (err, code) in codes {
-            assert_eq!(err.to_response::<Empty<Bytes>>(MD, &headers).headers()["grpc-status"], code);
+            assert_eq!(
+                err.to_response::<Empty<Bytes>>(MD, &headers).headers()["grpc-status"],
+                code
+            );
         }
     }
 

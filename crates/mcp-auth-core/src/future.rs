@@ -29,12 +29,18 @@ pin_project! {
 impl<F, B> LayerFuture<F, B> {
     /// Waits for the inner service's response.
     pub fn inner(future: F) -> Self {
-        Self { kind: Kind::Inner { future } }
+        Self {
+            kind: Kind::Inner { future },
+        }
     }
 
     /// Answers with `response` without calling the inner service.
     pub fn ready(response: Response<AuthBody<B>>) -> Self {
-        Self { kind: Kind::Ready { response: Some(response) } }
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
     }
 }
 
@@ -49,9 +55,9 @@ where
             KindProj::Inner { future } => {
                 Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(AuthBody::inner)))
             }
-            KindProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().expect("LayerFuture polled after completion")))
-            }
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("LayerFuture polled after completion"))),
         }
     }
 }

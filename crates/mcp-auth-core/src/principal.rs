@@ -231,7 +231,10 @@ impl Actor {
         let object = value.as_object()?;
         let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
         let actor = if depth + 1 < Self::MAX_DEPTH {
-            object.get("act").and_then(|v| Self::from_claim_at(v, depth + 1)).map(Box::new)
+            object
+                .get("act")
+                .and_then(|v| Self::from_claim_at(v, depth + 1))
+                .map(Box::new)
         } else {
             None
         };
@@ -268,7 +271,10 @@ mod tests {
         let actor = Actor::from_claim(&act).unwrap();
         let chain: Vec<_> = actor.chain().map(|a| a.subject.as_str()).collect();
         assert_eq!(chain, ["svc-b", "svc-a"]);
-        assert_eq!(actor.actor.as_ref().unwrap().issuer.as_deref(), Some("https://as"));
+        assert_eq!(
+            actor.actor.as_ref().unwrap().issuer.as_deref(),
+            Some("https://as")
+        );
     }
 
     #[test]

@@ -155,14 +155,22 @@ mod tests {
             ("https://example.com/a/b?x=1", "https://example.com/a/b?x=1"),
         ];
         for (input, canonical) in cases {
-            assert_eq!(ResourceId::parse(input).unwrap().canonical(), canonical, "{input}");
+            assert_eq!(
+                ResourceId::parse(input).unwrap().canonical(),
+                canonical,
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn matches_equivalent_audiences_only() {
         let id = ResourceId::parse("https://example.com/mcp").unwrap();
-        for aud in ["https://example.com/mcp", "https://EXAMPLE.com:443/mcp/", "HTTPS://example.com/mcp"] {
+        for aud in [
+            "https://example.com/mcp",
+            "https://EXAMPLE.com:443/mcp/",
+            "HTTPS://example.com/mcp",
+        ] {
             assert!(id.matches(aud), "{aud}");
         }
         for aud in [
@@ -187,23 +195,54 @@ mod tests {
 
     #[test]
     fn rejects_bad_identifiers() {
-        assert!(matches!(ResourceId::parse("/mcp"), Err(ResourceIdError::NotAUrl(..))));
-        assert!(matches!(ResourceId::parse("ftp://x/y"), Err(ResourceIdError::Scheme(_))));
-        assert!(matches!(ResourceId::parse("https://x/y#f"), Err(ResourceIdError::Fragment(_))));
-        assert!(matches!(ResourceId::parse("https://x/y#"), Err(ResourceIdError::Fragment(_))));
-        assert!(matches!(ResourceId::parse("https://u:p@x/y"), Err(ResourceIdError::UserInfo(_))));
+        assert!(matches!(
+            ResourceId::parse("/mcp"),
+            Err(ResourceIdError::NotAUrl(..))
+        ));
+        assert!(matches!(
+            ResourceId::parse("ftp://x/y"),
+            Err(ResourceIdError::Scheme(_))
+        ));
+        assert!(matches!(
+            ResourceId::parse("https://x/y#f"),
+            Err(ResourceIdError::Fragment(_))
+        ));
+        assert!(matches!(
+            ResourceId::parse("https://x/y#"),
+            Err(ResourceIdError::Fragment(_))
+        ));
+        assert!(matches!(
+            ResourceId::parse("https://u:p@x/y"),
+            Err(ResourceIdError::UserInfo(_))
+        ));
     }
 
     #[test]
     fn metadata_urls_insert_the_well_known_segment() {
         let cases = [
-            ("https://example.com/mcp", "https://example.com/.well-known/oauth-protected-resource/mcp"),
-            ("https://example.com/", "https://example.com/.well-known/oauth-protected-resource"),
-            ("https://example.com", "https://example.com/.well-known/oauth-protected-resource"),
-            ("http://127.0.0.1:9/a/b/", "http://127.0.0.1:9/.well-known/oauth-protected-resource/a/b"),
+            (
+                "https://example.com/mcp",
+                "https://example.com/.well-known/oauth-protected-resource/mcp",
+            ),
+            (
+                "https://example.com/",
+                "https://example.com/.well-known/oauth-protected-resource",
+            ),
+            (
+                "https://example.com",
+                "https://example.com/.well-known/oauth-protected-resource",
+            ),
+            (
+                "http://127.0.0.1:9/a/b/",
+                "http://127.0.0.1:9/.well-known/oauth-protected-resource/a/b",
+            ),
         ];
         for (input, url) in cases {
-            assert_eq!(ResourceId::parse(input).unwrap().metadata_url(), url, "{input}");
+            assert_eq!(
+                ResourceId::parse(input).unwrap().metadata_url(),
+                url,
+                "{input}"
+            );
         }
     }
 

@@ -156,8 +156,14 @@ mod tests {
 
     #[test]
     fn reads_scope_string_scp_string_and_scp_array() {
-        assert_eq!(Scopes::from_claims(&claims(json!({"scope": "a b"}))).to_string(), "a b");
-        assert_eq!(Scopes::from_claims(&claims(json!({"scp": "a b"}))).to_string(), "a b");
+        assert_eq!(
+            Scopes::from_claims(&claims(json!({"scope": "a b"}))).to_string(),
+            "a b"
+        );
+        assert_eq!(
+            Scopes::from_claims(&claims(json!({"scp": "a b"}))).to_string(),
+            "a b"
+        );
         assert_eq!(
             Scopes::from_claims(&claims(json!({"scp": ["b", "a", 7, "c d"]}))).to_string(),
             "a b c d"

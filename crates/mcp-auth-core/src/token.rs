@@ -31,7 +31,10 @@ impl BearerToken {
     ///
     /// The digest must be [`TokenDigest::of`] the same bytes; a mismatch makes the fingerprint lie.
     pub fn with_digest(raw: impl Into<Arc<str>>, digest: TokenDigest) -> Self {
-        Self { raw: raw.into(), digest }
+        Self {
+            raw: raw.into(),
+            digest,
+        }
     }
 
     /// The raw token. Call this only to hand the token to the party that issued it (token

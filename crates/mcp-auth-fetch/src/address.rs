@@ -34,7 +34,10 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
         AddressClass::Forbidden("unspecified (0.0.0.0/8)")
     } else if ip.is_link_local() {
         AddressClass::Forbidden("link-local or cloud metadata (169.254.0.0/16)")
-    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) || (a == 198 && (b & 0xfe) == 18) {
+    } else if ip.is_private()
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (b & 0xfe) == 18)
+    {
         AddressClass::Private
     } else if ip.is_broadcast() || ip.is_multicast() || a >= 240 {
         AddressClass::Forbidden("multicast, broadcast or reserved")
@@ -72,10 +75,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     } else if segments[0] == 0x2002 {
         // 6to4 embeds an IPv4 address in bits 16..48.
         let v4 = Ipv4Addr::from((u32::from(segments[1]) << 16) | u32::from(segments[2]));
-        match classify_v4(v4) {
-            AddressClass::Public => AddressClass::Public,
-            other => other,
-        }
+        classify_v4(v4)
     } else {
         AddressClass::Public
     }
@@ -92,7 +92,8 @@ mod tests {
     #[test]
     fn ranges() {
         use AddressClass::*;
-        let cases: &[(&str, fn(AddressClass) -> bool)] = &[
+        type Check = fn(AddressClass) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("8.8.8.8", |c| c == Public),
             ("1.1.1.1", |c| c == Public),
             ("2606:4700::1111", |c| c == Public),

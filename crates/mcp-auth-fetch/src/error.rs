@@ -7,7 +7,9 @@ pub enum FetchError {
     #[error("invalid URL {0}")]
     Url(String),
     /// The scheme is not allowed.
-    #[error("`{url}`: scheme `{scheme}` is not allowed (https only; http only to loopback under the development switch)")]
+    #[error(
+        "`{url}`: scheme `{scheme}` is not allowed (https only; http only to loopback under the development switch)"
+    )]
     Scheme {
         /// The URL.
         url: String,
@@ -90,7 +92,10 @@ impl FetchError {
             message = format!("{message}: {s}");
             source = s.source();
         }
-        Self::Connect { url: url.into(), message }
+        Self::Connect {
+            url: url.into(),
+            message,
+        }
     }
 
     /// True for failures that say nothing about the document (timeouts, connection failures,

@@ -76,8 +76,13 @@ impl Fetcher {
                 .map_err(|e| FetchError::Client(format!("bad root certificate: {e}")))?;
             builder = builder.add_root_certificate(cert);
         }
-        let client = builder.build().map_err(|e| FetchError::Client(e.to_string()))?;
-        Ok(Self { client, policy: Arc::new(policy) })
+        let client = builder
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Self {
+            client,
+            policy: Arc::new(policy),
+        })
     }
 
     /// The policy in force.
@@ -95,11 +100,14 @@ impl Fetcher {
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(FetchError::Url(format!("`{url}` contains credentials")));
         }
-        let host = parsed.host().ok_or_else(|| FetchError::Url(format!("`{url}` has no host")))?;
+        let host = parsed
+            .host()
+            .ok_or_else(|| FetchError::Url(format!("`{url}` has no host")))?;
         let loopback_host = match &host {
             Host::Domain(d) => {
                 let d = d.trim_end_matches('.');
-                d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+                d.eq_ignore_ascii_case("localhost")
+                    || d.to_ascii_lowercase().ends_with(".localhost")
             }
             Host::Ipv4(ip) => ip.is_loopback(),
             Host::Ipv6(ip) => classify((*ip).into()) == AddressClass::Loopback,
@@ -108,7 +116,10 @@ impl Fetcher {
             "https" => {}
             "http" if self.policy.allow_loopback && loopback_host => {}
             scheme => {
-                return Err(FetchError::Scheme { url: url.into(), scheme: scheme.into() });
+                return Err(FetchError::Scheme {
+                    url: url.into(),
+                    scheme: scheme.into(),
+                });
             }
         }
         if loopback_host && !self.policy.allow_loopback {
@@ -123,10 +134,12 @@ impl Fetcher {
             Host::Domain(_) => None,
         };
         if let Some(ip) = ip {
-            self.policy.check_address(ip).map_err(|reason| FetchError::ForbiddenAddress {
-                host: ip.to_string(),
-                reason,
-            })?;
+            self.policy
+                .check_address(ip)
+                .map_err(|reason| FetchError::ForbiddenAddress {
+                    host: ip.to_string(),
+                    reason,
+                })?;
         }
         Ok(parsed)
     }
@@ -137,7 +150,8 @@ impl Fetcher {
     /// See [`FetchError`]. Non-2xx statuses are returned as responses, not errors; redirects are
     /// errors.
     pub async fn get(&self, url: &str) -> Result<FetchResponse, FetchError> {
-        self.get_limited(url, "application/json", self.policy.max_body_bytes).await
+        self.get_limited(url, "application/json", self.policy.max_body_bytes)
+            .await
     }
 
     /// `GET url` with an `Accept` header and a body limit of `max_bytes`.
@@ -153,7 +167,8 @@ impl Fetcher {
         let parsed = self.check_url(url)?;
         let request = self.client.get(parsed).header(
             header::ACCEPT,
-            HeaderValue::from_str(accept).map_err(|_| FetchError::Url("bad Accept value".into()))?,
+            HeaderValue::from_str(accept)
+                .map_err(|_| FetchError::Url("bad Accept value".into()))?,
         );
         self.send(url, request, max_bytes).await
     }
@@ -202,21 +217,38 @@ impl Fetcher {
         request: reqwest::RequestBuilder,
         max_bytes: usize,
     ) -> Result<FetchResponse, FetchError> {
-        let mut response = request.send().await.map_err(|e| FetchError::from_reqwest(url, e))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| FetchError::from_reqwest(url, e))?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(FetchError::Redirect { url: url.into(), status: status.as_u16() });
+            return Err(FetchError::Redirect {
+                url: url.into(),
+                status: status.as_u16(),
+            });
         }
-        if response.content_length().is_some_and(|len| len > max_bytes as u64) {
-            return Err(FetchError::TooLarge { url: url.into(), limit: max_bytes });
+        if response
+            .content_length()
+            .is_some_and(|len| len > max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge {
+                url: url.into(),
+                limit: max_bytes,
+            });
         }
         let headers = response.headers().clone();
         let mut body = Vec::new();
-        while let Some(chunk) =
-            response.chunk().await.map_err(|e| FetchError::from_reqwest(url, e))?
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| FetchError::from_reqwest(url, e))?
         {
             if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge { url: url.into(), limit: max_bytes });
+                return Err(FetchError::TooLarge {
+                    url: url.into(),
+                    limit: max_bytes,
+                });
             }
             body.extend_from_slice(&chunk);
         }

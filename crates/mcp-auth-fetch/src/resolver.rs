@@ -14,7 +14,12 @@ pub(crate) struct GuardedResolver {
 
 impl GuardedResolver {
     pub(crate) fn new(policy: &FetchPolicy) -> Self {
-        Self { policy: FetchPolicy { root_certificates: Vec::new(), ..policy.clone() } }
+        Self {
+            policy: FetchPolicy {
+                root_certificates: Vec::new(),
+                ..policy.clone()
+            },
+        }
     }
 }
 
@@ -40,7 +45,9 @@ impl Resolve for GuardedResolver {
                 .collect();
             if allowed.is_empty() {
                 let reason = refused.unwrap_or("no addresses");
-                return Err(format!("`{host}` resolves only to refused addresses: {reason}").into());
+                return Err(
+                    format!("`{host}` resolves only to refused addresses: {reason}").into(),
+                );
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })

@@ -16,7 +16,12 @@ pub struct FetchResponse {
 
 impl FetchResponse {
     pub(crate) fn new(url: String, status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
-        Self { url, status, headers, body }
+        Self {
+            url,
+            status,
+            headers,
+            body,
+        }
     }
 
     /// The status.
@@ -42,7 +47,10 @@ impl FetchResponse {
         if self.status.is_success() {
             Ok(())
         } else {
-            Err(FetchError::Status { url: self.url.clone(), status: self.status.as_u16() })
+            Err(FetchError::Status {
+                url: self.url.clone(),
+                status: self.status.as_u16(),
+            })
         }
     }
 
@@ -57,15 +65,22 @@ impl FetchResponse {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if media != "application/json" && !media.ends_with("+json") {
             return Err(FetchError::ContentType {
                 url: self.url.clone(),
                 content_type: content_type.chars().take(64).collect(),
             });
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| FetchError::Json { url: self.url.clone(), message: e.to_string() })
+        serde_json::from_slice(&self.body).map_err(|e| FetchError::Json {
+            url: self.url.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// How long the response may be reused: `max-age` clamped to `[min, max]`; `min` when the
@@ -78,9 +93,9 @@ impl FetchResponse {
             .filter_map(|v| v.to_str().ok())
             .filter_map(cache_control::CacheControl::from_value)
             .collect::<Vec<_>>();
-        let refuses = parsed.iter().any(|cc| {
-            cc.no_store || cc.cachability == Some(cache_control::Cachability::NoCache)
-        });
+        let refuses = parsed
+            .iter()
+            .any(|cc| cc.no_store || cc.cachability == Some(cache_control::Cachability::NoCache));
         if refuses {
             return min;
         }

@@ -17,7 +17,9 @@ async fn serve(response: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
     let counter = count.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             counter.fetch_add(1, Ordering::SeqCst);
             let response = response.clone();
             tokio::spawn(async move {
@@ -43,7 +45,10 @@ async fn serve(response: Option<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
 }
 
 fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -53,8 +58,12 @@ fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> 
 }
 
 fn dev() -> Fetcher {
-    Fetcher::new(FetchPolicy::default().allow_loopback(true).timeout(Duration::from_millis(500)))
-        .unwrap()
+    Fetcher::new(
+        FetchPolicy::default()
+            .allow_loopback(true)
+            .timeout(Duration::from_millis(500)),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -62,13 +71,21 @@ async fn fetches_json_from_loopback_under_the_development_switch() {
     let body = r#"{"keys":[]}"#;
     let (base, count) = serve(Some(http_response(
         "200 OK",
-        &[("content-type", "application/json"), ("cache-control", "public, max-age=60")],
+        &[
+            ("content-type", "application/json"),
+            ("cache-control", "public, max-age=60"),
+        ],
         body,
     )))
     .await;
-    let (value, response): (serde_json::Value, _) = dev().get_json(&format!("{base}/jwks")).await.unwrap();
+    let (value, response): (serde_json::Value, _) =
+        dev().get_json(&format!("{base}/jwks")).await.unwrap();
     assert_eq!(value, serde_json::json!({"keys": []}));
-    let fresh = response.freshness(Duration::from_secs(10), Duration::from_secs(3600), Duration::from_secs(300));
+    let fresh = response.freshness(
+        Duration::from_secs(10),
+        Duration::from_secs(3600),
+        Duration::from_secs(300),
+    );
     assert_eq!(fresh, Duration::from_secs(60));
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
@@ -89,9 +106,9 @@ async fn loopback_is_refused_by_default_without_connecting() {
 async fn odd_spellings_of_internal_addresses_are_refused() {
     let strict = Fetcher::new(FetchPolicy::default()).unwrap();
     for url in [
-        "https://2130706433/",       // 127.0.0.1 in decimal
-        "https://0177.0.0.1/",       // octal
-        "https://0x7f.1/",           // hex, short form
+        "https://2130706433/", // 127.0.0.1 in decimal
+        "https://0177.0.0.1/", // octal
+        "https://0x7f.1/",     // hex, short form
         "https://[::1]/",
         "https://[::ffff:127.0.0.1]/",
         "https://[::ffff:a9fe:a9fe]/", // 169.254.169.254, IPv4-mapped
@@ -106,9 +123,17 @@ async fn odd_spellings_of_internal_addresses_are_refused() {
         "https://api.localhost/",
     ] {
         let err = strict.check_url(url).unwrap_err();
-        assert!(matches!(err, FetchError::ForbiddenAddress { .. }), "{url}: {err}");
+        assert!(
+            matches!(err, FetchError::ForbiddenAddress { .. }),
+            "{url}: {err}"
+        );
     }
-    for url in ["ftp://example.com/", "http://example.com/", "https://u:p@example.com/", "nope"] {
+    for url in [
+        "ftp://example.com/",
+        "http://example.com/",
+        "https://u:p@example.com/",
+        "nope",
+    ] {
         assert!(strict.check_url(url).is_err(), "{url}");
     }
     assert!(strict.check_url("https://example.com/jwks").is_ok());
@@ -122,20 +147,29 @@ async fn private_networks_need_their_own_switch_and_metadata_never_opens() {
     assert!(internal.check_url("https://127.0.0.1/").is_err());
     let dev = Fetcher::new(FetchPolicy::default().allow_loopback(true)).unwrap();
     assert!(dev.check_url("https://10.1.2.3/").is_err());
-    assert!(dev.check_url("http://example.com/").is_err(), "http only to loopback hosts");
+    assert!(
+        dev.check_url("http://example.com/").is_err(),
+        "http only to loopback hosts"
+    );
 }
 
 #[tokio::test]
 async fn names_resolving_to_refused_addresses_are_dropped_by_the_resolver() {
     use std::str::FromStr;
     let resolver = resolver::GuardedResolver::new(&FetchPolicy::default());
-    let err = match resolver.resolve(reqwest::dns::Name::from_str("localhost").unwrap()).await {
+    let err = match resolver
+        .resolve(reqwest::dns::Name::from_str("localhost").unwrap())
+        .await
+    {
         Ok(_) => panic!("localhost resolved while loopback is refused"),
         Err(e) => e.to_string(),
     };
     assert!(err.contains("refused addresses"), "{err}");
     let dev = resolver::GuardedResolver::new(&FetchPolicy::default().allow_loopback(true));
-    let addrs: Vec<_> = match dev.resolve(reqwest::dns::Name::from_str("localhost").unwrap()).await {
+    let addrs: Vec<_> = match dev
+        .resolve(reqwest::dns::Name::from_str("localhost").unwrap())
+        .await
+    {
         Ok(a) => a.collect(),
         Err(e) => panic!("{e}"),
     };
@@ -145,22 +179,39 @@ async fn names_resolving_to_refused_addresses_are_dropped_by_the_resolver() {
 #[tokio::test]
 async fn redirects_are_not_followed() {
     let (target, target_count) = serve(Some(http_response("200 OK", &[], "{}"))).await;
-    let (base, _) = serve(Some(http_response("302 Found", &[("location", &format!("{target}/x"))], ""))).await;
+    let (base, _) = serve(Some(http_response(
+        "302 Found",
+        &[("location", &format!("{target}/x"))],
+        "",
+    )))
+    .await;
     let err = dev().get(&format!("{base}/a")).await.unwrap_err();
-    assert!(matches!(err, FetchError::Redirect { status: 302, .. }), "{err}");
+    assert!(
+        matches!(err, FetchError::Redirect { status: 302, .. }),
+        "{err}"
+    );
     assert_eq!(target_count.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
-    let fetcher = Fetcher::new(FetchPolicy::default().allow_loopback(true).max_body_bytes(100)).unwrap();
+    let fetcher = Fetcher::new(
+        FetchPolicy::default()
+            .allow_loopback(true)
+            .max_body_bytes(100),
+    )
+    .unwrap();
     let big = "x".repeat(1000);
     let (declared, _) = serve(Some(http_response("200 OK", &[], &big))).await;
     let err = fetcher.get(&declared).await.unwrap_err();
-    assert!(matches!(err, FetchError::TooLarge { limit: 100, .. }), "{err}");
+    assert!(
+        matches!(err, FetchError::TooLarge { limit: 100, .. }),
+        "{err}"
+    );
 
     // No Content-Length: the limit applies while streaming.
-    let mut chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
+    let mut chunked =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
     for _ in 0..20 {
         chunked.extend_from_slice(b"a\r\n0123456789\r\n");
     }
@@ -182,15 +233,34 @@ async fn a_peer_that_never_answers_times_out() {
 
 #[tokio::test]
 async fn non_json_and_error_statuses() {
-    let (html, _) = serve(Some(http_response("200 OK", &[("content-type", "text/html")], "<html>"))).await;
-    let err = dev().get_json::<serde_json::Value>(&html).await.unwrap_err();
+    let (html, _) = serve(Some(http_response(
+        "200 OK",
+        &[("content-type", "text/html")],
+        "<html>",
+    )))
+    .await;
+    let err = dev()
+        .get_json::<serde_json::Value>(&html)
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::ContentType { .. }), "{err}");
-    let (bad, _) = serve(Some(http_response("200 OK", &[("content-type", "application/json")], "{nope"))).await;
+    let (bad, _) = serve(Some(http_response(
+        "200 OK",
+        &[("content-type", "application/json")],
+        "{nope",
+    )))
+    .await;
     let err = dev().get_json::<serde_json::Value>(&bad).await.unwrap_err();
     assert!(matches!(err, FetchError::Json { .. }), "{err}");
     let (down, _) = serve(Some(http_response("503 Service Unavailable", &[], ""))).await;
-    let err = dev().get_json::<serde_json::Value>(&down).await.unwrap_err();
-    assert!(matches!(err, FetchError::Status { status: 503, .. }) && err.is_transient(), "{err}");
+    let err = dev()
+        .get_json::<serde_json::Value>(&down)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Status { status: 503, .. }) && err.is_transient(),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -200,13 +270,28 @@ async fn freshness_rules() {
         if let Some(cc) = cc {
             headers.insert("cache-control", cc.parse().unwrap());
         }
-        FetchResponse::new("u".into(), http::StatusCode::OK, headers, bytes::Bytes::new())
+        FetchResponse::new(
+            "u".into(),
+            http::StatusCode::OK,
+            headers,
+            bytes::Bytes::new(),
+        )
     };
-    let (min, max, def) = (Duration::from_secs(60), Duration::from_secs(3600), Duration::from_secs(600));
+    let (min, max, def) = (
+        Duration::from_secs(60),
+        Duration::from_secs(3600),
+        Duration::from_secs(600),
+    );
     assert_eq!(response(None).freshness(min, max, def), def);
     assert_eq!(response(Some("max-age=5")).freshness(min, max, def), min);
-    assert_eq!(response(Some("max-age=999999")).freshness(min, max, def), max);
-    assert_eq!(response(Some("public, max-age=120")).freshness(min, max, def), Duration::from_secs(120));
+    assert_eq!(
+        response(Some("max-age=999999")).freshness(min, max, def),
+        max
+    );
+    assert_eq!(
+        response(Some("public, max-age=120")).freshness(min, max, def),
+        Duration::from_secs(120)
+    );
     assert_eq!(response(Some("no-store")).freshness(min, max, def), min);
     assert_eq!(response(Some("no-cache")).freshness(min, max, def), min);
 }

@@ -33,7 +33,10 @@ pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, 
         ));
     }
     let value = value.to_str().map_err(|_| {
-        AuthError::invalid_request("malformed_header", "the Authorization header is not visible ASCII")
+        AuthError::invalid_request(
+            "malformed_header",
+            "the Authorization header is not visible ASCII",
+        )
     })?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -41,7 +44,10 @@ pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, 
     }
     let token = rest.trim_matches(' ');
     if token.is_empty() {
-        return Err(AuthError::invalid_token("malformed", "the bearer token is empty"));
+        return Err(AuthError::invalid_token(
+            "malformed",
+            "the bearer token is empty",
+        ));
     }
     if !is_token68(token) {
         return Err(AuthError::invalid_request(
@@ -70,7 +76,9 @@ fn has_access_token_param(query: &str) -> bool {
 fn is_token68(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -82,33 +90,74 @@ mod tests {
     fn run(auth: &[&[u8]], uri: &str) -> Result<String, (AuthErrorKind, &'static str)> {
         let mut headers = HeaderMap::new();
         for value in auth {
-            headers.append(header::AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+            headers.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
         }
-        extract(&headers, &uri.parse().unwrap()).map(str::to_owned).map_err(|e| (e.kind(), e.reason()))
+        extract(&headers, &uri.parse().unwrap())
+            .map(str::to_owned)
+            .map_err(|e| (e.kind(), e.reason()))
     }
 
     #[test]
     fn accepts_one_bearer_header() {
-        assert_eq!(run(&[b"Bearer abc.def.ghi"], "/mcp").unwrap(), "abc.def.ghi");
+        assert_eq!(
+            run(&[b"Bearer abc.def.ghi"], "/mcp").unwrap(),
+            "abc.def.ghi"
+        );
         assert_eq!(run(&[b"bearer  abc=="], "/mcp").unwrap(), "abc==");
-        assert_eq!(run(&[b"BEARER a-b_c~d+e/f"], "/mcp?x=1").unwrap(), "a-b_c~d+e/f");
+        assert_eq!(
+            run(&[b"BEARER a-b_c~d+e/f"], "/mcp?x=1").unwrap(),
+            "a-b_c~d+e/f"
+        );
     }
 
     #[test]
     fn refuses_everything_else_precisely() {
         use AuthErrorKind::*;
         assert_eq!(run(&[], "/mcp"), Err((MissingToken, "missing_token")));
-        assert_eq!(run(&[b"Basic dXNlcjpwYXNz"], "/mcp"), Err((MissingToken, "missing_token")));
-        assert_eq!(run(&[b"DPoP abc"], "/mcp"), Err((MissingToken, "missing_token")));
+        assert_eq!(
+            run(&[b"Basic dXNlcjpwYXNz"], "/mcp"),
+            Err((MissingToken, "missing_token"))
+        );
+        assert_eq!(
+            run(&[b"DPoP abc"], "/mcp"),
+            Err((MissingToken, "missing_token"))
+        );
         assert_eq!(run(&[b"Bearer"], "/mcp"), Err((InvalidToken, "malformed")));
-        assert_eq!(run(&[b"Bearer    "], "/mcp"), Err((InvalidToken, "malformed")));
-        assert_eq!(run(&[], "/mcp?access_token=abc"), Err((InvalidRequest, "token_in_query")));
-        assert_eq!(run(&[b"Bearer a"], "/mcp?a=1&access_token=abc"), Err((InvalidRequest, "multiple_credentials")));
-        assert_eq!(run(&[b"Bearer a", b"Bearer b"], "/mcp"), Err((InvalidRequest, "multiple_credentials")));
-        assert_eq!(run(&[b"Bearer a b"], "/mcp"), Err((InvalidRequest, "malformed_header")));
-        assert_eq!(run(&[b"Bearer a,b"], "/mcp"), Err((InvalidRequest, "malformed_header")));
-        assert_eq!(run(&[b"Bearer ==="], "/mcp"), Err((InvalidRequest, "malformed_header")));
-        assert_eq!(run(&[b"Bearer \xff\xfe"], "/mcp"), Err((InvalidRequest, "malformed_header")));
+        assert_eq!(
+            run(&[b"Bearer    "], "/mcp"),
+            Err((InvalidToken, "malformed"))
+        );
+        assert_eq!(
+            run(&[], "/mcp?access_token=abc"),
+            Err((InvalidRequest, "token_in_query"))
+        );
+        assert_eq!(
+            run(&[b"Bearer a"], "/mcp?a=1&access_token=abc"),
+            Err((InvalidRequest, "multiple_credentials"))
+        );
+        assert_eq!(
+            run(&[b"Bearer a", b"Bearer b"], "/mcp"),
+            Err((InvalidRequest, "multiple_credentials"))
+        );
+        assert_eq!(
+            run(&[b"Bearer a b"], "/mcp"),
+            Err((InvalidRequest, "malformed_header"))
+        );
+        assert_eq!(
+            run(&[b"Bearer a,b"], "/mcp"),
+            Err((InvalidRequest, "malformed_header"))
+        );
+        assert_eq!(
+            run(&[b"Bearer ==="], "/mcp"),
+            Err((InvalidRequest, "malformed_header"))
+        );
+        assert_eq!(
+            run(&[b"Bearer \xff\xfe"], "/mcp"),
+            Err((InvalidRequest, "malformed_header"))
+        );
         // a query parameter merely named like it is not a token
         assert_eq!(run(&[b"Bearer a"], "/mcp?not_access_token=1").unwrap(), "a");
     }

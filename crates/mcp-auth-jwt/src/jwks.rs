@@ -67,14 +67,23 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
-    pub(crate) fn new(keys: Vec<VerificationKey>, generation: u64, fresh_until: Option<Instant>) -> Self {
+    pub(crate) fn new(
+        keys: Vec<VerificationKey>,
+        generation: u64,
+        fresh_until: Option<Instant>,
+    ) -> Self {
         let mut by_kid: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, key) in keys.iter().enumerate() {
             if let Some(kid) = &key.kid {
                 by_kid.entry(kid.clone()).or_default().push(i);
             }
         }
-        Self { keys, by_kid, generation, fresh_until }
+        Self {
+            keys,
+            by_kid,
+            generation,
+            fresh_until,
+        }
     }
 
     /// Candidate keys for a token: those with its `kid` (or every key when it has none) that
@@ -88,7 +97,9 @@ impl KeySet {
             Some(kid) => Box::new(self.by_kid.get(kid).into_iter().flatten().copied()),
             None => Box::new(0..self.keys.len()),
         };
-        indices.map(|i| &self.keys[i]).filter(move |k| k.accepts(alg))
+        indices
+            .map(|i| &self.keys[i])
+            .filter(move |k| k.accepts(alg))
     }
 
     /// True if the set holds a key with this `kid` (of any algorithm).
@@ -138,7 +149,10 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<Option<VerificationKey>, String> 
     }
     let alg = match text("alg") {
         None => None,
-        Some(name) => Some(name.parse::<Algorithm>().map_err(|_| format!("unsupported alg `{}`", clip(name)))?),
+        Some(name) => Some(
+            name.parse::<Algorithm>()
+                .map_err(|_| format!("unsupported alg `{}`", clip(name)))?,
+        ),
     };
     let kid = match jwk.get("kid") {
         None => None,
@@ -147,7 +161,9 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<Option<VerificationKey>, String> 
     };
     let component = |name: &str| -> Result<Vec<u8>, String> {
         let value = text(name).ok_or_else(|| format!("missing `{name}`"))?;
-        URL_SAFE_NO_PAD.decode(value).map_err(|_| format!("`{name}` is not base64url"))
+        URL_SAFE_NO_PAD
+            .decode(value)
+            .map_err(|_| format!("`{name}` is not base64url"))
     };
     let kty = text("kty").ok_or("missing `kty`")?;
     let (kind, key, material) = match kty {
@@ -194,7 +210,13 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<Option<VerificationKey>, String> 
         return Err(format!("alg {alg:?} contradicts the key type"));
     }
     let fingerprint = Sha256::digest(&material).into();
-    Ok(Some(VerificationKey { kid, alg, kind, key, fingerprint }))
+    Ok(Some(VerificationKey {
+        kid,
+        alg,
+        kind,
+        key,
+        fingerprint,
+    }))
 }
 
 /// A shared-secret key.
@@ -210,9 +232,22 @@ pub(crate) fn hmac_key(secret: &[u8]) -> VerificationKey {
 
 /// Truncates untrusted text for messages.
 pub(crate) fn clip(s: &str) -> String {
-    let cleaned: String =
-        s.chars().take(64).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
-    if s.chars().count() > 64 { format!("{cleaned}...") } else { cleaned }
+    let cleaned: String = s
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if s.chars().count() > 64 {
+        format!("{cleaned}...")
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]

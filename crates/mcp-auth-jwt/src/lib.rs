@@ -43,7 +43,9 @@ pub mod layer;
 mod token;
 mod verifier;
 
-pub use config::{DEFAULT_ALGORITHMS, IssuerConfig, KeySource, MAX_LEEWAY, RequiredClaims, TypPolicy};
+pub use config::{
+    DEFAULT_ALGORITHMS, IssuerConfig, KeySource, MAX_LEEWAY, RequiredClaims, TypPolicy,
+};
 pub use jsonwebtoken::Algorithm;
 pub use layer::{Verify, VerifyLayer};
 pub use verifier::{ConfigError, Verifier, VerifierBuilder};

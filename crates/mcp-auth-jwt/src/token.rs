@@ -41,7 +41,10 @@ fn invalid(reason: &'static str, description: impl Into<String>) -> AuthError {
 /// Splits and decodes a compact JWS.
 pub(crate) fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, AuthError> {
     if token.len() > max_len {
-        return Err(invalid("token_too_large", format!("token is longer than {max_len} bytes")));
+        return Err(invalid(
+            "token_too_large",
+            format!("token is longer than {max_len} bytes"),
+        ));
     }
     let mut parts = token.split('.');
     let (Some(header), Some(claims), Some(signature), None) =
@@ -49,9 +52,15 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, 
     else {
         let segments = token.split('.').count();
         return Err(if segments == 5 {
-            invalid("unsupported_token", "encrypted tokens (JWE) are not accepted")
+            invalid(
+                "unsupported_token",
+                "encrypted tokens (JWE) are not accepted",
+            )
         } else {
-            invalid("malformed", format!("token is not a JWT: expected 3 dot-separated segments, found {segments}"))
+            invalid(
+                "malformed",
+                format!("token is not a JWT: expected 3 dot-separated segments, found {segments}"),
+            )
         });
     };
     let signing_input = &token[..header.len() + 1 + claims.len()];
@@ -61,23 +70,39 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, 
         .map_err(|_| invalid("malformed", "token header is not base64url"))?;
     let header: Header = serde_json::from_slice(&header_bytes)
         .map_err(|_| invalid("malformed", "token header is not a JSON object"))?;
-    let alg_name = header.alg.ok_or_else(|| invalid("malformed", "token header has no `alg`"))?;
+    let alg_name = header
+        .alg
+        .ok_or_else(|| invalid("malformed", "token header has no `alg`"))?;
     if alg_name.eq_ignore_ascii_case("none") {
-        return Err(invalid("alg_none", "unsecured tokens (alg `none`) are never accepted"));
+        return Err(invalid(
+            "alg_none",
+            "unsecured tokens (alg `none`) are never accepted",
+        ));
     }
-    let alg = alg_name
-        .parse::<Algorithm>()
-        .map_err(|_| invalid("alg_unsupported", format!("unsupported algorithm `{}`", clip(&alg_name))))?;
+    let alg = alg_name.parse::<Algorithm>().map_err(|_| {
+        invalid(
+            "alg_unsupported",
+            format!("unsupported algorithm `{}`", clip(&alg_name)),
+        )
+    })?;
     if let Some(crit) = header.crit {
         return Err(invalid(
             "crit_unsupported",
-            format!("critical header parameters are not supported: {}", clip(&crit.to_string())),
+            format!(
+                "critical header parameters are not supported: {}",
+                clip(&crit.to_string())
+            ),
         ));
     }
     let kid = match header.kid {
         None => None,
         Some(Value::String(kid)) if kid.len() <= 256 => Some(kid),
-        Some(_) => return Err(invalid("malformed", "token `kid` is not a string of at most 256 bytes")),
+        Some(_) => {
+            return Err(invalid(
+                "malformed",
+                "token `kid` is not a string of at most 256 bytes",
+            ));
+        }
     };
     if signature.is_empty() {
         return Err(invalid("malformed", "token has an empty signature"));
@@ -89,27 +114,51 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, 
     let claims: Map<String, Value> = serde_json::from_slice(&claims_bytes)
         .map_err(|_| invalid("malformed", "token claims are not a JSON object"))?;
 
-    Ok(UnverifiedToken { signing_input, signature, alg, typ: header.typ, kid, claims })
+    Ok(UnverifiedToken {
+        signing_input,
+        signature,
+        alg,
+        typ: header.typ,
+        kid,
+        claims,
+    })
 }
 
 /// Reads a NumericDate claim (seconds, possibly fractional).
-pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthError> {
+pub(crate) fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<u64>, AuthError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            let secs = n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64));
-            secs.map(Some).ok_or_else(|| invalid("malformed", format!("claim `{name}` is not a valid date")))
+            let secs = n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.is_finite())
+                    .map(|f| f as u64)
+            });
+            secs.map(Some)
+                .ok_or_else(|| invalid("malformed", format!("claim `{name}` is not a valid date")))
         }
-        Some(_) => Err(invalid("malformed", format!("claim `{name}` must be a number"))),
+        Some(_) => Err(invalid(
+            "malformed",
+            format!("claim `{name}` must be a number"),
+        )),
     }
 }
 
 /// Reads a string claim.
-pub(crate) fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, AuthError> {
+pub(crate) fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, AuthError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid("malformed", format!("claim `{name}` must be a string"))),
+        Some(_) => Err(invalid(
+            "malformed",
+            format!("claim `{name}` must be a string"),
+        )),
     }
 }
 
@@ -122,8 +171,16 @@ pub(crate) fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, Auth
             .iter()
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| invalid("malformed", "claim `aud` must be a string or an array of strings")),
-        Some(_) => Err(invalid("malformed", "claim `aud` must be a string or an array of strings")),
+            .ok_or_else(|| {
+                invalid(
+                    "malformed",
+                    "claim `aud` must be a string or an array of strings",
+                )
+            }),
+        Some(_) => Err(invalid(
+            "malformed",
+            "claim `aud` must be a string or an array of strings",
+        )),
     }
 }
 
@@ -144,7 +201,11 @@ mod tests {
 
     #[test]
     fn reads_a_well_formed_token() {
-        let token = format!("{}.{}.c2ln", b64(r#"{"alg":"RS256","typ":"at+jwt","kid":"k1","jku":"https://evil"}"#), b64(r#"{"iss":"i"}"#));
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256","typ":"at+jwt","kid":"k1","jku":"https://evil"}"#),
+            b64(r#"{"iss":"i"}"#)
+        );
         let t = parse(&token, 4096).unwrap();
         assert_eq!(t.alg, Algorithm::RS256);
         assert_eq!(t.kid.as_deref(), Some("k1"));
@@ -159,17 +220,61 @@ mod tests {
         let cases = [
             ("abc".to_string(), "malformed", "expected 3"),
             ("a.b.c.d.e".to_string(), "unsupported_token", "JWE"),
-            (format!("!!.{claims}.sig"), "malformed", "header is not base64url"),
-            (format!("{}.{claims}.sig", b64("[1]")), "malformed", "header is not a JSON object"),
-            (format!("{}.{claims}.sig", b64("{}")), "malformed", "no `alg`"),
-            (format!("{}.{claims}.", b64(r#"{"alg":"none"}"#)), "alg_none", "never accepted"),
-            (format!("{}.{claims}.sig", b64(r#"{"alg":"NONE"}"#)), "alg_none", "never accepted"),
-            (format!("{}.{claims}.sig", b64(r#"{"alg":"XX999"}"#)), "alg_unsupported", "XX999"),
-            (format!("{}.{claims}.sig", b64(r#"{"alg":"RS256","crit":["exp"]}"#)), "crit_unsupported", "critical"),
-            (format!("{}.{claims}.sig", b64(r#"{"alg":"RS256","kid":5}"#)), "malformed", "kid"),
-            (format!("{}.{claims}.", b64(r#"{"alg":"RS256"}"#)), "malformed", "empty signature"),
-            (format!("{}.%%%.sig", b64(r#"{"alg":"RS256"}"#)), "malformed", "claims are not base64url"),
-            (format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64("nope")), "malformed", "claims are not a JSON object"),
+            (
+                format!("!!.{claims}.sig"),
+                "malformed",
+                "header is not base64url",
+            ),
+            (
+                format!("{}.{claims}.sig", b64("[1]")),
+                "malformed",
+                "header is not a JSON object",
+            ),
+            (
+                format!("{}.{claims}.sig", b64("{}")),
+                "malformed",
+                "no `alg`",
+            ),
+            (
+                format!("{}.{claims}.", b64(r#"{"alg":"none"}"#)),
+                "alg_none",
+                "never accepted",
+            ),
+            (
+                format!("{}.{claims}.sig", b64(r#"{"alg":"NONE"}"#)),
+                "alg_none",
+                "never accepted",
+            ),
+            (
+                format!("{}.{claims}.sig", b64(r#"{"alg":"XX999"}"#)),
+                "alg_unsupported",
+                "XX999",
+            ),
+            (
+                format!("{}.{claims}.sig", b64(r#"{"alg":"RS256","crit":["exp"]}"#)),
+                "crit_unsupported",
+                "critical",
+            ),
+            (
+                format!("{}.{claims}.sig", b64(r#"{"alg":"RS256","kid":5}"#)),
+                "malformed",
+                "kid",
+            ),
+            (
+                format!("{}.{claims}.", b64(r#"{"alg":"RS256"}"#)),
+                "malformed",
+                "empty signature",
+            ),
+            (
+                format!("{}.%%%.sig", b64(r#"{"alg":"RS256"}"#)),
+                "malformed",
+                "claims are not base64url",
+            ),
+            (
+                format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64("nope")),
+                "malformed",
+                "claims are not a JSON object",
+            ),
             ("x".repeat(5000), "token_too_large", "longer than 4096"),
         ];
         for (token, want_reason, want_text) in cases {

@@ -109,10 +109,16 @@ impl MockIssuerBuilder {
     /// # Panics
     /// If 127.0.0.1 cannot be bound.
     pub async fn start(self) -> MockIssuer {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let issuer = format!("http://{addr}{}", self.path);
-        let algorithms = if self.algorithms.is_empty() { vec![Algorithm::RS256] } else { self.algorithms };
+        let algorithms = if self.algorithms.is_empty() {
+            vec![Algorithm::RS256]
+        } else {
+            self.algorithms
+        };
         let published: Vec<SigningKey> = algorithms
             .iter()
             .enumerate()
@@ -121,7 +127,10 @@ impl MockIssuerBuilder {
         let shared = Arc::new(Shared {
             issuer,
             audience: self.audience,
-            keys: Mutex::new(Keys { current: published[0].clone(), published }),
+            keys: Mutex::new(Keys {
+                current: published[0].clone(),
+                published,
+            }),
             jwks: Mutex::new(JwksBehavior::Serve),
             cache_control: Mutex::new(None),
             discovery_issuer: Mutex::new(None),
@@ -166,7 +175,11 @@ impl MockIssuer {
     /// A token with this issuer's defaults, signed by its current key.
     pub fn token(&self) -> TokenBuilder {
         let keys = self.shared.keys.lock().expect("keys");
-        TokenBuilder::with_defaults(&keys.current, &self.shared.issuer, self.shared.audience.as_deref())
+        TokenBuilder::with_defaults(
+            &keys.current,
+            &self.shared.issuer,
+            self.shared.audience.as_deref(),
+        )
     }
 
     /// The key that signs new tokens.
@@ -176,14 +189,26 @@ impl MockIssuer {
 
     /// The first published key of `alg`, if any.
     pub fn key_for(&self, alg: Algorithm) -> Option<SigningKey> {
-        self.shared.keys.lock().expect("keys").published.iter().find(|k| k.alg() == alg).cloned()
+        self.shared
+            .keys
+            .lock()
+            .expect("keys")
+            .published
+            .iter()
+            .find(|k| k.alg() == alg)
+            .cloned()
     }
 
     /// Publishes a new key of `alg` (it does not sign until [`MockIssuer::rotate`]).
     pub fn add_key(&self, alg: Algorithm) -> SigningKey {
         let n = self.shared.kid_counter.fetch_add(1, Ordering::SeqCst);
         let key = SigningKey::generate(alg, format!("key-{n}-{}", alg_name(alg)));
-        self.shared.keys.lock().expect("keys").published.push(key.clone());
+        self.shared
+            .keys
+            .lock()
+            .expect("keys")
+            .published
+            .push(key.clone());
         key
     }
 
@@ -200,7 +225,12 @@ impl MockIssuer {
 
     /// Withdraws a key from the JWKS.
     pub fn remove_key(&self, kid: &str) {
-        self.shared.keys.lock().expect("keys").published.retain(|k| k.kid() != kid);
+        self.shared
+            .keys
+            .lock()
+            .expect("keys")
+            .published
+            .retain(|k| k.kid() != kid);
     }
 
     /// Changes how JWKS requests are answered.
@@ -242,7 +272,9 @@ impl Drop for MockIssuer {
 
 impl std::fmt::Debug for MockIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockIssuer").field("issuer", &self.shared.issuer).finish_non_exhaustive()
+        f.debug_struct("MockIssuer")
+            .field("issuer", &self.shared.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -251,7 +283,12 @@ fn jwks_of(shared: &Shared) -> Value {
     let published: Vec<Value> = keys
         .published
         .iter()
-        .filter(|k| !matches!(k.alg(), Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+        .filter(|k| {
+            !matches!(
+                k.alg(),
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            )
+        })
         .map(|k| k.public_jwk().clone())
         .collect();
     json!({ "keys": published })
@@ -281,7 +318,12 @@ async fn route(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             .expect("issuer")
             .clone()
             .unwrap_or_else(|| shared.issuer.clone());
-        let origin = shared.issuer.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        let origin = shared
+            .issuer
+            .splitn(4, '/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
         let doc = json!({
             "issuer": issuer,
             "jwks_uri": format!("{origin}/jwks"),
@@ -290,7 +332,11 @@ async fn route(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             "grant_types_supported": ["client_credentials"],
             "id_token_signing_alg_values_supported": ["RS256"],
         });
-        return ([(header::CONTENT_TYPE, "application/json")], doc.to_string()).into_response();
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            doc.to_string(),
+        )
+            .into_response();
     }
     StatusCode::NOT_FOUND.into_response()
 }
@@ -299,19 +345,22 @@ async fn jwks_response(shared: &Arc<Shared>) -> Response {
     shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     let behavior = shared.jwks.lock().expect("jwks").clone();
     let mut headers = HeaderMap::new();
-    if let Some(cc) = shared.cache_control.lock().expect("cache-control").clone() {
-        if let Ok(v) = HeaderValue::from_str(&cc) {
-            headers.insert(header::CACHE_CONTROL, v);
-        }
+    if let Some(cc) = shared.cache_control.lock().expect("cache-control").clone()
+        && let Ok(v) = HeaderValue::from_str(&cc)
+    {
+        headers.insert(header::CACHE_CONTROL, v);
     }
     match behavior {
         JwksBehavior::Serve => {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             (headers, jwks_of(shared).to_string()).into_response()
         }
-        JwksBehavior::Fail(status) => {
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response()
-        }
+        JwksBehavior::Fail(status) => StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
         JwksBehavior::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()

@@ -3,8 +3,8 @@
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
-    Ed25519KeyPair, KeyPair as _,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair as _,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -22,7 +22,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -50,7 +53,10 @@ impl SigningKey {
                     "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
                     "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
                 });
-                (EncodingKey::from_rsa_pem(pem.as_bytes()).expect("rsa pem"), jwk)
+                (
+                    EncodingKey::from_rsa_pem(pem.as_bytes()).expect("rsa pem"),
+                    jwk,
+                )
             }
             Algorithm::ES256 | Algorithm::ES384 => {
                 let (signing, crv, len) = if alg == Algorithm::ES256 {
@@ -90,7 +96,12 @@ impl SigningKey {
         object.insert("kid".into(), kid.clone().into());
         object.insert("alg".into(), alg_name(alg).into());
         object.insert("use".into(), "sig".into());
-        Self { kid, alg, encoding, public_jwk: jwk }
+        Self {
+            kid,
+            alg,
+            encoding,
+            public_jwk: jwk,
+        }
     }
 
     /// An HMAC key from a shared secret.
@@ -99,7 +110,12 @@ impl SigningKey {
         let jwk = json!({
             "kty": "oct", "k": URL_SAFE_NO_PAD.encode(secret), "kid": kid, "alg": alg_name(alg),
         });
-        Self { kid, alg, encoding: EncodingKey::from_secret(secret), public_jwk: jwk }
+        Self {
+            kid,
+            alg,
+            encoding: EncodingKey::from_secret(secret),
+            public_jwk: jwk,
+        }
     }
 
     /// The key id.

@@ -10,7 +10,10 @@ use crate::keys::{SigningKey, alg_name, random_bytes};
 
 /// Seconds since the Unix epoch, now.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Builds one JWT. Start from [`MockIssuer::token`](crate::MockIssuer::token) (an issuer's
@@ -42,7 +45,12 @@ impl TokenBuilder {
         header.insert("alg".into(), alg_name(key.alg()).into());
         header.insert("typ".into(), "at+jwt".into());
         header.insert("kid".into(), key.kid().into());
-        Self { header, claims: Map::new(), key: Some(key.clone()), signature: Signature::Real }
+        Self {
+            header,
+            claims: Map::new(),
+            key: Some(key.clone()),
+            signature: Signature::Real,
+        }
     }
 
     pub(crate) fn with_defaults(key: &SigningKey, issuer: &str, audience: Option<&str>) -> Self {

@@ -86,7 +86,10 @@ impl McpAuthBuilder {
     }
 
     /// Adjusts the verifier beyond what this builder exposes (cache sizes, refresh interval).
-    pub fn verifier(mut self, configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder + 'static) -> Self {
+    pub fn verifier(
+        mut self,
+        configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder + 'static,
+    ) -> Self {
         self.configure_verifier = Some(Box::new(configure));
         self
     }
@@ -97,8 +100,8 @@ impl McpAuthBuilder {
     /// A [`BuildError`] naming the setting at fault.
     pub fn build(self) -> Result<McpAuthLayer, BuildError> {
         let resource = ResourceId::parse(&self.resource)?;
-        let mut metadata = ProtectedResourceMetadata::builder(&resource)
-            .scopes_supported(self.scopes_supported);
+        let mut metadata =
+            ProtectedResourceMetadata::builder(&resource).scopes_supported(self.scopes_supported);
         for issuer in &self.issuers {
             metadata = metadata.authorization_server(issuer.issuer());
         }
@@ -166,7 +169,9 @@ impl McpAuthLayer {
 
 impl fmt::Debug for McpAuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("McpAuthLayer").field("verify", &self.verify).finish_non_exhaustive()
+        f.debug_struct("McpAuthLayer")
+            .field("verify", &self.verify)
+            .finish_non_exhaustive()
     }
 }
 

@@ -17,8 +17,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = issuer.token().expires_in(Duration::from_secs(3600)).sign();
     println!("gRPC health service on {addr}, protected by mcp-auth.\n");
     println!("TOKEN={token}\n");
-    println!("grpcurl -plaintext {addr} grpc.health.v1.Health/Check                      # grpc-status 16");
-    println!("grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {addr} grpc.health.v1.Health/Check");
+    println!(
+        "grpcurl -plaintext {addr} grpc.health.v1.Health/Check                      # grpc-status 16"
+    );
+    println!(
+        "grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {addr} grpc.health.v1.Health/Check"
+    );
     task.await?;
     Ok(())
 }

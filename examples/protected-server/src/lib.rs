@@ -42,7 +42,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { listen: ([127, 0, 0, 1], 8080).into(), resource: None, issuer: None }
+        Self {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            resource: None,
+            issuer: None,
+        }
     }
 }
 
@@ -85,13 +89,19 @@ impl Drop for Server {
 pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
-    let mcp_url = options.resource.clone().unwrap_or_else(|| format!("http://{addr}/mcp"));
+    let mcp_url = options
+        .resource
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/mcp"));
 
     let (issuer_config, dev_issuer) = match &options.issuer {
         Some(url) => (IssuerConfig::discover(url), None),
         None => {
             let dev = MockIssuer::builder().audience(&mcp_url).start().await;
-            (IssuerConfig::jwks_uri(dev.issuer(), &dev.jwks_uri()), Some(dev))
+            (
+                IssuerConfig::jwks_uri(dev.issuer(), &dev.jwks_uri()),
+                Some(dev),
+            )
         }
     };
     let auth = McpAuth::builder(&mcp_url)
@@ -108,7 +118,11 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
     }
 
     let resource_host = url_host(&mcp_url);
-    let mut allowed_hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut allowed_hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     allowed_hosts.extend(resource_host);
     allowed_hosts.push(addr.ip().to_string());
     let notebook = Notebook::default();
@@ -122,7 +136,9 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
         config,
     );
     let mcp_path = url_path(&mcp_url);
-    let app = Router::new().route_service(&mcp_path, mcp).layer(auth.clone());
+    let app = Router::new()
+        .route_service(&mcp_path, mcp)
+        .layer(auth.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "server stopped");

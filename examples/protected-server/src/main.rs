@@ -28,7 +28,9 @@ fn parse_args() -> Result<Options, String> {
         match arg.as_str() {
             "--listen" => {
                 let v = value("--listen")?;
-                options.listen = v.parse().map_err(|_| format!("--listen: `{v}` is not an address like 127.0.0.1:8080"))?;
+                options.listen = v.parse().map_err(|_| {
+                    format!("--listen: `{v}` is not an address like 127.0.0.1:8080")
+                })?;
             }
             "--resource" => options.resource = Some(value("--resource")?),
             "--issuer" => options.issuer = Some(value("--issuer")?),
@@ -46,8 +48,7 @@ fn parse_args() -> Result<Options, String> {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let options = match parse_args() {
@@ -83,12 +84,38 @@ fn print_banner(server: &protected_server::Server) {
         return;
     };
     let day = Duration::from_secs(12 * 3600);
-    let reader = dev.token().subject("reader").scope("mcp:read").expires_in(day).sign();
-    let writer = dev.token().subject("writer").scope("mcp:read mcp:write").expires_in(day).sign();
-    let admin = dev.token().subject("admin").scope("mcp:read mcp:write mcp:admin").expires_in(day).sign();
-    let expired = dev.token().subject("late").scope("mcp:read").expired(3600).sign();
-    let elsewhere = dev.token().audience("https://some-other-server.example/mcp").sign();
-    println!("\nDevelopment issuer: {} (embedded; tokens valid 12 h)\n", dev.issuer());
+    let reader = dev
+        .token()
+        .subject("reader")
+        .scope("mcp:read")
+        .expires_in(day)
+        .sign();
+    let writer = dev
+        .token()
+        .subject("writer")
+        .scope("mcp:read mcp:write")
+        .expires_in(day)
+        .sign();
+    let admin = dev
+        .token()
+        .subject("admin")
+        .scope("mcp:read mcp:write mcp:admin")
+        .expires_in(day)
+        .sign();
+    let expired = dev
+        .token()
+        .subject("late")
+        .scope("mcp:read")
+        .expired(3600)
+        .sign();
+    let elsewhere = dev
+        .token()
+        .audience("https://some-other-server.example/mcp")
+        .sign();
+    println!(
+        "\nDevelopment issuer: {} (embedded; tokens valid 12 h)\n",
+        dev.issuer()
+    );
     println!("READER={reader}\n");
     println!("WRITER={writer}\n");
     println!("ADMIN={admin}\n");
@@ -105,11 +132,23 @@ fn print_banner(server: &protected_server::Server) {
     println!("# no token: 401 with a challenge pointing at the metadata");
     println!("{}\n", call("whoami", "{}"));
     println!("# a valid token: the tool sees who you are");
-    println!("{} \\\n  -H \"authorization: Bearer $READER\"\n", call("whoami", "{}"));
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $READER\"\n",
+        call("whoami", "{}")
+    );
     println!("# an expired token, and one for another server: 401 invalid_token");
-    println!("{} \\\n  -H \"authorization: Bearer $EXPIRED\"\n", call("whoami", "{}"));
-    println!("{} \\\n  -H \"authorization: Bearer $OTHER_AUDIENCE\"\n", call("whoami", "{}"));
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $EXPIRED\"\n",
+        call("whoami", "{}")
+    );
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $OTHER_AUDIENCE\"\n",
+        call("whoami", "{}")
+    );
     println!("# write a note");
-    println!("{} \\\n  -H \"authorization: Bearer $WRITER\"\n", call("add_note", "{\"text\":\"hello\"}"));
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $WRITER\"\n",
+        call("add_note", "{\"text\":\"hello\"}")
+    );
     println!("Ready. Ctrl-C to stop.");
 }

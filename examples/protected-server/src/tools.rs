@@ -37,7 +37,9 @@ pub struct AddNote {
 #[tool_router]
 impl NotesServer {
     /// Returns the caller as the tools see it.
-    #[tool(description = "Who am I? Returns the verified caller: issuer, subject, client, scopes, audiences, expiry, delegation chain.")]
+    #[tool(
+        description = "Who am I? Returns the verified caller: issuer, subject, client, scopes, audiences, expiry, delegation chain."
+    )]
     fn whoami(&self, Auth(principal): Auth) -> String {
         let actors: Vec<Value> = principal
             .actor()
@@ -65,7 +67,11 @@ impl NotesServer {
 
     /// Adds a note, signed by the caller.
     #[tool(description = "Add a note to the shared notebook (needs mcp:write).")]
-    fn add_note(&self, Auth(principal): Auth, Parameters(AddNote { text }): Parameters<AddNote>) -> String {
+    fn add_note(
+        &self,
+        Auth(principal): Auth,
+        Parameters(AddNote { text }): Parameters<AddNote>,
+    ) -> String {
         let mut notes = self.notebook.notes.lock().expect("notes");
         notes.push(format!("{}: {text}", principal.subject()));
         format!("{} notes", notes.len())
@@ -84,7 +90,8 @@ impl NotesServer {
 #[tool_handler]
 impl ServerHandler for NotesServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_instructions("A shared notebook protected by mcp-auth. Call whoami to see who you are.")
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
+            "A shared notebook protected by mcp-auth. Call whoami to see who you are.",
+        )
     }
 }

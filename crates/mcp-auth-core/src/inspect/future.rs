@@ -53,11 +53,18 @@ where
     ReqBody::Error: Into<BoxError>,
 {
     pub(super) fn inner(future: S::Future) -> Self {
-        Self { state: State::Inner { future } }
+        Self {
+            state: State::Inner { future },
+        }
     }
 
     pub(super) fn rejected(error: AuthError, headers: &HeaderMap) -> Self {
-        Self { state: State::Rejected { error: Some(error), grpc: crate::is_grpc(headers) } }
+        Self {
+            state: State::Rejected {
+                error: Some(error),
+                grpc: crate::is_grpc(headers),
+            },
+        }
     }
 
     pub(super) fn collecting(
@@ -93,7 +100,9 @@ where
                     return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(AuthBody::inner)));
                 }
                 StateProj::Rejected { error, grpc } => {
-                    let error = error.take().expect("ResponseFuture polled after completion");
+                    let error = error
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     let response = if *grpc {
                         error.to_grpc_response("")
                     } else {
@@ -101,9 +110,16 @@ where
                     };
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::Collecting { collect, parts, service, limits } => {
+                StateProj::Collecting {
+                    collect,
+                    parts,
+                    service,
+                    limits,
+                } => {
                     let collected = ready!(collect.poll(cx));
-                    let mut parts = parts.take().expect("ResponseFuture polled after completion");
+                    let mut parts = parts
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     let outcome = match collected {
                         Ok(collected) => {
                             let bytes = collected.to_bytes();
@@ -120,10 +136,13 @@ where
                     match outcome {
                         Ok((mcp, bytes)) => {
                             parts.extensions.insert(mcp);
-                            let mut service =
-                                service.take().expect("ResponseFuture polled after completion");
+                            let mut service = service
+                                .take()
+                                .expect("ResponseFuture polled after completion");
                             let request = Request::from_parts(parts, AuthBody::full(bytes));
-                            State::Inner { future: service.call(request) }
+                            State::Inner {
+                                future: service.call(request),
+                            }
                         }
                         Err(error) => State::Rejected {
                             grpc: crate::is_grpc(&parts.headers),

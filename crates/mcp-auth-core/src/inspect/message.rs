@@ -100,16 +100,18 @@ impl McpRequest {
             if wire.len() > max_batch {
                 return Err(AuthError::bad_request(
                     "batch_too_large",
-                    format!("JSON-RPC batch of {} messages exceeds the limit of {max_batch}", wire.len()),
+                    format!(
+                        "JSON-RPC batch of {} messages exceeds the limit of {max_batch}",
+                        wire.len()
+                    ),
                 ));
             }
             let messages = wire
                 .iter()
                 .enumerate()
                 .map(|(i, raw)| {
-                    McpMessage::parse(raw.get()).map_err(|e| {
-                        malformed(format!("batch message {i}: {}", e.description()))
-                    })
+                    McpMessage::parse(raw.get())
+                        .map_err(|e| malformed(format!("batch message {i}: {}", e.description())))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             (messages, true)
@@ -136,7 +138,9 @@ impl McpMessage {
     fn parse(text: &str) -> Result<Self, AuthError> {
         let wire: WireMessage<'_> = serde_json::from_str(text).map_err(not_json)?;
         if wire.jsonrpc.as_deref() != Some("2.0") {
-            return Err(malformed("message is not JSON-RPC 2.0 (`\"jsonrpc\": \"2.0\"` missing)"));
+            return Err(malformed(
+                "message is not JSON-RPC 2.0 (`\"jsonrpc\": \"2.0\"` missing)",
+            ));
         }
         let id = match wire.id {
             Some(raw) => Some(parse_id(raw)?),
@@ -144,13 +148,29 @@ impl McpMessage {
         };
         let Some(method) = wire.method else {
             if wire.result.is_some() || wire.error.is_some() {
-                return Ok(Self { kind: MessageKind::Response, method: None, id, target: None });
+                return Ok(Self {
+                    kind: MessageKind::Response,
+                    method: None,
+                    id,
+                    target: None,
+                });
             }
-            return Err(malformed("JSON-RPC message has neither `method` nor `result`/`error`"));
+            return Err(malformed(
+                "JSON-RPC message has neither `method` nor `result`/`error`",
+            ));
         };
         let target = target_of(&method, wire.params)?;
-        let kind = if id.is_some() { MessageKind::Request } else { MessageKind::Notification };
-        Ok(Self { kind, method: Some(method.into_owned()), id, target })
+        let kind = if id.is_some() {
+            MessageKind::Request
+        } else {
+            MessageKind::Notification
+        };
+        Ok(Self {
+            kind,
+            method: Some(method.into_owned()),
+            id,
+            target,
+        })
     }
 
     /// Request, notification or response.
@@ -225,21 +245,35 @@ enum CompleteRef<'a> {
 
 fn target_of(method: &str, params: Option<&RawValue>) -> Result<Option<Target>, AuthError> {
     let params = || {
-        params.map(RawValue::get).ok_or_else(|| malformed(format!("`{method}` needs `params`")))
+        params
+            .map(RawValue::get)
+            .ok_or_else(|| malformed(format!("`{method}` needs `params`")))
     };
     let bad = |e: serde_json::Error| malformed(format!("`{method}` has invalid params: {e}"));
     Ok(Some(match method {
-        "tools/call" => {
-            Target::Tool(serde_json::from_str::<NameParams<'_>>(params()?).map_err(bad)?.name.into())
-        }
-        "prompts/get" => {
-            Target::Prompt(serde_json::from_str::<NameParams<'_>>(params()?).map_err(bad)?.name.into())
-        }
+        "tools/call" => Target::Tool(
+            serde_json::from_str::<NameParams<'_>>(params()?)
+                .map_err(bad)?
+                .name
+                .into(),
+        ),
+        "prompts/get" => Target::Prompt(
+            serde_json::from_str::<NameParams<'_>>(params()?)
+                .map_err(bad)?
+                .name
+                .into(),
+        ),
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Target::Resource(
-            serde_json::from_str::<UriParams<'_>>(params()?).map_err(bad)?.uri.into(),
+            serde_json::from_str::<UriParams<'_>>(params()?)
+                .map_err(bad)?
+                .uri
+                .into(),
         ),
         "completion/complete" => {
-            match serde_json::from_str::<CompleteParams<'_>>(params()?).map_err(bad)?.reference {
+            match serde_json::from_str::<CompleteParams<'_>>(params()?)
+                .map_err(bad)?
+                .reference
+            {
                 CompleteRef::Prompt { name } => Target::Prompt(name.into()),
                 CompleteRef::Resource { uri } => Target::Resource(uri.into()),
             }
@@ -329,13 +363,34 @@ mod tests {
     #[test]
     fn targets_of_known_methods() {
         let cases = [
-            (r#"{"method":"tools/call","params":{"name":"t","arguments":{"x":[1,{"y":2}]}}}"#, Target::Tool("t".into())),
-            (r#"{"method":"prompts/get","params":{"name":"p"}}"#, Target::Prompt("p".into())),
-            (r#"{"method":"resources/read","params":{"uri":"file:///a b"}}"#, Target::Resource("file:///a b".into())),
-            (r#"{"method":"resources/subscribe","params":{"uri":"u"}}"#, Target::Resource("u".into())),
-            (r#"{"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{}}}"#, Target::Prompt("p".into())),
-            (r#"{"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"u"}}}"#, Target::Resource("u".into())),
-            (r#"{"method":"tools/call","params":{"name":"esc\u0061ped"}}"#, Target::Tool("escaped".into())),
+            (
+                r#"{"method":"tools/call","params":{"name":"t","arguments":{"x":[1,{"y":2}]}}}"#,
+                Target::Tool("t".into()),
+            ),
+            (
+                r#"{"method":"prompts/get","params":{"name":"p"}}"#,
+                Target::Prompt("p".into()),
+            ),
+            (
+                r#"{"method":"resources/read","params":{"uri":"file:///a b"}}"#,
+                Target::Resource("file:///a b".into()),
+            ),
+            (
+                r#"{"method":"resources/subscribe","params":{"uri":"u"}}"#,
+                Target::Resource("u".into()),
+            ),
+            (
+                r#"{"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{}}}"#,
+                Target::Prompt("p".into()),
+            ),
+            (
+                r#"{"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"u"}}}"#,
+                Target::Resource("u".into()),
+            ),
+            (
+                r#"{"method":"tools/call","params":{"name":"esc\u0061ped"}}"#,
+                Target::Tool("escaped".into()),
+            ),
         ];
         for (body, target) in cases {
             let body = body.replacen('{', r#"{"jsonrpc":"2.0","id":1,"#, 1);
@@ -355,11 +410,20 @@ mod tests {
         assert_eq!(r.messages().len(), 2);
         assert_eq!(r.messages()[0].target(), Some(&Target::Tool("a".into())));
         assert!(err("[]").contains("must not be empty"));
-        let big = format!("[{}]", vec![r#"{"jsonrpc":"2.0","method":"x"}"#; 11].join(","));
+        let big = format!(
+            "[{}]",
+            [r#"{"jsonrpc":"2.0","method":"x"}"#; 11].join(",")
+        );
         let e = parse(&big).unwrap_err();
         assert_eq!(e.reason(), "batch_too_large");
-        assert!(e.description().contains("11 messages exceeds the limit of 10"));
-        assert!(err(r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call"}]"#).starts_with("batch message 0:"));
+        assert!(
+            e.description()
+                .contains("11 messages exceeds the limit of 10")
+        );
+        assert!(
+            err(r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call"}]"#)
+                .starts_with("batch message 0:")
+        );
     }
 
     #[test]
@@ -373,11 +437,25 @@ mod tests {
         assert!(err(r#"{"jsonrpc":"2.0","id":1}"#).contains("neither `method`"));
         assert!(err(r#"{"jsonrpc":"2.0","id":1,"method":5}"#).contains("not valid JSON-RPC"));
         assert!(err(r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#).contains("`id` must be"));
-        assert!(err(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#).contains("needs `params`"));
-        assert!(err(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#).contains("invalid params"));
-        assert!(err(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[1]}"#).contains("invalid params"));
-        assert!(err(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#).contains("missing field `uri`"));
-        assert!(err(r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#).contains("duplicate field"));
+        assert!(
+            err(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#).contains("needs `params`")
+        );
+        assert!(
+            err(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#)
+                .contains("invalid params")
+        );
+        assert!(
+            err(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[1]}"#)
+                .contains("invalid params")
+        );
+        assert!(
+            err(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#)
+                .contains("missing field `uri`")
+        );
+        assert!(
+            err(r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#)
+                .contains("duplicate field")
+        );
         assert!(McpRequest::parse(b"\xff\xfe", &InspectLimits::default()).is_err());
     }
 
@@ -407,7 +485,8 @@ mod tests {
 
     #[test]
     fn unknown_methods_may_have_any_params() {
-        let r = parse(r#"{"jsonrpc":"2.0","id":1,"method":"custom/thing","params":[1,2]}"#).unwrap();
+        let r =
+            parse(r#"{"jsonrpc":"2.0","id":1,"method":"custom/thing","params":[1,2]}"#).unwrap();
         assert_eq!(r.messages()[0].method(), Some("custom/thing"));
     }
 }

@@ -85,6 +85,11 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         let (parts, body) = req.into_parts();
-        ResponseFuture::collecting(Limited::new(body, limit).collect(), parts, ready, self.limits)
+        ResponseFuture::collecting(
+            Limited::new(body, limit).collect(),
+            parts,
+            ready,
+            self.limits,
+        )
     }
 }

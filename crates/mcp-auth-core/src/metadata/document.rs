@@ -44,7 +44,9 @@ pub enum MetadataError {
     #[error("scopes_supported entry `{0}` is not a valid scope token")]
     BadScope(String),
     /// `offline_access` must not be advertised by a resource (MCP).
-    #[error("scopes_supported must not list `offline_access`; it is the authorization server's business")]
+    #[error(
+        "scopes_supported must not list `offline_access`; it is the authorization server's business"
+    )]
     OfflineAccess,
     /// The `resource` member is not a usable identifier.
     #[error(transparent)]
@@ -185,9 +187,14 @@ mod tests {
             b.clone().scopes_supported(["offline_access"]).build(),
             Err(MetadataError::OfflineAccess)
         );
-        assert!(matches!(b.clone().scopes_supported(["a b"]).build(), Err(MetadataError::BadScope(_))));
         assert!(matches!(
-            ProtectedResourceMetadata::builder(&resource()).authorization_server("as.example").build(),
+            b.clone().scopes_supported(["a b"]).build(),
+            Err(MetadataError::BadScope(_))
+        ));
+        assert!(matches!(
+            ProtectedResourceMetadata::builder(&resource())
+                .authorization_server("as.example")
+                .build(),
             Err(MetadataError::BadAuthorizationServer(_))
         ));
     }

@@ -48,6 +48,9 @@ impl<S> Layer<S> for MetadataLayer {
     type Service = Metadata<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Metadata { inner, shared: self.shared.clone() }
+        Metadata {
+            inner,
+            shared: self.shared.clone(),
+        }
     }
 }

@@ -65,8 +65,10 @@ fn respond<B>(method: &Method, known: bool, shared: &Shared) -> Response<AuthBod
         json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found","error_description":"no protected-resource metadata at this path"}"#.into())
     } else if method == Method::GET || method == Method::HEAD {
         let mut r = json_response(StatusCode::OK, shared.document.clone());
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
         if method == Method::HEAD {
             *r.body_mut() = AuthBody::empty();
         }
@@ -75,31 +77,44 @@ fn respond<B>(method: &Method, known: bool, shared: &Shared) -> Response<AuthBod
         let mut r = Response::new(AuthBody::empty());
         *r.status_mut() = StatusCode::NO_CONTENT;
         let h = r.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("mcp-protocol-version, content-type"),
         );
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
         r
     } else {
         let mut r = json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             r#"{"error":"method_not_allowed","error_description":"the metadata document is read with GET"}"#.into(),
         );
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        r.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
         r
     };
-    response
-        .headers_mut()
-        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }
 
 fn json_response<B>(status: StatusCode, body: bytes::Bytes) -> Response<AuthBody<B>> {
     let mut r = Response::new(AuthBody::full(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -118,11 +133,11 @@ mod tests {
             .authorization_server("https://as.example.com")
             .build()
             .unwrap();
-        let svc = ServiceBuilder::new().layer(MetadataLayer::new(metadata)).service_fn(
-            |_r: Request<Full<Bytes>>| async {
+        let svc = ServiceBuilder::new()
+            .layer(MetadataLayer::new(metadata))
+            .service_fn(|_r: Request<Full<Bytes>>| async {
                 Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("inner"))))
-            },
-        );
+            });
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -139,7 +154,10 @@ mod tests {
 
     #[tokio::test]
     async fn serves_at_suffixed_and_root_paths_from_configuration() {
-        for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
+        for path in [
+            "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known/oauth-protected-resource",
+        ] {
             let r = call(Method::GET, path).await;
             assert_eq!(r.status(), 200, "{path}");
             assert_eq!(r.headers()["content-type"], "application/json");
@@ -158,7 +176,11 @@ mod tests {
 
     #[tokio::test]
     async fn other_paths_reach_the_inner_service() {
-        for path in ["/mcp", "/.well-known/oauth-protected-resourcex", "/.well-known/openid-configuration"] {
+        for path in [
+            "/mcp",
+            "/.well-known/oauth-protected-resourcex",
+            "/.well-known/openid-configuration",
+        ] {
             let r = call(Method::GET, path).await;
             assert_eq!(text(r).await, "inner", "{path}");
         }
@@ -168,7 +190,12 @@ mod tests {
     async fn preflight_head_and_other_methods() {
         let r = call(Method::OPTIONS, "/.well-known/oauth-protected-resource/mcp").await;
         assert_eq!(r.status(), 204);
-        assert!(r.headers()["access-control-allow-headers"].to_str().unwrap().contains("mcp-protocol-version"));
+        assert!(
+            r.headers()["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("mcp-protocol-version")
+        );
         let r = call(Method::HEAD, "/.well-known/oauth-protected-resource/mcp").await;
         assert_eq!(r.status(), 200);
         assert_eq!(text(r).await, "");

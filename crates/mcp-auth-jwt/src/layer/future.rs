@@ -45,12 +45,27 @@ where
     S: Service<Request<ReqBody>>,
 {
     pub(super) fn call(future: S::Future) -> Self {
-        Self { state: State::Calling { future } }
+        Self {
+            state: State::Calling { future },
+        }
     }
 
-    pub(super) fn rejected(error: AuthError, request: &Request<ReqBody>, shared: Arc<Shared>) -> Self {
-        let parts = (error, request.headers().clone(), request.extensions().clone());
-        Self { state: State::Rejected { response: Some(parts), shared } }
+    pub(super) fn rejected(
+        error: AuthError,
+        request: &Request<ReqBody>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let parts = (
+            error,
+            request.headers().clone(),
+            request.extensions().clone(),
+        );
+        Self {
+            state: State::Rejected {
+                response: Some(parts),
+                shared,
+            },
+        }
     }
 
     pub(super) fn verifying(
@@ -84,22 +99,37 @@ where
                     return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(AuthBody::inner)));
                 }
                 StateProj::Rejected { response, shared } => {
-                    let (error, headers, extensions) =
-                        response.take().expect("ResponseFuture polled after completion");
+                    let (error, headers, extensions) = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(shared.render(error, &headers, &extensions)));
                 }
-                StateProj::Verifying { verifying, request, service, shared } => {
+                StateProj::Verifying {
+                    verifying,
+                    request,
+                    service,
+                    shared,
+                } => {
                     let outcome = ready!(verifying.as_mut().poll(cx));
-                    let mut request = request.take().expect("ResponseFuture polled after completion");
+                    let mut request = request
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     match outcome {
                         Ok(principal) => {
                             request.extensions_mut().insert(principal);
-                            let mut service =
-                                service.take().expect("ResponseFuture polled after completion");
-                            State::Calling { future: service.call(request) }
+                            let mut service = service
+                                .take()
+                                .expect("ResponseFuture polled after completion");
+                            State::Calling {
+                                future: service.call(request),
+                            }
                         }
                         Err(error) => State::Rejected {
-                            response: Some((error, request.headers().clone(), request.extensions().clone())),
+                            response: Some((
+                                error,
+                                request.headers().clone(),
+                                request.extensions().clone(),
+                            )),
                             shared: shared.clone(),
                         },
                     }

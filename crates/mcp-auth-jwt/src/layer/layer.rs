@@ -32,7 +32,10 @@ impl Shared {
         headers: &HeaderMap,
         extensions: &Extensions,
     ) -> http::Response<AuthBody<B>> {
-        let challengeable = matches!(error.kind(), AuthErrorKind::MissingToken | AuthErrorKind::InvalidToken);
+        let challengeable = matches!(
+            error.kind(),
+            AuthErrorKind::MissingToken | AuthErrorKind::InvalidToken
+        );
         let error = if challengeable && error.scope().is_none() {
             let scope = self
                 .scope_hint
@@ -111,6 +114,9 @@ impl<S> Layer<S> for VerifyLayer {
     type Service = Verify<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Verify { inner, shared: self.shared.clone() }
+        Verify {
+            inner,
+            shared: self.shared.clone(),
+        }
     }
 }

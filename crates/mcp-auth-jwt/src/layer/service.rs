@@ -37,7 +37,9 @@ impl<S> Verify<S> {
 
 impl<S: fmt::Debug> fmt::Debug for Verify<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verify").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("Verify")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,9 +70,10 @@ where
             Attempt::NeedKeys { issuer, seen } => {
                 let token = token.to_owned();
                 let verifier = self.shared.verifier.clone();
-                let verifying = Box::pin(async move {
-                    verifier.verify_after_refresh(&token, issuer, seen).await
-                });
+                let verifying =
+                    Box::pin(
+                        async move { verifier.verify_after_refresh(&token, issuer, seen).await },
+                    );
                 // The clone stays behind; the instance that was polled ready is the one called.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);

@@ -23,18 +23,27 @@ pub(crate) fn check(
     let exp = numeric_date(&claims, "exp")?
         .ok_or_else(|| invalid("missing_claim", "token has no `exp` claim".into()))?;
     if now >= exp.saturating_add(leeway) {
-        return Err(invalid("expired", format!("token expired {} seconds ago", now - exp)));
+        return Err(invalid(
+            "expired",
+            format!("token expired {} seconds ago", now - exp),
+        ));
     }
     if let Some(nbf) = numeric_date(&claims, "nbf")?
         && nbf > now.saturating_add(leeway)
     {
-        return Err(invalid("not_yet_valid", format!("token is not valid for another {} seconds (nbf)", nbf - now)));
+        return Err(invalid(
+            "not_yet_valid",
+            format!("token is not valid for another {} seconds (nbf)", nbf - now),
+        ));
     }
     let iat = numeric_date(&claims, "iat")?;
     if let Some(iat) = iat
         && iat > now.saturating_add(leeway)
     {
-        return Err(invalid("issued_in_future", format!("token was issued {} seconds in the future (iat)", iat - now)));
+        return Err(invalid(
+            "issued_in_future",
+            format!("token was issued {} seconds in the future (iat)", iat - now),
+        ));
     }
     let auds = audiences(&claims)?;
     if auds.is_empty() {
@@ -48,7 +57,10 @@ pub(crate) fn check(
     }
     for name in config.required.names() {
         if !claims.contains_key(*name) {
-            return Err(invalid("missing_claim", format!("token has no `{name}` claim")));
+            return Err(invalid(
+                "missing_claim",
+                format!("token has no `{name}` claim"),
+            ));
         }
     }
     let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();

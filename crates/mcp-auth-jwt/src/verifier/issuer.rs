@@ -52,7 +52,10 @@ impl IssuerState {
 
     /// True when the keys come from the network.
     pub(crate) fn is_remote(&self) -> bool {
-        matches!(self.config.keys, KeySource::Discovery | KeySource::JwksUri(_))
+        matches!(
+            self.config.keys,
+            KeySource::Discovery | KeySource::JwksUri(_)
+        )
     }
 
     /// Time until another fetch is allowed (zero when it is allowed now).
@@ -64,7 +67,10 @@ impl IssuerState {
         if last == 0 {
             return Duration::ZERO;
         }
-        let since = self.epoch.elapsed().saturating_sub(Duration::from_millis(last - 1));
+        let since = self
+            .epoch
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last - 1));
         interval.saturating_sub(since)
     }
 
@@ -79,7 +85,11 @@ impl IssuerState {
     }
 
     /// Fetches the issuer's JWKS (discovering its URL first if needed).
-    pub(crate) async fn fetch(&self, fetcher: &Fetcher, freshness: Freshness) -> Result<Fetched, String> {
+    pub(crate) async fn fetch(
+        &self,
+        fetcher: &Fetcher,
+        freshness: Freshness,
+    ) -> Result<Fetched, String> {
         let uri = match self.known_jwks_uri() {
             Some(uri) => uri,
             None => {
@@ -93,7 +103,13 @@ impl IssuerState {
             Ok(ok) => ok,
             Err(e) => {
                 if matches!(self.config.keys, KeySource::Discovery)
-                    && matches!(e, FetchError::Status { status: 404 | 410, .. })
+                    && matches!(
+                        e,
+                        FetchError::Status {
+                            status: 404 | 410,
+                            ..
+                        }
+                    )
                 {
                     // The issuer may have moved its JWKS: discover again next time.
                     *self.jwks_uri.lock().expect("jwks_uri") = None;
@@ -103,10 +119,17 @@ impl IssuerState {
         };
         let (keys, skipped) = parse_jwks(&document).map_err(|e| format!("`{uri}`: {e}"))?;
         if keys.is_empty() {
-            return Err(format!("`{uri}` holds no usable signing key ({})", skipped.join("; ")));
+            return Err(format!(
+                "`{uri}` holds no usable signing key ({})",
+                skipped.join("; ")
+            ));
         }
         let fresh_for = response.freshness(freshness.min, freshness.max, freshness.default);
-        Ok(Fetched { keys, skipped, fresh_for })
+        Ok(Fetched {
+            keys,
+            skipped,
+            fresh_for,
+        })
     }
 
     fn known_jwks_uri(&self) -> Option<String> {
@@ -158,7 +181,10 @@ pub(crate) async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<String, 
             Err(e) => problems.push(e.to_string()),
         }
     }
-    Err(format!("discovery for `{issuer}` failed: {}", problems.join("; ")))
+    Err(format!(
+        "discovery for `{issuer}` failed: {}",
+        problems.join("; ")
+    ))
 }
 
 #[cfg(test)]

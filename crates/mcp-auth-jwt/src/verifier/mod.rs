@@ -74,7 +74,10 @@ struct CachedToken {
 pub(crate) enum Attempt {
     Done(Result<Principal, AuthError>),
     /// The issuer's keys must be fetched first; `seen` is the key-set generation looked at.
-    NeedKeys { issuer: usize, seen: Option<u64> },
+    NeedKeys {
+        issuer: usize,
+        seen: Option<u64>,
+    },
 }
 
 impl Verifier {
@@ -114,7 +117,9 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         match self.try_verify(token, true) {
             Attempt::Done(result) => result,
-            Attempt::NeedKeys { issuer, seen } => self.verify_after_refresh(token, issuer, seen).await,
+            Attempt::NeedKeys { issuer, seen } => {
+                self.verify_after_refresh(token, issuer, seen).await
+            }
         }
     }
 
@@ -173,7 +178,10 @@ impl Verifier {
         let Some(&index) = inner.by_issuer.get(iss) else {
             return done_invalid(
                 "untrusted_issuer",
-                format!("token issuer `{}` is not trusted by this resource", clip(iss)),
+                format!(
+                    "token issuer `{}` is not trusted by this resource",
+                    clip(iss)
+                ),
             );
         };
         let state = &inner.issuers[index];
@@ -181,7 +189,10 @@ impl Verifier {
         if !config.algorithms.contains(&parsed.alg) {
             return done_invalid(
                 "alg_not_allowed",
-                format!("algorithm {:?} is not accepted for issuer `{}`", parsed.alg, config.issuer),
+                format!(
+                    "algorithm {:?} is not accepted for issuer `{}`",
+                    parsed.alg, config.issuer
+                ),
             );
         }
         if let Err(e) = check_typ(parsed.typ.as_deref(), config.typ) {
@@ -189,25 +200,38 @@ impl Verifier {
         }
         let Some(keys) = inner.keys.get(&index) else {
             if may_fetch && state.may_fetch_now(inner.refresh_interval) {
-                return Attempt::NeedKeys { issuer: index, seen: None };
+                return Attempt::NeedKeys {
+                    issuer: index,
+                    seen: None,
+                };
             }
             return Attempt::Done(Err(self.keys_unavailable(index)));
         };
         self.refresh_if_stale(index, &keys);
 
-        let mut candidates = keys.candidates(parsed.kid.as_deref(), parsed.alg).peekable();
+        let mut candidates = keys
+            .candidates(parsed.kid.as_deref(), parsed.alg)
+            .peekable();
         if candidates.peek().is_none() {
             let kid_unknown = parsed.kid.as_deref().is_none_or(|kid| !keys.has_kid(kid));
             if kid_unknown && may_fetch && state.may_fetch_now(inner.refresh_interval) {
-                return Attempt::NeedKeys { issuer: index, seen: Some(keys.generation) };
+                return Attempt::NeedKeys {
+                    issuer: index,
+                    seen: Some(keys.generation),
+                };
             }
-            return done_invalid("unknown_key", match &parsed.kid {
-                Some(kid) if kid_unknown => {
-                    format!("issuer publishes no key with kid `{}`", clip(kid))
-                }
-                Some(kid) => format!("key `{}` may not be used with {:?}", clip(kid), parsed.alg),
-                None => format!("issuer publishes no key for {:?}", parsed.alg),
-            });
+            return done_invalid(
+                "unknown_key",
+                match &parsed.kid {
+                    Some(kid) if kid_unknown => {
+                        format!("issuer publishes no key with kid `{}`", clip(kid))
+                    }
+                    Some(kid) => {
+                        format!("key `{}` may not be used with {:?}", clip(kid), parsed.alg)
+                    }
+                    None => format!("issuer publishes no key for {:?}", parsed.alg),
+                },
+            );
         }
         let verified: Option<&VerificationKey> =
             candidates.take(MAX_SIGNATURE_ATTEMPTS).find(|key| {
@@ -261,7 +285,11 @@ impl Verifier {
 
     fn keys_unavailable(&self, issuer: usize) -> AuthError {
         let wait = self.inner.issuers[issuer].refresh_wait(self.inner.refresh_interval);
-        let retry = if wait == Duration::MAX { self.inner.refresh_interval } else { wait };
+        let retry = if wait == Duration::MAX {
+            self.inner.refresh_interval
+        } else {
+            wait
+        };
         AuthError::unavailable(
             "keys_unavailable",
             "the token issuer's signing keys are unavailable right now; retry later",
@@ -271,8 +299,14 @@ impl Verifier {
 
     /// Starts a background refresh when the key set is past its freshness and a fetch is allowed.
     fn refresh_if_stale(&self, index: usize, keys: &KeySet) {
-        let stale = keys.fresh_until.is_some_and(|until| Instant::now() >= until);
-        if !stale || !self.inner.issuers[index].refresh_wait(self.inner.refresh_interval).is_zero() {
+        let stale = keys
+            .fresh_until
+            .is_some_and(|until| Instant::now() >= until);
+        if !stale
+            || !self.inner.issuers[index]
+                .refresh_wait(self.inner.refresh_interval)
+                .is_zero()
+        {
             return;
         }
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -298,7 +332,9 @@ impl Verifier {
     async fn refresh_now(&self, index: usize, seen: Option<u64>) -> Result<(), String> {
         let inner = &*self.inner;
         let state = &inner.issuers[index];
-        let Some(fetcher) = &inner.fetcher else { return Ok(()) };
+        let Some(fetcher) = &inner.fetcher else {
+            return Ok(());
+        };
         let _gate = state.refresh_gate.lock().await;
         let current = inner.keys.get(&index).map(|k| k.generation);
         if current != seen {
@@ -336,7 +372,8 @@ fn done_invalid(reason: &'static str, description: String) -> Attempt {
 }
 
 fn check_typ(typ: Option<&str>, policy: TypPolicy) -> Result<(), AuthError> {
-    let is_at = |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
+    let is_at =
+        |t: &str| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt");
     let ok = match (policy, typ) {
         (_, Some(t)) if is_at(t) => true,
         (TypPolicy::Lenient, None) => true,
@@ -349,7 +386,10 @@ fn check_typ(typ: Option<&str>, policy: TypPolicy) -> Result<(), AuthError> {
     Err(AuthError::invalid_token(
         "wrong_typ",
         match typ {
-            Some(t) => format!("token `typ` is `{}`; access tokens must be typed `at+jwt` (RFC 9068)", clip(t)),
+            Some(t) => format!(
+                "token `typ` is `{}`; access tokens must be typed `at+jwt` (RFC 9068)",
+                clip(t)
+            ),
             None => "token has no `typ`; access tokens must be typed `at+jwt` (RFC 9068)".into(),
         },
     ))
@@ -420,7 +460,9 @@ impl VerifierBuilder {
     /// A [`ConfigError`] naming the issuer and the fix.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         if self.issuers.is_empty() {
-            return Err(ConfigError::new("no issuer configured; add one with `.issuer(...)`"));
+            return Err(ConfigError::new(
+                "no issuer configured; add one with `.issuer(...)`",
+            ));
         }
         if self.token_cache_capacity == 0 {
             return Err(ConfigError::new("token_cache_capacity must be at least 1"));
@@ -433,10 +475,14 @@ impl VerifierBuilder {
         for (index, config) in self.issuers.into_iter().enumerate() {
             let name = config.issuer.clone();
             if url::Url::parse(&name).is_err() {
-                return Err(ConfigError::new(format!("issuer `{name}` is not an absolute URL")));
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}` is not an absolute URL"
+                )));
             }
             if by_issuer.insert(name.clone(), index).is_some() {
-                return Err(ConfigError::new(format!("issuer `{name}` is configured twice")));
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}` is configured twice"
+                )));
             }
             if config.leeway > MAX_LEEWAY {
                 return Err(ConfigError::new(format!(
@@ -445,9 +491,14 @@ impl VerifierBuilder {
                 )));
             }
             if config.algorithms.is_empty() {
-                return Err(ConfigError::new(format!("issuer `{name}`: the algorithm allowlist is empty")));
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}`: the algorithm allowlist is empty"
+                )));
             }
-            let hmac = config.algorithms.iter().any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
+            let hmac = config
+                .algorithms
+                .iter()
+                .any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
             let shared = matches!(config.keys, KeySource::SharedSecret(_));
             if hmac != shared || (shared && config.algorithms.len() != 1) {
                 return Err(ConfigError::new(format!(
@@ -456,8 +507,9 @@ impl VerifierBuilder {
             }
             match &config.keys {
                 KeySource::Static(jwks) => {
-                    let (parsed, skipped) = parse_jwks(jwks)
-                        .map_err(|e| ConfigError::new(format!("issuer `{name}`: static keys: {e}")))?;
+                    let (parsed, skipped) = parse_jwks(jwks).map_err(|e| {
+                        ConfigError::new(format!("issuer `{name}`: static keys: {e}"))
+                    })?;
                     if parsed.is_empty() {
                         return Err(ConfigError::new(format!(
                             "issuer `{name}`: static keys hold no usable key ({})",
@@ -472,7 +524,10 @@ impl VerifierBuilder {
                             "issuer `{name}`: an HMAC secret must be at least 32 bytes"
                         )));
                     }
-                    keys.insert(index, Arc::new(KeySet::new(vec![hmac_key(secret)], 1, None)));
+                    keys.insert(
+                        index,
+                        Arc::new(KeySet::new(vec![hmac_key(secret)], 1, None)),
+                    );
                 }
                 KeySource::JwksUri(_) | KeySource::Discovery => needs_fetcher = true,
             }
@@ -484,7 +539,12 @@ impl VerifierBuilder {
             None
         };
         let clock = self.clock.unwrap_or_else(|| {
-            Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
+            Arc::new(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            })
         });
         Ok(Verifier {
             inner: Arc::new(Inner {

@@ -30,7 +30,9 @@ async fn issuer() -> MockIssuer {
 }
 
 fn dev_policy() -> FetchPolicy {
-    FetchPolicy::default().allow_loopback(true).timeout(Duration::from_millis(800))
+    FetchPolicy::default()
+        .allow_loopback(true)
+        .timeout(Duration::from_millis(800))
 }
 
 /// A verifier trusting `issuer` by its JWKS URL.
@@ -49,13 +51,15 @@ fn fixed(issuer: &MockIssuer) -> Verifier {
 }
 
 async fn call(verifier: Verifier, token: &str) -> Response<AuthBody<Empty<Bytes>>> {
-    let svc = ServiceBuilder::new().layer(VerifyLayer::new(verifier)).service_fn(
-        |req: Request<Empty<Bytes>>| async move {
+    let svc = ServiceBuilder::new()
+        .layer(VerifyLayer::new(verifier))
+        .service_fn(|req: Request<Empty<Bytes>>| async move {
             assert!(req.extensions().get::<Principal>().is_some());
             Ok::<_, std::convert::Infallible>(Response::new(Empty::new()))
-        },
-    );
-    let req = Request::post("/mcp").header("authorization", format!("Bearer {token}")).body(Empty::new());
+        });
+    let req = Request::post("/mcp")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Empty::new());
     svc.oneshot(req.unwrap()).await.unwrap()
 }
 
@@ -93,8 +97,19 @@ async fn a_valid_token_yields_its_principal() {
 
 #[tokio::test]
 async fn every_algorithm_of_the_allowlist_verifies() {
-    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS512] {
-        let issuer = MockIssuer::builder().audience(RESOURCE).key(alg).start().await;
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::RS512,
+    ] {
+        let issuer = MockIssuer::builder()
+            .audience(RESOURCE)
+            .key(alg)
+            .start()
+            .await;
         let token = issuer.token().sign();
         assert!(fixed(&issuer).verify(&token).await.is_ok(), "{alg:?}");
     }
@@ -104,19 +119,31 @@ async fn every_algorithm_of_the_allowlist_verifies() {
 async fn alg_none_is_never_accepted() {
     let issuer = issuer().await;
     let token = issuer.token().unsigned().sign();
-    assert_rejected(fixed(&issuer), &token, "unsecured tokens (alg `none`) are never accepted").await;
+    assert_rejected(
+        fixed(&issuer),
+        &token,
+        "unsecured tokens (alg `none`) are never accepted",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn hs256_signed_with_the_rsa_public_key_is_refused() {
     let issuer = issuer().await;
     let public = issuer.current_key().public_jwk().to_string();
-    let forger = SigningKey::hmac(Algorithm::HS256, issuer.current_key().kid(), public.as_bytes());
+    let forger = SigningKey::hmac(
+        Algorithm::HS256,
+        issuer.current_key().kid(),
+        public.as_bytes(),
+    );
     let token = issuer.token().signed_by(&forger).sign();
     assert_rejected(
         fixed(&issuer),
         &token,
-        &format!("algorithm HS256 is not accepted for issuer `{}`", issuer.issuer()),
+        &format!(
+            "algorithm HS256 is not accepted for issuer `{}`",
+            issuer.issuer()
+        ),
     )
     .await;
 }
@@ -126,8 +153,17 @@ async fn a_key_of_another_issuer_does_not_verify() {
     let ours = issuer().await;
     let theirs = issuer().await;
     // Same kid as our key, signed by theirs.
-    let token = ours.token().signed_by(&theirs.current_key()).kid(Some(ours.current_key().kid())).sign();
-    assert_rejected(fixed(&ours), &token, "token signature does not verify with the issuer's keys").await;
+    let token = ours
+        .token()
+        .signed_by(&theirs.current_key())
+        .kid(Some(ours.current_key().kid()))
+        .sign();
+    assert_rejected(
+        fixed(&ours),
+        &token,
+        "token signature does not verify with the issuer's keys",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -139,8 +175,17 @@ async fn embedded_keys_and_key_urls_are_ignored() {
         ("jku", json!("https://attacker.example/jwks")),
         ("x5u", json!("https://attacker.example/cert.pem")),
     ] {
-        let token = issuer.token().signed_by(&attacker).header(name, value).sign();
-        assert_rejected(fixed(&issuer), &token, "issuer publishes no key with kid `attacker`").await;
+        let token = issuer
+            .token()
+            .signed_by(&attacker)
+            .header(name, value)
+            .sign();
+        assert_rejected(
+            fixed(&issuer),
+            &token,
+            "issuer publishes no key with kid `attacker`",
+        )
+        .await;
         // Even with our kid, the attacker's signature fails.
         let token = issuer
             .token()
@@ -148,7 +193,12 @@ async fn embedded_keys_and_key_urls_are_ignored() {
             .kid(Some(issuer.current_key().kid()))
             .header(name, attacker.public_jwk().clone())
             .sign();
-        assert_rejected(fixed(&issuer), &token, "token signature does not verify with the issuer's keys").await;
+        assert_rejected(
+            fixed(&issuer),
+            &token,
+            "token signature does not verify with the issuer's keys",
+        )
+        .await;
     }
 }
 
@@ -156,22 +206,57 @@ async fn embedded_keys_and_key_urls_are_ignored() {
 async fn unknown_kid() {
     let issuer = issuer().await;
     let token = issuer.token().kid(Some("no-such-key")).sign();
-    assert_rejected(fixed(&issuer), &token, "issuer publishes no key with kid `no-such-key`").await;
+    assert_rejected(
+        fixed(&issuer),
+        &token,
+        "issuer publishes no key with kid `no-such-key`",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn time_claims() {
     let issuer = issuer().await;
     let v = fixed(&issuer);
-    assert_rejected(v.clone(), &issuer.token().expired(120).sign(), "token expired 120 seconds ago").await;
+    assert_rejected(
+        v.clone(),
+        &issuer.token().expired(120).sign(),
+        "token expired 120 seconds ago",
+    )
+    .await;
     // Within the 60 s leeway, an expired token still passes.
-    assert_eq!(call(v.clone(), &issuer.token().expired(30).sign()).await.status(), 200);
+    assert_eq!(
+        call(v.clone(), &issuer.token().expired(30).sign())
+            .await
+            .status(),
+        200
+    );
     let nbf = issuer.token().claim("nbf", now() + 600).sign();
-    assert_rejected(v.clone(), &nbf, "token is not valid for another 600 seconds (nbf)").await;
+    assert_rejected(
+        v.clone(),
+        &nbf,
+        "token is not valid for another 600 seconds (nbf)",
+    )
+    .await;
     let iat = issuer.token().claim("iat", now() + 600).sign();
-    assert_rejected(v.clone(), &iat, "token was issued 600 seconds in the future (iat)").await;
-    assert_rejected(v.clone(), &issuer.token().without_claim("exp").sign(), "token has no `exp` claim").await;
-    assert_rejected(v, &issuer.token().claim("exp", "soon").sign(), "claim `exp` must be a number").await;
+    assert_rejected(
+        v.clone(),
+        &iat,
+        "token was issued 600 seconds in the future (iat)",
+    )
+    .await;
+    assert_rejected(
+        v.clone(),
+        &issuer.token().without_claim("exp").sign(),
+        "token has no `exp` claim",
+    )
+    .await;
+    assert_rejected(
+        v,
+        &issuer.token().claim("exp", "soon").sign(),
+        "claim `exp` must be a number",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -179,13 +264,40 @@ async fn audience_must_name_this_resource() {
     let issuer = issuer().await;
     let v = fixed(&issuer);
     let wrong = "token audience does not include this resource (https://mcp.example.com/mcp)";
-    assert_rejected(v.clone(), &issuer.token().audience("https://other.example.com/mcp").sign(), wrong).await;
-    assert_rejected(v.clone(), &issuer.token().audience("https://mcp.example.com/mcp/admin").sign(), wrong).await;
-    assert_rejected(v.clone(), &issuer.token().without_claim("aud").sign(), "token has no `aud` claim").await;
+    assert_rejected(
+        v.clone(),
+        &issuer
+            .token()
+            .audience("https://other.example.com/mcp")
+            .sign(),
+        wrong,
+    )
+    .await;
+    assert_rejected(
+        v.clone(),
+        &issuer
+            .token()
+            .audience("https://mcp.example.com/mcp/admin")
+            .sign(),
+        wrong,
+    )
+    .await;
+    assert_rejected(
+        v.clone(),
+        &issuer.token().without_claim("aud").sign(),
+        "token has no `aud` claim",
+    )
+    .await;
     // Canonically equal audiences and lists containing ours pass.
     for token in [
-        issuer.token().audience("https://MCP.example.com:443/mcp/").sign(),
-        issuer.token().audiences(&["https://api.example.com", RESOURCE]).sign(),
+        issuer
+            .token()
+            .audience("https://MCP.example.com:443/mcp/")
+            .sign(),
+        issuer
+            .token()
+            .audiences(&["https://api.example.com", RESOURCE])
+            .sign(),
     ] {
         assert_eq!(call(v.clone(), &token).await.status(), 200);
     }
@@ -202,7 +314,12 @@ async fn issuer_must_be_trusted_exactly() {
         &format!("token issuer `{other}` is not trusted by this resource"),
     )
     .await;
-    assert_rejected(v, &issuer.token().without_claim("iss").sign(), "token has no `iss` claim").await;
+    assert_rejected(
+        v,
+        &issuer.token().without_claim("iss").sign(),
+        "token has no `iss` claim",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -216,29 +333,58 @@ async fn typ_must_be_at_jwt_unless_relaxed() {
     )
     .await;
     let untyped = issuer.token().typ(None).sign();
-    assert_rejected(fixed(&issuer), &untyped, "token has no `typ`; access tokens must be typed `at+jwt` (RFC 9068)").await;
+    assert_rejected(
+        fixed(&issuer),
+        &untyped,
+        "token has no `typ`; access tokens must be typed `at+jwt` (RFC 9068)",
+    )
+    .await;
     let lenient = Verifier::builder(resource())
         .issuer(IssuerConfig::static_keys(issuer.issuer(), issuer.jwks()).typ(TypPolicy::Lenient))
         .build()
         .unwrap();
     assert!(lenient.verify(&jwt).await.is_ok());
     assert!(lenient.verify(&untyped).await.is_ok());
-    assert!(lenient.verify(&issuer.token().typ(Some("application/at+jwt")).sign()).await.is_ok());
-    assert!(lenient.verify(&issuer.token().typ(Some("id+jwt")).sign()).await.is_err());
+    assert!(
+        lenient
+            .verify(&issuer.token().typ(Some("application/at+jwt")).sign())
+            .await
+            .is_ok()
+    );
+    assert!(
+        lenient
+            .verify(&issuer.token().typ(Some("id+jwt")).sign())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn required_claims_profile() {
     let issuer = issuer().await;
-    let bare = issuer.token().without_claim("client_id").without_claim("jti").sign();
+    let bare = issuer
+        .token()
+        .without_claim("client_id")
+        .without_claim("jti")
+        .sign();
     assert_rejected(fixed(&issuer), &bare, "token has no `client_id` claim").await;
     let minimal = Verifier::builder(resource())
-        .issuer(IssuerConfig::static_keys(issuer.issuer(), issuer.jwks()).required_claims(RequiredClaims::minimal()))
+        .issuer(
+            IssuerConfig::static_keys(issuer.issuer(), issuer.jwks())
+                .required_claims(RequiredClaims::minimal()),
+        )
         .build()
         .unwrap();
     assert!(minimal.verify(&bare).await.is_ok());
-    let azp = issuer.token().without_claim("client_id").claim("azp", "from-azp").sign();
-    assert_eq!(minimal.verify(&azp).await.unwrap().client_id(), Some("from-azp"));
+    let azp = issuer
+        .token()
+        .without_claim("client_id")
+        .claim("azp", "from-azp")
+        .sign();
+    assert_eq!(
+        minimal.verify(&azp).await.unwrap().client_id(),
+        Some("from-azp")
+    );
 }
 
 #[tokio::test]
@@ -247,10 +393,25 @@ async fn malformed_tokens() {
     let v = fixed(&issuer);
     let good = issuer.token().sign();
     let (_, rest) = good.split_once('.').unwrap();
-    assert_rejected(v.clone(), &format!("e3+0.{rest}"), "token header is not base64url").await;
+    assert_rejected(
+        v.clone(),
+        &format!("e3+0.{rest}"),
+        "token header is not base64url",
+    )
+    .await;
     let not_json = URL_SAFE_NO_PAD.encode("not json");
-    assert_rejected(v.clone(), &format!("{not_json}.{rest}"), "token header is not a JSON object").await;
-    assert_rejected(v.clone(), "abc.def", "token is not a JWT: expected 3 dot-separated segments, found 2").await;
+    assert_rejected(
+        v.clone(),
+        &format!("{not_json}.{rest}"),
+        "token header is not a JSON object",
+    )
+    .await;
+    assert_rejected(
+        v.clone(),
+        "abc.def",
+        "token is not a JWT: expected 3 dot-separated segments, found 2",
+    )
+    .await;
     let huge = issuer.token().claim("pad", "x".repeat(20_000)).sign();
     assert_rejected(v, &huge, "token is longer than 16384 bytes").await;
 }
@@ -258,21 +419,38 @@ async fn malformed_tokens() {
 #[tokio::test]
 async fn missing_token_challenge_has_no_error_and_carries_scope() {
     let issuer = issuer().await;
-    let layer = VerifyLayer::new(fixed(&issuer)).challenge_scope(mcp_auth_core::Scopes::parse("mcp:read"));
-    let svc = ServiceBuilder::new().layer(layer).service_fn(|_req: Request<Empty<Bytes>>| async {
-        Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
-    });
-    let response = svc.clone().oneshot(Request::get("/mcp").body(Empty::new()).unwrap()).await.unwrap();
+    let layer =
+        VerifyLayer::new(fixed(&issuer)).challenge_scope(mcp_auth_core::Scopes::parse("mcp:read"));
+    let svc = ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(|_req: Request<Empty<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new()))
+        });
+    let response = svc
+        .clone()
+        .oneshot(Request::get("/mcp").body(Empty::new()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.headers()["www-authenticate"],
         format!(r#"Bearer scope="mcp:read", resource_metadata="{METADATA}""#)
     );
-    let query = Request::get("/mcp?access_token=abc").body(Empty::new()).unwrap();
+    let query = Request::get("/mcp?access_token=abc")
+        .body(Empty::new())
+        .unwrap();
     let response = svc.clone().oneshot(query).await.unwrap();
     assert_eq!(response.status(), 400);
-    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with(r#"Bearer error="invalid_request""#));
-    let grpc = Request::post("/pkg.Svc/Call").header("content-type", "application/grpc").body(Empty::new()).unwrap();
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with(r#"Bearer error="invalid_request""#)
+    );
+    let grpc = Request::post("/pkg.Svc/Call")
+        .header("content-type", "application/grpc")
+        .body(Empty::new())
+        .unwrap();
     let response = svc.oneshot(grpc).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["grpc-status"], "16");
@@ -290,12 +468,19 @@ async fn shared_secret_only_when_configured() {
         .without_header("kid")
         .sign();
     let v = Verifier::builder(resource())
-        .issuer(IssuerConfig::shared_secret("https://hmac.example", secret, Algorithm::HS256).required_claims(RequiredClaims::minimal()))
+        .issuer(
+            IssuerConfig::shared_secret("https://hmac.example", secret, Algorithm::HS256)
+                .required_claims(RequiredClaims::minimal()),
+        )
         .build()
         .unwrap();
     assert_eq!(v.verify(&token).await.unwrap().subject(), "svc");
     let short = Verifier::builder(resource())
-        .issuer(IssuerConfig::shared_secret("https://hmac.example", b"short", Algorithm::HS256))
+        .issuer(IssuerConfig::shared_secret(
+            "https://hmac.example",
+            b"short",
+            Algorithm::HS256,
+        ))
         .build();
     assert!(short.unwrap_err().to_string().contains("at least 32 bytes"));
     let sneaky = Verifier::builder(resource())
@@ -313,14 +498,20 @@ async fn configuration_errors_name_the_issuer_and_fix() {
         .issuer(IssuerConfig::discover("https://a.example"))
         .build()
         .unwrap_err();
-    assert!(e.to_string().contains("`https://a.example` is configured twice"));
+    assert!(
+        e.to_string()
+            .contains("`https://a.example` is configured twice")
+    );
     let e = Verifier::builder(resource())
         .issuer(IssuerConfig::discover("https://a.example").leeway(Duration::from_secs(3600)))
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("leeway"));
     let e = Verifier::builder(resource())
-        .issuer(IssuerConfig::static_keys("https://a.example", json!({"keys": [{"kty": "oct", "k": "AA"}]})))
+        .issuer(IssuerConfig::static_keys(
+            "https://a.example",
+            json!({"keys": [{"kty": "oct", "k": "AA"}]}),
+        ))
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("no usable key"), "{e}");
@@ -329,14 +520,24 @@ async fn configuration_errors_name_the_issuer_and_fix() {
 #[tokio::test]
 async fn several_issuers_each_with_their_own_keys() {
     let a = issuer().await;
-    let b = MockIssuer::builder().audience(RESOURCE).key(Algorithm::ES256).start().await;
+    let b = MockIssuer::builder()
+        .audience(RESOURCE)
+        .key(Algorithm::ES256)
+        .start()
+        .await;
     let v = Verifier::builder(resource())
         .issuer(IssuerConfig::static_keys(a.issuer(), a.jwks()))
         .issuer(IssuerConfig::static_keys(b.issuer(), b.jwks()))
         .build()
         .unwrap();
-    assert_eq!(v.verify(&a.token().sign()).await.unwrap().issuer(), a.issuer());
-    assert_eq!(v.verify(&b.token().sign()).await.unwrap().issuer(), b.issuer());
+    assert_eq!(
+        v.verify(&a.token().sign()).await.unwrap().issuer(),
+        a.issuer()
+    );
+    assert_eq!(
+        v.verify(&b.token().sign()).await.unwrap().issuer(),
+        b.issuer()
+    );
     // b's iss with a's signature: only b's keys are tried.
     let crossed = a.token().claim("iss", b.issuer()).sign();
     assert!(v.verify(&crossed).await.is_err());
@@ -346,7 +547,11 @@ async fn several_issuers_each_with_their_own_keys() {
 
 #[tokio::test]
 async fn discovery_finds_the_jwks_and_requires_the_exact_issuer() {
-    let issuer = MockIssuer::builder().audience(RESOURCE).path("/tenant").start().await;
+    let issuer = MockIssuer::builder()
+        .audience(RESOURCE)
+        .path("/tenant")
+        .start()
+        .await;
     let v = Verifier::builder(resource())
         .issuer(IssuerConfig::discover(issuer.issuer()))
         .fetch_policy(dev_policy())
@@ -378,7 +583,10 @@ async fn issuer_with_discovery_mismatch() -> MockIssuer {
 #[tokio::test]
 async fn rotation_is_picked_up() {
     let issuer = issuer().await;
-    let v = remote(&issuer).refresh_interval(Duration::ZERO).build().unwrap();
+    let v = remote(&issuer)
+        .refresh_interval(Duration::ZERO)
+        .build()
+        .unwrap();
     let old = issuer.token().sign();
     assert!(v.verify(&old).await.is_ok());
     issuer.rotate(Algorithm::ES256);
@@ -401,7 +609,10 @@ async fn issuer_down_keeps_serving_with_the_last_good_keys() {
     assert!(v.verify(&issuer.token().sign()).await.is_ok());
     issuer.set_jwks_behavior(JwksBehavior::Fail(500));
     for _ in 0..5 {
-        assert!(v.verify(&issuer.token().sign()).await.is_ok(), "stale keys still verify");
+        assert!(
+            v.verify(&issuer.token().sign()).await.is_ok(),
+            "stale keys still verify"
+        );
     }
     issuer.set_jwks_behavior(JwksBehavior::Hang);
     assert!(v.verify(&issuer.token().sign()).await.is_ok());
@@ -411,10 +622,17 @@ async fn issuer_down_keeps_serving_with_the_last_good_keys() {
 async fn no_keys_at_all_is_503_with_retry_after_not_401() {
     let issuer = issuer().await;
     issuer.set_jwks_behavior(JwksBehavior::Fail(500));
-    let v = remote(&issuer).refresh_interval(Duration::from_secs(30)).build().unwrap();
+    let v = remote(&issuer)
+        .refresh_interval(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let response = call(v.clone(), &issuer.token().sign()).await;
     assert_eq!(response.status(), 503);
-    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=30).contains(&retry), "{retry}");
     assert!(response.headers().get("www-authenticate").is_none());
     // Within the refresh interval nothing is fetched again.
@@ -427,20 +645,30 @@ async fn hostile_jwks_documents_give_503_not_a_crash() {
     for (body, content_type) in [
         ("not json", "application/json"),
         ("{\"keys\": 5}", "application/json"),
-        ("{\"keys\": [{\"kty\": \"EC\", \"crv\": \"P-256\", \"x\": \"AA\", \"y\": \"AA\"}]}", "application/json"),
+        (
+            "{\"keys\": [{\"kty\": \"EC\", \"crv\": \"P-256\", \"x\": \"AA\", \"y\": \"AA\"}]}",
+            "application/json",
+        ),
         ("<html>", "text/html"),
     ] {
         let issuer = issuer().await;
         issuer.set_jwks_behavior(JwksBehavior::Body(body.into(), content_type.into()));
         let v = remote(&issuer).build().unwrap();
-        assert_eq!(call(v, &issuer.token().sign()).await.status(), 503, "{body}");
+        assert_eq!(
+            call(v, &issuer.token().sign()).await.status(),
+            503,
+            "{body}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_flood_of_random_kids_fetches_at_most_once_per_interval() {
     let issuer = issuer().await;
-    let v = remote(&issuer).refresh_interval(Duration::from_secs(60)).build().unwrap();
+    let v = remote(&issuer)
+        .refresh_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
     assert!(v.verify(&issuer.token().sign()).await.is_ok());
     assert_eq!(issuer.jwks_fetches(), 1);
     let mut tasks = Vec::new();
@@ -483,14 +711,24 @@ async fn cache_control_max_age_is_honoured_within_bounds() {
         let issuer = issuer().await;
         issuer.set_cache_control(header);
         let v = remote(&issuer)
-            .jwks_freshness(Duration::from_secs(60), Duration::from_secs(3600), Duration::from_secs(600))
+            .jwks_freshness(
+                Duration::from_secs(60),
+                Duration::from_secs(3600),
+                Duration::from_secs(600),
+            )
             .build()
             .unwrap();
         assert!(v.verify(&issuer.token().sign()).await.is_ok());
         let keys = v.inner.keys.get(&0).unwrap();
-        let fresh_for = keys.fresh_until.unwrap().saturating_duration_since(std::time::Instant::now());
+        let fresh_for = keys
+            .fresh_until
+            .unwrap()
+            .saturating_duration_since(std::time::Instant::now());
         let secs = fresh_for.as_secs_f64();
-        assert!(secs <= expected as f64 && secs > expected as f64 - 5.0, "{header:?}: {secs}");
+        assert!(
+            secs <= expected as f64 && secs > expected as f64 - 5.0,
+            "{header:?}: {secs}"
+        );
     }
 }
 
@@ -508,7 +746,13 @@ async fn cache_hits_recheck_expiry() {
         .unwrap();
     let token = issuer.token().expires_in(Duration::from_secs(100)).sign();
     assert!(v.verify(&token).await.is_ok());
-    assert!(v.inner.tokens.get(&TokenDigest::of(token.as_bytes())).is_some(), "cached");
+    assert!(
+        v.inner
+            .tokens
+            .get(&TokenDigest::of(token.as_bytes()))
+            .is_some(),
+        "cached"
+    );
     clock.fetch_add(99, Ordering::SeqCst);
     assert!(v.verify(&token).await.is_ok());
     clock.fetch_add(1, Ordering::SeqCst);
@@ -539,6 +783,12 @@ async fn tampered_tokens_never_hit_the_cache() {
     let (head, rest) = token.split_once('.').unwrap();
     let (_, sig) = rest.split_once('.').unwrap();
     let claims = issuer.token().scope("read admin").claims().clone();
-    let forged = format!("{head}.{}.{sig}", URL_SAFE_NO_PAD.encode(serde_json::Value::Object(claims).to_string()));
-    assert_eq!(v.verify(&forged).await.unwrap_err().reason(), "bad_signature");
+    let forged = format!(
+        "{head}.{}.{sig}",
+        URL_SAFE_NO_PAD.encode(serde_json::Value::Object(claims).to_string())
+    );
+    assert_eq!(
+        v.verify(&forged).await.unwrap_err().reason(),
+        "bad_signature"
+    );
 }

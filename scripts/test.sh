@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs them all: unit, integration, doc and end-to-end tests
+# (the latter against a real oidc-provider and the official MCP clients on 127.0.0.1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "error: $1 is required ($2)" >&2; exit 1; }; }
+need cargo "install Rust from https://rustup.rs"
+need node "install Node.js 20 or later"
+need npm "install Node.js 20 or later"
+
+echo "==> installing the Node fixtures (oidc-provider, @modelcontextprotocol/sdk)"
+(cd tests/fixtures/node && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "==> cargo test"
+cargo test --workspace --locked "$@"
