@@ -10,6 +10,7 @@
 //!   RFC 6750 challenge and a small JSON body, or as a trailers-only gRPC response.
 //! - [`inspect`]: the MCP request inspector, which reads a JSON-RPC body once for every layer.
 //! - [`metadata`]: the RFC 9728 protected-resource metadata document and the layer serving it.
+//! - [`record`]: the per-request record layers fill for the audit layer.
 //! - [`AuthBody`] and [`LayerFuture`]: the body and future types layers share.
 //!
 //! # Example
@@ -38,6 +39,7 @@ mod future;
 pub mod inspect;
 pub mod metadata;
 mod principal;
+pub mod record;
 mod resource;
 mod scopes;
 mod token;

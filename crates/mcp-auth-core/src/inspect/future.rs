@@ -11,6 +11,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{InspectLimits, McpRequest};
+use crate::record::RequestRecord;
 use crate::{AuthBody, AuthError, BoxError};
 
 pin_project! {
@@ -135,6 +136,7 @@ where
                     };
                     match outcome {
                         Ok((mcp, bytes)) => {
+                            RequestRecord::update_in(&parts.extensions, |r| r.mcp = Some(mcp.clone()));
                             parts.extensions.insert(mcp);
                             let mut service = service
                                 .take()

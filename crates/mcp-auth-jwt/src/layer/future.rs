@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
+use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::{AuthBody, AuthError, Principal};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -116,6 +117,9 @@ where
                         .expect("ResponseFuture polled after completion");
                     match outcome {
                         Ok(principal) => {
+                            RequestRecord::update_in(request.extensions(), |r| {
+                                r.principal = Some(principal.clone());
+                            });
                             request.extensions_mut().insert(principal);
                             let mut service = service
                                 .take()

@@ -7,6 +7,8 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use super::layer::Shared;
+use mcp_auth_core::record::RequestRecord;
+
 use crate::bearer;
 use crate::verifier::Attempt;
 
@@ -63,6 +65,7 @@ where
         };
         match self.shared.verifier.try_verify(token, true) {
             Attempt::Done(Ok(principal)) => {
+                RequestRecord::update_in(req.extensions(), |r| r.principal = Some(principal.clone()));
                 req.extensions_mut().insert(principal);
                 ResponseFuture::call(self.inner.call(req))
             }

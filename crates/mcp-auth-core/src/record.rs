@@ -1,0 +1,175 @@
+//! The per-request record: what the layers decided, for the audit layer to report.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::inspect::McpRequest;
+use crate::{Principal, Scopes};
+
+/// A record shared by every layer that handles one request.
+///
+/// The outermost layer (audit) puts a `RequestRecord` in the request extensions; inner layers
+/// find it there and fill in what they learned or decided; after the response the outer layer
+/// reads it back. Without an audit layer there is no record and no cost. Cloning shares the same
+/// record.
+///
+/// ```
+/// use mcp_auth_core::record::{ClientSummary, RequestRecord};
+///
+/// let record = RequestRecord::default();
+/// let shared = record.clone();
+/// shared.update(|r| r.client = Some(ClientSummary::new("https://app.example/client.json")));
+/// assert_eq!(record.snapshot().client.unwrap().client_id, "https://app.example/client.json");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RequestRecord(Arc<Mutex<Record>>);
+
+impl RequestRecord {
+    /// Changes the record.
+    pub fn update(&self, change: impl FnOnce(&mut Record)) {
+        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut guard);
+    }
+
+    /// A copy of the record as it stands.
+    pub fn snapshot(&self) -> Record {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Updates the record of `extensions`, if there is one.
+    pub fn update_in(extensions: &http::Extensions, change: impl FnOnce(&mut Record)) {
+        if let Some(record) = extensions.get::<RequestRecord>() {
+            record.update(change);
+        }
+    }
+}
+
+/// What the layers recorded about one request.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Record {
+    /// The verified caller.
+    pub principal: Option<Principal>,
+    /// The MCP content of the request.
+    pub mcp: Option<McpRequest>,
+    /// The OAuth client, as client identity established it.
+    pub client: Option<ClientSummary>,
+    /// The scope decision.
+    pub scope: Option<ScopeCheck>,
+    /// On-behalf-of exchanges made while serving the request, in order.
+    pub exchanges: Vec<ExchangeSummary>,
+}
+
+/// The OAuth client behind a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientSummary {
+    /// The client id (a URL for Client ID Metadata Document clients).
+    pub client_id: String,
+    /// The client's display name, when known.
+    pub name: Option<String>,
+    /// True when the id is a Client ID Metadata Document URL.
+    pub metadata_document: bool,
+}
+
+impl ClientSummary {
+    /// A client known only by its id.
+    pub fn new(client_id: impl Into<String>) -> Self {
+        Self { client_id: client_id.into(), name: None, metadata_document: false }
+    }
+
+    /// Sets the display name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Marks the id as a Client ID Metadata Document URL.
+    #[must_use]
+    pub fn metadata_document(mut self, yes: bool) -> Self {
+        self.metadata_document = yes;
+        self
+    }
+}
+
+/// A scope decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScopeCheck {
+    /// Whether the request was allowed.
+    pub allowed: bool,
+    /// What the request needed (for alternatives, the set that was satisfied or challenged).
+    pub required: Scopes,
+    /// What the token granted.
+    pub granted: Scopes,
+    /// What was missing (empty when allowed).
+    pub missing: Scopes,
+}
+
+impl ScopeCheck {
+    /// A decision.
+    pub fn new(allowed: bool, required: Scopes, granted: Scopes, missing: Scopes) -> Self {
+        Self { allowed, required, granted, missing }
+    }
+}
+
+/// One on-behalf-of token exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExchangeSummary {
+    /// The target: the `audience` and/or `resource` asked for.
+    pub target: String,
+    /// The scopes requested.
+    pub requested: Scopes,
+    /// The scopes granted (on success).
+    pub granted: Option<Scopes>,
+    /// True when served from the cache without contacting the authorization server.
+    pub cached: bool,
+    /// `None` on success, else the OAuth error code or failure reason.
+    pub error: Option<String>,
+    /// Time spent.
+    pub latency: Duration,
+}
+
+impl ExchangeSummary {
+    /// An exchange summary.
+    pub fn new(target: impl Into<String>, requested: Scopes) -> Self {
+        Self {
+            target: target.into(),
+            requested,
+            granted: None,
+            cached: false,
+            error: None,
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Sets the granted scopes.
+    #[must_use]
+    pub fn granted(mut self, granted: Scopes) -> Self {
+        self.granted = Some(granted);
+        self
+    }
+
+    /// Marks a cache hit.
+    #[must_use]
+    pub fn cached(mut self, cached: bool) -> Self {
+        self.cached = cached;
+        self
+    }
+
+    /// Records a failure.
+    #[must_use]
+    pub fn error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+
+    /// Sets the latency.
+    #[must_use]
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+}

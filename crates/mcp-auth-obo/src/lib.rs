@@ -1,0 +1,1 @@
+//! On-behalf-of token exchange (work in progress).
