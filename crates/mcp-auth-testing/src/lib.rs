@@ -4,6 +4,8 @@
 //!   algorithm, rotation, failure modes and fetch counters.
 //! - [`TokenBuilder`]: tokens with any claims and headers, including deliberately broken ones.
 //! - [`SigningKey`]: keys generated at run time.
+//! - [`PolicyProbe`]: asserts what a policy layer decides for a caller with chosen scopes, against
+//!   [`MockMcpService`].
 //!
 //! # Example
 //!
@@ -25,9 +27,11 @@
 
 mod issuer;
 mod keys;
+mod probe;
 mod token;
 
 pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{SigningKey, alg_name};
+pub use probe::{MockMcpService, Outcome, PolicyProbe, challenge_param};
 pub use token::{TokenBuilder, now};

@@ -1,0 +1,69 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::Response;
+use http_body::Body;
+use mcp_auth_core::{AuthBody, BoxError};
+use pin_project_lite::pin_project;
+
+use super::ListFilterBody;
+use super::filter::ListFilter;
+
+type Output<B> = Response<AuthBody<ListFilterBody<B>>>;
+
+pin_project! {
+    /// Response future of [`Scope`](super::Scope).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F, filter: Option<Box<ListFilter>> },
+        Rejected { response: Option<Response<AuthBody<()>>> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(super) fn inner(future: F, filter: Option<Box<ListFilter>>) -> Self {
+        Self { kind: Kind::Inner { future, filter } }
+    }
+
+    pub(super) fn rejected(response: Response<AuthBody<()>>) -> Self {
+        Self { kind: Kind::Rejected { response: Some(response) } }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Output<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future, filter } => {
+                let response = ready!(future.poll(cx))?;
+                let filter = filter.take();
+                Poll::Ready(Ok(ListFilterBody::wrap(response, filter).map(AuthBody::inner)))
+            }
+            KindProj::Rejected { response } => {
+                let response = response.take().expect("ResponseFuture polled after completion");
+                // A rejection built its own body; only its bytes are carried over.
+                let (parts, body) = response.into_parts();
+                let body = match body {
+                    AuthBody::Full { data } => AuthBody::full(data.unwrap_or_default()),
+                    AuthBody::Inner { .. } => AuthBody::empty(),
+                };
+                Poll::Ready(Ok(Response::from_parts(parts, body)))
+            }
+        }
+    }
+}

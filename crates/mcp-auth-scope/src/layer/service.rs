@@ -1,0 +1,80 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use mcp_auth_core::inspect::McpRequest;
+use mcp_auth_core::record::RequestRecord;
+use mcp_auth_core::{AuthError, BoxError, Principal};
+use tower_service::Service;
+
+use super::ResponseFuture;
+use super::filter::ListFilter;
+use crate::ScopePolicy;
+
+/// Middleware that enforces a scope policy. Built by [`ScopeLayer`](super::ScopeLayer).
+#[derive(Clone, Debug)]
+pub struct Scope<S> {
+    pub(super) inner: S,
+    pub(super) policy: ScopePolicy,
+    pub(super) resource_metadata: Arc<str>,
+    pub(super) max_listing_bytes: usize,
+}
+
+impl<S> Scope<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Scope<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<mcp_auth_core::AuthBody<super::ListFilterBody<ResBody>>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let Some(principal) = req.extensions().get::<Principal>() else {
+            let error = AuthError::access_denied(
+                "no_principal",
+                "no verified caller: the scope layer must be placed inside the verification layer",
+            );
+            return ResponseFuture::rejected(error.to_response(&self.resource_metadata, req.headers()));
+        };
+        let mcp = req.extensions().get::<McpRequest>();
+        let verdict = self.policy.decide(principal.scopes(), mcp);
+        let (check, denial) = verdict.into_parts();
+        RequestRecord::update_in(req.extensions(), |r| r.scope = Some(check));
+        if let Some(error) = denial {
+            return ResponseFuture::rejected(error.to_response(&self.resource_metadata, req.headers()));
+        }
+        let filter = match mcp {
+            Some(mcp) if self.policy.filters_lists() => {
+                ListFilter::for_request(&self.policy, principal.scopes(), mcp, self.max_listing_bytes)
+            }
+            _ => None,
+        };
+        ResponseFuture::inner(self.inner.call(req), filter)
+    }
+}
