@@ -46,26 +46,30 @@ pub enum TypPolicy {
 
 /// Claims a token must carry beyond `iss`, `exp` and `aud`, which are always required.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequiredClaims(Vec<&'static str>);
+pub struct RequiredClaims(Vec<String>);
 
 impl RequiredClaims {
     /// RFC 9068 §2.2: `sub`, `client_id`, `iat` and `jti` (with `iss`, `exp`, `aud`). The default.
     pub fn rfc9068() -> Self {
-        Self(vec!["sub", "client_id", "iat", "jti"])
+        Self::custom(["sub", "client_id", "iat", "jti"])
     }
 
     /// Only `sub` (with `iss`, `exp`, `aud`), for issuers that omit the rest.
     pub fn minimal() -> Self {
-        Self(vec!["sub"])
+        Self::custom(["sub"])
     }
 
     /// An explicit list (with `iss`, `exp`, `aud` implied).
-    pub fn custom(claims: &[&'static str]) -> Self {
-        Self(claims.to_vec())
+    pub fn custom<I, S>(claims: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(claims.into_iter().map(Into::into).collect())
     }
 
-    pub(crate) fn names(&self) -> &[&'static str] {
-        &self.0
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
     }
 }
 

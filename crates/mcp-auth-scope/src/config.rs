@@ -71,28 +71,40 @@ impl ScopeConfig {
             builder = builder.required(required.resolve("scopes.required")?);
         }
         for (method, req) in &self.methods {
-            builder = builder.method(method, req.resolve(&format!("scopes.methods.\"{method}\""))?);
+            builder = builder.method(
+                method,
+                req.resolve(&format!("scopes.methods.\"{method}\""))?,
+            );
         }
         for (tool, req) in &self.tools {
             builder = builder.tool(tool, req.resolve(&format!("scopes.tools.{tool}"))?);
         }
         for (resource, req) in &self.resources {
-            builder = builder.resource(resource, req.resolve(&format!("scopes.resources.\"{resource}\""))?);
+            builder = builder.resource(
+                resource,
+                req.resolve(&format!("scopes.resources.\"{resource}\""))?,
+            );
         }
         for (prompt, req) in &self.prompts {
             builder = builder.prompt(prompt, req.resolve(&format!("scopes.prompts.{prompt}"))?);
         }
         match &self.undeclared {
             None => {}
-            Some(UndeclaredConfig::Word(w)) if w == "deny" => builder = builder.undeclared(Undeclared::Deny),
+            Some(UndeclaredConfig::Word(w)) if w == "deny" => {
+                builder = builder.undeclared(Undeclared::Deny)
+            }
             Some(UndeclaredConfig::Word(w)) => {
                 return Err(PolicyError::new(
                     "scopes.undeclared",
-                    format!("`{w}` is not a choice: use \"deny\" or {{ require = [\"scope\", ...] }}"),
+                    format!(
+                        "`{w}` is not a choice: use \"deny\" or {{ require = [\"scope\", ...] }}"
+                    ),
                 ));
             }
             Some(UndeclaredConfig::Require { require }) => {
-                builder = builder.undeclared(Undeclared::Require(require.resolve("scopes.undeclared.require")?));
+                builder = builder.undeclared(Undeclared::Require(
+                    require.resolve("scopes.undeclared.require")?,
+                ));
             }
         }
         if let Some(req) = &self.client_messages {
@@ -117,7 +129,10 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     /// The configuration key.
@@ -140,8 +155,12 @@ impl Requirement {
     /// # Errors
     /// An invalid scope token.
     pub fn from_config_value(value: &serde_json::Value, key: &str) -> Result<Self, PolicyError> {
-        let config: RequirementConfig = serde_json::from_value(value.clone())
-            .map_err(|_| PolicyError::new(key, "expected a list of scopes, a string, or { any_of = [[...], ...] }"))?;
+        let config: RequirementConfig = serde_json::from_value(value.clone()).map_err(|_| {
+            PolicyError::new(
+                key,
+                "expected a list of scopes, a string, or { any_of = [[...], ...] }",
+            )
+        })?;
         config.resolve(key)
     }
 }
@@ -158,11 +177,20 @@ mod tests {
     #[test]
     fn errors_name_the_key_and_the_fix() {
         let cases = [
-            ("[tools]\nadd = [\"bad scope\"]", "scopes.tools.add: `bad scope` is not a valid scope"),
-            ("undeclared = \"allow\"", "scopes.undeclared: `allow` is not a choice"),
+            (
+                "[tools]\nadd = [\"bad scope\"]",
+                "scopes.tools.add: `bad scope` is not a valid scope",
+            ),
+            (
+                "undeclared = \"allow\"",
+                "scopes.undeclared: `allow` is not a choice",
+            ),
             ("[resources]\n\"file:///{id\" = []", "unclosed `{`"),
             ("hierarchy = { a = [\"b\"], b = [\"a\"] }", "cycle"),
-            ("[tools]\nx = { any_of = [] }", "needs at least one alternative"),
+            (
+                "[tools]\nx = { any_of = [] }",
+                "needs at least one alternative",
+            ),
             ("requried = []", "unknown field `requried`"),
             ("[tools]\nx = 5", "did not match any variant"),
         ];
@@ -182,6 +210,9 @@ mod tests {
         assert_eq!(policy.tool_requirement("b").unwrap().to_string(), "x");
         assert_eq!(policy.tool_requirement("c").unwrap().to_string(), "x | y z");
         assert!(policy.tool_requirement("d").unwrap().is_none());
-        assert_eq!(policy.tool_requirement("other").unwrap().to_string(), "mcp:admin");
+        assert_eq!(
+            policy.tool_requirement("other").unwrap().to_string(),
+            "mcp:admin"
+        );
     }
 }

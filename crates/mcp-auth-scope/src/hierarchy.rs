@@ -31,13 +31,19 @@ impl ScopeHierarchy {
         for (broad, narrow) in implications {
             let broad = broad.into();
             if !Scopes::is_valid_token(&broad) {
-                return Err(PolicyError::new("scopes.hierarchy", format!("`{broad}` is not a valid scope")));
+                return Err(PolicyError::new(
+                    "scopes.hierarchy",
+                    format!("`{broad}` is not a valid scope"),
+                ));
             }
             let entry = direct.entry(broad.clone()).or_default();
             for n in narrow {
                 let n = n.into();
                 if !Scopes::is_valid_token(&n) {
-                    return Err(PolicyError::new(format!("scopes.hierarchy.{broad}"), format!("`{n}` is not a valid scope")));
+                    return Err(PolicyError::new(
+                        format!("scopes.hierarchy.{broad}"),
+                        format!("`{n}` is not a valid scope"),
+                    ));
                 }
                 entry.insert(n);
             }
@@ -50,7 +56,9 @@ impl ScopeHierarchy {
                 if scope == broad {
                     return Err(PolicyError::new(
                         format!("scopes.hierarchy.{broad}"),
-                        format!("`{broad}` implies itself through a cycle; a hierarchy must be acyclic"),
+                        format!(
+                            "`{broad}` implies itself through a cycle; a hierarchy must be acyclic"
+                        ),
                     ));
                 }
                 if seen.insert(scope.clone())
@@ -69,13 +77,19 @@ impl ScopeHierarchy {
         if self.closure.is_empty() || !granted.iter().any(|s| self.closure.contains_key(s)) {
             return granted.clone();
         }
-        let implied = granted.iter().filter_map(|s| self.closure.get(s)).flatten().map(String::as_str);
+        let implied = granted
+            .iter()
+            .filter_map(|s| self.closure.get(s))
+            .flatten()
+            .map(String::as_str);
         granted.iter().chain(implied).collect()
     }
 
     /// Every scope the hierarchy mentions.
     pub(crate) fn mentioned(&self) -> impl Iterator<Item = &str> {
-        self.closure.iter().flat_map(|(k, v)| std::iter::once(k.as_str()).chain(v.iter().map(String::as_str)))
+        self.closure
+            .iter()
+            .flat_map(|(k, v)| std::iter::once(k.as_str()).chain(v.iter().map(String::as_str)))
     }
 }
 
@@ -86,14 +100,21 @@ mod tests {
     #[test]
     fn transitive_implications() {
         let h = ScopeHierarchy::new([("admin", vec!["write"]), ("write", vec!["read"])]).unwrap();
-        assert_eq!(h.effective(&Scopes::parse("admin")).to_string(), "admin read write");
-        assert_eq!(h.effective(&Scopes::parse("write other")).to_string(), "other read write");
+        assert_eq!(
+            h.effective(&Scopes::parse("admin")).to_string(),
+            "admin read write"
+        );
+        assert_eq!(
+            h.effective(&Scopes::parse("write other")).to_string(),
+            "other read write"
+        );
         assert_eq!(h.effective(&Scopes::parse("read")).to_string(), "read");
     }
 
     #[test]
     fn cycles_are_refused() {
-        let e = ScopeHierarchy::new([("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"])]).unwrap_err();
+        let e = ScopeHierarchy::new([("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"])])
+            .unwrap_err();
         assert!(e.to_string().contains("cycle"), "{e}");
         assert!(ScopeHierarchy::new([("a", vec!["a"])]).is_err());
         assert!(ScopeHierarchy::new([("a b", vec!["c"])]).is_err());

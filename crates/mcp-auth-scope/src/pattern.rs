@@ -14,7 +14,10 @@ pub(crate) struct NamePattern {
 impl NamePattern {
     pub(crate) fn new(source: &str) -> Self {
         let glob = (source.contains('*') || source.contains('?')).then(|| WildMatch::new(source));
-        Self { source: source.to_owned(), glob }
+        Self {
+            source: source.to_owned(),
+            glob,
+        }
     }
 
     pub(crate) fn is_exact(&self) -> bool {
@@ -30,7 +33,10 @@ impl NamePattern {
 
     /// How specific the pattern is: its number of literal characters.
     pub(crate) fn specificity(&self) -> usize {
-        self.source.chars().filter(|c| *c != '*' && *c != '?').count()
+        self.source
+            .chars()
+            .filter(|c| *c != '*' && *c != '?')
+            .count()
     }
 
     pub(crate) fn source(&self) -> &str {
@@ -61,7 +67,10 @@ impl ResourcePattern {
     pub(crate) fn parse(source: &str, key: &str) -> Result<Self, PolicyError> {
         if let Some(prefix) = source.strip_prefix("prefix:") {
             if prefix.is_empty() {
-                return Err(PolicyError::new(key, "`prefix:` needs a URI prefix after it"));
+                return Err(PolicyError::new(
+                    key,
+                    "`prefix:` needs a URI prefix after it",
+                ));
             }
             return Ok(Self::Prefix(prefix.to_owned()));
         }
@@ -90,7 +99,16 @@ impl ResourcePattern {
             Self::Prefix(p) => (false, p.len()),
             Self::Template(parts) => (
                 false,
-                parts.iter().map(|p| if let TemplatePart::Literal(l) = p { l.len() } else { 0 }).sum(),
+                parts
+                    .iter()
+                    .map(|p| {
+                        if let TemplatePart::Literal(l) = p {
+                            l.len()
+                        } else {
+                            0
+                        }
+                    })
+                    .sum(),
             ),
             Self::Glob(g) => (false, g.specificity()),
         }
@@ -102,31 +120,49 @@ fn parse_template(source: &str, key: &str) -> Result<Vec<TemplatePart>, PolicyEr
     let mut rest = source;
     while let Some(open) = rest.find('{') {
         if rest[..open].contains('}') {
-            return Err(PolicyError::new(key, format!("unbalanced `}}` in URI template `{source}`")));
+            return Err(PolicyError::new(
+                key,
+                format!("unbalanced `}}` in URI template `{source}`"),
+            ));
         }
         if open > 0 {
             parts.push(TemplatePart::Literal(rest[..open].to_owned()));
         }
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| PolicyError::new(key, format!("unclosed `{{` in URI template `{source}`")))?
-            + open;
+        let close = rest[open..].find('}').ok_or_else(|| {
+            PolicyError::new(key, format!("unclosed `{{` in URI template `{source}`"))
+        })? + open;
         let var = &rest[open + 1..close];
         let (any, name) = match var.strip_prefix('+') {
             Some(name) => (true, name),
             None => (false, var),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(PolicyError::new(key, format!("`{{{var}}}` in `{source}`: variables are `{{name}}` or `{{+name}}`")));
+            return Err(PolicyError::new(
+                key,
+                format!("`{{{var}}}` in `{source}`: variables are `{{name}}` or `{{+name}}`"),
+            ));
         }
-        if matches!(parts.last(), Some(TemplatePart::Segment | TemplatePart::Any)) {
-            return Err(PolicyError::new(key, format!("`{source}`: two variables need a literal between them")));
+        if matches!(
+            parts.last(),
+            Some(TemplatePart::Segment | TemplatePart::Any)
+        ) {
+            return Err(PolicyError::new(
+                key,
+                format!("`{source}`: two variables need a literal between them"),
+            ));
         }
-        parts.push(if any { TemplatePart::Any } else { TemplatePart::Segment });
+        parts.push(if any {
+            TemplatePart::Any
+        } else {
+            TemplatePart::Segment
+        });
         rest = &rest[close + 1..];
     }
     if rest.contains('}') {
-        return Err(PolicyError::new(key, format!("unbalanced `}}` in URI template `{source}`")));
+        return Err(PolicyError::new(
+            key,
+            format!("unbalanced `}}` in URI template `{source}`"),
+        ));
     }
     if !rest.is_empty() {
         parts.push(TemplatePart::Literal(rest.to_owned()));
@@ -139,9 +175,9 @@ fn parse_template(source: &str, key: &str) -> Result<Vec<TemplatePart>, PolicyEr
 fn template_matches(parts: &[TemplatePart], uri: &str) -> bool {
     match parts.split_first() {
         None => uri.is_empty(),
-        Some((TemplatePart::Literal(l), rest)) => {
-            uri.strip_prefix(l.as_str()).is_some_and(|tail| template_matches(rest, tail))
-        }
+        Some((TemplatePart::Literal(l), rest)) => uri
+            .strip_prefix(l.as_str())
+            .is_some_and(|tail| template_matches(rest, tail)),
         Some((var, rest)) => {
             let limit = match var {
                 TemplatePart::Segment => uri.find(['/', '?', '#']).unwrap_or(uri.len()),
@@ -193,7 +229,10 @@ mod tests {
     #[test]
     fn bad_templates_name_the_problem() {
         for bad in ["a{b", "a}b", "a{}", "a{b c}", "{a}{b}"] {
-            assert!(ResourcePattern::parse(bad, "scopes.resources").is_err(), "{bad}");
+            assert!(
+                ResourcePattern::parse(bad, "scopes.resources").is_err(),
+                "{bad}"
+            );
         }
     }
 }

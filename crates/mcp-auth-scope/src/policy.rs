@@ -103,19 +103,26 @@ impl Rules {
         } else {
             self.patterns.push((pattern, requirement));
             self.patterns.sort_by(|(a, _), (b, _)| {
-                b.specificity().cmp(&a.specificity()).then_with(|| a.source().cmp(b.source()))
+                b.specificity()
+                    .cmp(&a.specificity())
+                    .then_with(|| a.source().cmp(b.source()))
             });
         }
     }
 
     fn lookup(&self, name: &str) -> Option<&Requirement> {
-        self.exact
-            .get(name)
-            .or_else(|| self.patterns.iter().find(|(p, _)| p.matches(name)).map(|(_, r)| r))
+        self.exact.get(name).or_else(|| {
+            self.patterns
+                .iter()
+                .find(|(p, _)| p.matches(name))
+                .map(|(_, r)| r)
+        })
     }
 
     fn requirements(&self) -> impl Iterator<Item = &Requirement> {
-        self.exact.values().chain(self.patterns.iter().map(|(_, r)| r))
+        self.exact
+            .values()
+            .chain(self.patterns.iter().map(|(_, r)| r))
     }
 }
 
@@ -148,6 +155,16 @@ impl Verdict {
 }
 
 impl ScopePolicy {
+    /// A policy that requires nothing and allows every tool, resource and prompt: what a stack
+    /// without scope rules enforces.
+    pub fn allow_all() -> Self {
+        Self::builder()
+            .undeclared(Undeclared::Require(Requirement::none()))
+            .filter_lists(false)
+            .build()
+            .expect("an empty policy is valid")
+    }
+
     /// Starts a policy. With nothing added it requires nothing for methods and denies every
     /// tool, resource and prompt (fail closed).
     pub fn builder() -> ScopePolicyBuilder {
@@ -169,7 +186,8 @@ impl ScopePolicy {
             match self.message_requirement(message) {
                 Ok(requirement) => tally.judge(&requirement, &effective, what),
                 Err(undeclared) => {
-                    let check = ScopeCheck::new(false, tally.required, granted.clone(), tally.missing);
+                    let check =
+                        ScopeCheck::new(false, tally.required, granted.clone(), tally.missing);
                     let denial = AuthError::access_denied(
                         "undeclared_target",
                         format!(
@@ -177,27 +195,42 @@ impl ScopePolicy {
                             what()
                         ),
                     );
-                    return Verdict { check, denial: Some(denial) };
+                    return Verdict {
+                        check,
+                        denial: Some(denial),
+                    };
                 }
             }
         }
 
         let Some(reason) = tally.first_failure else {
             let check = ScopeCheck::new(true, tally.required, granted.clone(), Scopes::empty());
-            return Verdict { check, denial: None };
+            return Verdict {
+                check,
+                denial: None,
+            };
         };
         // One challenge for everything the request needs, plus the relevant scopes the caller
         // already holds, so clients that replace (rather than merge) their scope set succeed.
-        let relevant: Scopes = granted.iter().filter(|s| self.0.known.contains(s)).collect();
+        let relevant: Scopes = granted
+            .iter()
+            .filter(|s| self.0.known.contains(s))
+            .collect();
         let challenge = relevant.union(&tally.required);
         let description = if tally.failures > 1 {
-            format!("{reason}, and {} more message(s) of the batch need more scope", tally.failures - 1)
+            format!(
+                "{reason}, and {} more message(s) of the batch need more scope",
+                tally.failures - 1
+            )
         } else {
             reason
         };
         let denial = AuthError::insufficient_scope(challenge, description);
         let check = ScopeCheck::new(false, tally.required, granted.clone(), tally.missing);
-        Verdict { check, denial: Some(denial) }
+        Verdict {
+            check,
+            denial: Some(denial),
+        }
     }
 
     /// The scopes to advertise in a 401 challenge for this request: the first alternative of
@@ -207,7 +240,10 @@ impl ScopePolicy {
         let requirements: Vec<Requirement> = if messages.is_empty() {
             vec![self.0.base.clone()]
         } else {
-            messages.iter().filter_map(|m| self.message_requirement(m).ok()).collect()
+            messages
+                .iter()
+                .filter_map(|m| self.message_requirement(m).ok())
+                .collect()
         };
         let hint = requirements
             .iter()
@@ -224,8 +260,15 @@ impl ScopePolicy {
     /// Whether a caller with `effective` scopes (hierarchy already applied, see
     /// [`ScopePolicy::effective`]) may use the named item: what a listing shows.
     pub fn may_use(&self, effective: &Scopes, kind: TargetKind, name: &str) -> bool {
-        let Ok(target) = self.target_requirement(kind, name) else { return false };
-        let method = self.0.methods.lookup(kind.use_method()).cloned().unwrap_or_default();
+        let Ok(target) = self.target_requirement(kind, name) else {
+            return false;
+        };
+        let method = self
+            .0
+            .methods
+            .lookup(kind.use_method())
+            .cloned()
+            .unwrap_or_default();
         let requirement = self.0.base.and(&method).and(&target);
         choose(&requirement, effective).1.is_empty()
     }
@@ -239,7 +282,12 @@ impl ScopePolicy {
     /// when the tool is undeclared and undeclared tools are denied.
     pub fn tool_requirement(&self, name: &str) -> Option<Requirement> {
         let target = self.target_requirement(TargetKind::Tool, name).ok()?;
-        let method = self.0.methods.lookup("tools/call").cloned().unwrap_or_default();
+        let method = self
+            .0
+            .methods
+            .lookup("tools/call")
+            .cloned()
+            .unwrap_or_default();
         Some(self.0.base.and(&method).and(&target))
     }
 
@@ -254,7 +302,11 @@ impl ScopePolicy {
             MessageKind::Request => {}
             _ => return Ok(base.and(&self.0.client_messages)),
         }
-        let method = message.method().and_then(|m| self.0.methods.lookup(m)).cloned().unwrap_or_default();
+        let method = message
+            .method()
+            .and_then(|m| self.0.methods.lookup(m))
+            .cloned()
+            .unwrap_or_default();
         let target = match message.target() {
             None => Requirement::none(),
             Some(Target::Tool(name)) => self.target_requirement(TargetKind::Tool, name)?,
@@ -295,7 +347,12 @@ struct Tally {
 }
 
 impl Tally {
-    fn judge(&mut self, requirement: &Requirement, effective: &Scopes, what: impl FnOnce() -> String) {
+    fn judge(
+        &mut self,
+        requirement: &Requirement,
+        effective: &Scopes,
+        what: impl FnOnce() -> String,
+    ) {
         let (chosen, lacking) = choose(requirement, effective);
         self.required = self.required.union(&chosen);
         if !lacking.is_empty() {
@@ -327,7 +384,9 @@ fn choose(requirement: &Requirement, effective: &Scopes) -> (Scopes, Scopes) {
 fn describe(message: &McpMessage, index: Option<usize>) -> String {
     let what = match (message.method(), message.target()) {
         (Some(method), Some(Target::Tool(n))) => format!("`{method}` of tool `{}`", clip(n)),
-        (Some(method), Some(Target::Resource(u))) => format!("`{method}` of resource `{}`", clip(u)),
+        (Some(method), Some(Target::Resource(u))) => {
+            format!("`{method}` of resource `{}`", clip(u))
+        }
         (Some(method), Some(Target::Prompt(n))) => format!("`{method}` of prompt `{}`", clip(n)),
         (Some(method), _) => format!("`{}`", clip(method)),
         (None, _) => "a response message".to_owned(),
@@ -339,8 +398,16 @@ fn describe(message: &McpMessage, index: Option<usize>) -> String {
 }
 
 fn clip(s: &str) -> String {
-    let cleaned: String = s.chars().take(80).map(|c| if c.is_control() { '?' } else { c }).collect();
-    if s.chars().count() > 80 { format!("{cleaned}...") } else { cleaned }
+    let cleaned: String = s
+        .chars()
+        .take(80)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if s.chars().count() > 80 {
+        format!("{cleaned}...")
+    } else {
+        cleaned
+    }
 }
 
 /// Builds a [`ScopePolicy`].

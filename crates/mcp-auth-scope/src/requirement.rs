@@ -56,7 +56,8 @@ impl Requirement {
             (true, _) => other.clone(),
             (_, true) => self.clone(),
             _ => {
-                let mut combined = Vec::with_capacity(self.alternatives.len() * other.alternatives.len());
+                let mut combined =
+                    Vec::with_capacity(self.alternatives.len() * other.alternatives.len());
                 for a in &self.alternatives {
                     for b in &other.alternatives {
                         let union = a.union(b);
@@ -65,7 +66,9 @@ impl Requirement {
                         }
                     }
                 }
-                Requirement { alternatives: combined }
+                Requirement {
+                    alternatives: combined,
+                }
             }
         }
     }
@@ -104,9 +107,7 @@ impl fmt::Display for Requirement {
 pub(crate) enum RequirementConfig {
     Text(String),
     List(Vec<String>),
-    AnyOf {
-        any_of: Vec<Vec<String>>,
-    },
+    AnyOf { any_of: Vec<Vec<String>> },
 }
 
 impl RequirementConfig {
@@ -117,7 +118,9 @@ impl RequirementConfig {
                 if !Scopes::is_valid_token(token) {
                     return Err(crate::PolicyError::new(
                         key,
-                        format!("`{token}` is not a valid scope (printable ASCII without spaces, quotes or backslashes)"),
+                        format!(
+                            "`{token}` is not a valid scope (printable ASCII without spaces, quotes or backslashes)"
+                        ),
                     ));
                 }
             }
@@ -128,9 +131,15 @@ impl RequirementConfig {
             Self::List(items) => vec![check(items.iter().map(String::as_str).collect())?],
             Self::AnyOf { any_of } => {
                 if any_of.is_empty() {
-                    return Err(crate::PolicyError::new(key, "`any_of` needs at least one alternative; use [] to need nothing"));
+                    return Err(crate::PolicyError::new(
+                        key,
+                        "`any_of` needs at least one alternative; use [] to need nothing",
+                    ));
                 }
-                any_of.iter().map(|alt| check(alt.iter().map(String::as_str).collect())).collect::<Result<_, _>>()?
+                any_of
+                    .iter()
+                    .map(|alt| check(alt.iter().map(String::as_str).collect()))
+                    .collect::<Result<_, _>>()?
             }
         };
         Ok(Requirement::from_sets(sets))

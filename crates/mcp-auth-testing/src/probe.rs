@@ -28,8 +28,13 @@ impl<B> Service<Request<B>> for MockMcpService {
     }
 
     fn call(&mut self, _req: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#)));
-        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        let mut response = Response::new(Full::new(Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+        )));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         ready(Ok(response))
     }
 }
@@ -67,7 +72,11 @@ pub struct PolicyProbe<L> {
 impl<L> PolicyProbe<L> {
     /// Probes `layer`.
     pub fn new(layer: L) -> Self {
-        Self { layer, issuer: "https://issuer.test".into(), subject: "probe-user".into() }
+        Self {
+            layer,
+            issuer: "https://issuer.test".into(),
+            subject: "probe-user".into(),
+        }
     }
 
     /// Sets the principal's issuer and subject.
@@ -101,15 +110,18 @@ impl<L> PolicyProbe<L> {
         B::Error: std::fmt::Debug,
     {
         let mut service = self.layer.layer(MockMcpService);
-        let principal = Principal::builder(&self.issuer, &self.subject, BearerToken::new("probe-token"))
-            .scopes(Scopes::parse(scopes))
-            .build();
+        let principal =
+            Principal::builder(&self.issuer, &self.subject, BearerToken::new("probe-token"))
+                .scopes(Scopes::parse(scopes))
+                .build();
         let mut request = Request::post("/mcp")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("request");
         request.extensions_mut().insert(principal);
-        std::future::poll_fn(|cx| service.poll_ready(cx)).await.expect("service ready");
+        std::future::poll_fn(|cx| service.poll_ready(cx))
+            .await
+            .expect("service ready");
         let response = service.call(request).await.expect("service answered");
         let status = response.status().as_u16();
         let challenge = response
@@ -117,8 +129,17 @@ impl<L> PolicyProbe<L> {
             .get(http::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Outcome { status, challenge, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Outcome {
+            status,
+            challenge,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 }
 
@@ -150,7 +171,10 @@ impl Outcome {
     /// When it did not.
     #[track_caller]
     pub fn assert_allowed(&self) {
-        assert_eq!(self.status, 200, "expected the call to be allowed, got {self:?}");
+        assert_eq!(
+            self.status, 200,
+            "expected the call to be allowed, got {self:?}"
+        );
     }
 
     /// Asserts a `403 insufficient_scope` whose challenge asks for exactly `scope`.
@@ -160,7 +184,11 @@ impl Outcome {
     #[track_caller]
     pub fn assert_step_up(&self, scope: &str) {
         assert_eq!(self.status, 403, "expected 403, got {self:?}");
-        assert_eq!(self.challenge_error().as_deref(), Some("insufficient_scope"), "{self:?}");
+        assert_eq!(
+            self.challenge_error().as_deref(),
+            Some("insufficient_scope"),
+            "{self:?}"
+        );
         assert_eq!(self.challenge_scope().as_deref(), Some(scope), "{self:?}");
     }
 
@@ -171,7 +199,10 @@ impl Outcome {
     #[track_caller]
     pub fn assert_forbidden(&self) {
         assert_eq!(self.status, 403, "expected 403, got {self:?}");
-        assert!(self.challenge.is_none(), "expected no challenge, got {self:?}");
+        assert!(
+            self.challenge.is_none(),
+            "expected no challenge, got {self:?}"
+        );
     }
 }
 

@@ -2,9 +2,11 @@
 
 use std::fmt;
 
+use mcp_auth_core::inspect::{InspectLimits, McpInspect, McpInspectLayer, McpRequest};
 use mcp_auth_core::metadata::{Metadata, MetadataError, MetadataLayer, ProtectedResourceMetadata};
 use mcp_auth_core::{ResourceId, ResourceIdError, Scopes};
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
+use mcp_auth_scope::{Scope, ScopeLayer, ScopePolicy};
 use tower_layer::Layer;
 
 use crate::FetchPolicy;
@@ -26,6 +28,8 @@ impl McpAuth {
             challenge_scope: Scopes::empty(),
             fetch_policy: FetchPolicy::default(),
             configure_verifier: None,
+            policy: None,
+            limits: InspectLimits::default(),
         }
     }
 }
@@ -41,12 +45,29 @@ pub struct McpAuthBuilder {
     challenge_scope: Scopes,
     fetch_policy: FetchPolicy,
     configure_verifier: Option<Box<dyn FnOnce(VerifierBuilder) -> VerifierBuilder>>,
+    policy: Option<ScopePolicy>,
+    limits: InspectLimits,
 }
 
 impl McpAuthBuilder {
     /// Trusts an issuer; it is also listed in the metadata's `authorization_servers`.
     pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
         self.issuers.push(issuer);
+        self
+    }
+
+    /// Enforces a scope policy after verification. Without one, every verified caller may do
+    /// everything. The policy also supplies the `scope` of 401 challenges when it knows the
+    /// operation, and `scopes_supported` when that is not set explicitly.
+    pub fn scopes(mut self, policy: ScopePolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Limits on request bodies (size, batch length, nesting). Defaults to
+    /// [`InspectLimits::default`].
+    pub fn inspect_limits(mut self, limits: InspectLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -100,8 +121,14 @@ impl McpAuthBuilder {
     /// A [`BuildError`] naming the setting at fault.
     pub fn build(self) -> Result<McpAuthLayer, BuildError> {
         let resource = ResourceId::parse(&self.resource)?;
+        let policy = self.policy.unwrap_or_else(ScopePolicy::allow_all);
+        let scopes_supported = if self.scopes_supported.is_empty() {
+            policy.known_scopes().iter().map(str::to_owned).collect()
+        } else {
+            self.scopes_supported
+        };
         let mut metadata =
-            ProtectedResourceMetadata::builder(&resource).scopes_supported(self.scopes_supported);
+            ProtectedResourceMetadata::builder(&resource).scopes_supported(scopes_supported);
         for issuer in &self.issuers {
             metadata = metadata.authorization_server(issuer.issuer());
         }
@@ -112,7 +139,7 @@ impl McpAuthBuilder {
             metadata = metadata.resource_documentation(url);
         }
         let metadata = metadata.build()?;
-        let mut verifier = Verifier::builder(resource).fetch_policy(self.fetch_policy);
+        let mut verifier = Verifier::builder(resource.clone()).fetch_policy(self.fetch_policy);
         for issuer in self.issuers {
             verifier = verifier.issuer(issuer);
         }
@@ -120,9 +147,17 @@ impl McpAuthBuilder {
             verifier = configure(verifier);
         }
         let verifier = verifier.build()?;
+        let hint_policy = policy.clone();
+        let verify = VerifyLayer::new(verifier)
+            .challenge_scope(self.challenge_scope)
+            .scope_hint(move |extensions| {
+                hint_policy.challenge_hint(extensions.get::<McpRequest>())
+            });
         Ok(McpAuthLayer {
             metadata: MetadataLayer::try_new(metadata.clone())?,
-            verify: VerifyLayer::new(verifier).challenge_scope(self.challenge_scope),
+            inspect: McpInspectLayer::with_limits(self.limits),
+            verify,
+            scope: ScopeLayer::new(policy, &resource).inspect_limits(self.limits),
             document: metadata,
         })
     }
@@ -141,19 +176,32 @@ pub enum BuildError {
     /// The verifier configuration is invalid.
     #[error("{0}")]
     Verifier(#[from] ConfigError),
+    /// The scope policy is invalid.
+    #[error("{0}")]
+    Scopes(#[from] mcp_auth_scope::PolicyError),
+    /// The configuration file cannot be read or parsed.
+    #[error("{0}")]
+    File(String),
 }
 
-/// The composed protection: RFC 9728 metadata, then token verification.
+/// The composed protection, outermost first: RFC 9728 metadata, request inspection, token
+/// verification, scope enforcement.
 ///
-/// Applied to a service `S`, it produces `Metadata<Verify<S>>`: metadata requests are answered
-/// without a token; everything else needs a valid one.
+/// Metadata requests are answered without a token; the JSON-RPC body is read once (so a 401
+/// can name the scopes the operation needs); everything else needs a valid token whose scopes
+/// satisfy the policy.
 #[derive(Clone)]
 #[must_use]
 pub struct McpAuthLayer {
     metadata: MetadataLayer,
+    inspect: McpInspectLayer,
     verify: VerifyLayer,
+    scope: ScopeLayer,
     document: ProtectedResourceMetadata,
 }
+
+/// The service [`McpAuthLayer`] produces around `S`.
+pub type McpAuthService<S> = Metadata<McpInspect<Verify<McpInspect<Scope<S>>>>>;
 
 impl McpAuthLayer {
     /// The verifier (e.g. to [`warm_up`](Verifier::warm_up) at start-up).
@@ -164,6 +212,11 @@ impl McpAuthLayer {
     /// The metadata document served.
     pub fn metadata(&self) -> &ProtectedResourceMetadata {
         &self.document
+    }
+
+    /// The scope policy enforced.
+    pub fn policy(&self) -> &ScopePolicy {
+        self.scope.policy()
     }
 }
 
@@ -176,9 +229,11 @@ impl fmt::Debug for McpAuthLayer {
 }
 
 impl<S> Layer<S> for McpAuthLayer {
-    type Service = Metadata<Verify<S>>;
+    type Service = McpAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.metadata.layer(self.verify.layer(inner))
+        let scoped = self.scope.layer(inner);
+        self.metadata
+            .layer(self.inspect.layer(self.verify.layer(scoped)))
     }
 }

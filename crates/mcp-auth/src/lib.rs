@@ -3,25 +3,31 @@
 //! mcp-auth is a set of composable [`tower`](https://docs.rs/tower) layers that any
 //! tower-compatible MCP transport can stack — rmcp's Streamable HTTP server, an axum router, a
 //! tonic service — choosing only the layers it needs. This crate re-exports them behind cargo
-//! features and offers [`McpAuth::builder`], which stacks them in the one correct order:
+//! features and offers [`McpAuth::builder`] (or one TOML file, [`McpAuth::from_config_file`]),
+//! which stacks them in the one correct order:
 //!
 //! ```text
 //! MetadataLayer   GET /.well-known/oauth-protected-resource[/path] (RFC 9728), no token needed
+//! McpInspectLayer reads the JSON-RPC body once (size, batch and nesting limits)
 //! VerifyLayer     Authorization: Bearer -> Principal in the extensions, or 401 + challenge
+//! ScopeLayer      per method / tool / resource / prompt scopes, or 403 insufficient_scope
 //!   your service
 //! ```
 //!
 //! # Example
 //!
 //! ```no_run
-//! use mcp_auth::{IssuerConfig, McpAuth};
+//! use mcp_auth::{IssuerConfig, McpAuth, Requirement, ScopePolicy};
 //!
 //! # fn router() -> axum::Router { axum::Router::new() }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = ScopePolicy::builder()
+//!     .required(Requirement::all("mcp:read"))
+//!     .tool("add_note", Requirement::all("mcp:write"))
+//!     .build()?;
 //! let auth = McpAuth::builder("https://mcp.example.com/mcp")
 //!     .issuer(IssuerConfig::discover("https://auth.example.com"))
-//!     .scopes_supported(["mcp:read", "mcp:write"])
-//!     .challenge_scope("mcp:read")
+//!     .scopes(policy)
 //!     .build()?;
 //! let app: axum::Router = router().layer(auth);
 //! # let _ = app; Ok(()) }
@@ -29,27 +35,37 @@
 //!
 //! # Feature flags
 //!
-//! - `jwt` (default): token verification ([`jwt`], [`McpAuth`]).
+//! - `jwt` (default): token verification ([`jwt`]).
+//! - `scope` (default): scope enforcement ([`scope`]) and [`McpAuth`].
+//! - `config` (default): the TOML configuration file ([`Config`]).
 //! - `rmcp`: the [`rmcp::Auth`] extractor for rmcp tool handlers.
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
-#[cfg(feature = "jwt")]
+#[cfg(feature = "scope")]
 mod builder;
+#[cfg(feature = "config")]
+mod config;
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
 
 pub use mcp_auth_core as core;
-pub use mcp_auth_core::inspect::{McpInspectLayer, McpRequest};
+pub use mcp_auth_core::inspect::{InspectLimits, McpInspectLayer, McpRequest};
 pub use mcp_auth_core::metadata::{MetadataLayer, ProtectedResourceMetadata};
 pub use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal, ResourceId, Scopes};
 
-#[cfg(feature = "jwt")]
-pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer};
+#[cfg(feature = "scope")]
+pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer, McpAuthService};
+#[cfg(feature = "config")]
+pub use config::{Config, FetchEntry, IssuerEntry, LimitsEntry, RequiredClaimsEntry};
 #[cfg(feature = "jwt")]
 pub use mcp_auth_fetch::FetchPolicy;
 #[cfg(feature = "jwt")]
 pub use mcp_auth_jwt as jwt;
 #[cfg(feature = "jwt")]
 pub use mcp_auth_jwt::{IssuerConfig, RequiredClaims, TypPolicy, Verifier, VerifyLayer};
+#[cfg(feature = "scope")]
+pub use mcp_auth_scope as scope;
+#[cfg(feature = "scope")]
+pub use mcp_auth_scope::{Requirement, ScopeHierarchy, ScopeLayer, ScopePolicy, Undeclared};

@@ -18,7 +18,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use mcp_auth::{FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer};
+use mcp_auth::{
+    FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Requirement, ScopeHierarchy, ScopePolicy,
+};
 use mcp_auth_testing::MockIssuer;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -28,6 +30,23 @@ pub use tools::{Notebook, NotesServer};
 
 /// The scopes the example knows, weakest first.
 pub const SCOPES: [&str; 3] = ["mcp:read", "mcp:write", "mcp:admin"];
+
+/// Who may do what: reading needs `mcp:read`, adding a note `mcp:write`, clearing the notebook
+/// `mcp:admin`; admin implies write implies read. Undeclared tools are refused.
+pub fn policy() -> ScopePolicy {
+    let hierarchy =
+        ScopeHierarchy::new([("mcp:admin", ["mcp:write"]), ("mcp:write", ["mcp:read"])])
+            .expect("acyclic hierarchy");
+    ScopePolicy::builder()
+        .required(Requirement::all("mcp:read"))
+        .tool("whoami", Requirement::none())
+        .tool("list_notes", Requirement::none())
+        .tool("add_note", Requirement::all("mcp:write"))
+        .tool("clear_notes", Requirement::all("mcp:admin"))
+        .hierarchy(hierarchy)
+        .build()
+        .expect("valid policy")
+}
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -107,6 +126,7 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
     let auth = McpAuth::builder(&mcp_url)
         .issuer(issuer_config)
         .scopes_supported(SCOPES)
+        .scopes(policy())
         .challenge_scope("mcp:read")
         .resource_name("mcp-auth example notebook")
         // The example's development switch: issuers on loopback over plain http.

@@ -145,10 +145,23 @@ fn print_banner(server: &protected_server::Server) {
         "{} \\\n  -H \"authorization: Bearer $OTHER_AUDIENCE\"\n",
         call("whoami", "{}")
     );
-    println!("# write a note");
     println!(
-        "{} \\\n  -H \"authorization: Bearer $WRITER\"\n",
-        call("add_note", "{\"text\":\"hello\"}")
+        "# add a note: the writer may; the reader gets 403 insufficient_scope, a step-up challenge"
+    );
+    for token in ["WRITER", "READER"] {
+        println!(
+            "{} \\\n  -H \"authorization: Bearer ${token}\"\n",
+            call("add_note", "{\"text\":\"hello\"}")
+        );
+    }
+    println!("# clearing the notebook needs mcp:admin");
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $ADMIN\"\n",
+        call("clear_notes", "{}")
+    );
+    println!("# tools/list shows each caller only the tools it may use");
+    println!(
+        "curl -s {mcp} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}' -H \"authorization: Bearer $READER\"\n"
     );
     println!("Ready. Ctrl-C to stop.");
 }

@@ -65,7 +65,9 @@ where
         };
         match self.shared.verifier.try_verify(token, true) {
             Attempt::Done(Ok(principal)) => {
-                RequestRecord::update_in(req.extensions(), |r| r.principal = Some(principal.clone()));
+                RequestRecord::update_in(req.extensions(), |r| {
+                    r.principal = Some(principal.clone())
+                });
                 req.extensions_mut().insert(principal);
                 ResponseFuture::call(self.inner.call(req))
             }

@@ -56,7 +56,7 @@ pub(crate) fn check(
         ));
     }
     for name in config.required.names() {
-        if !claims.contains_key(*name) {
+        if !claims.contains_key(name) {
             return Err(invalid(
                 "missing_claim",
                 format!("token has no `{name}` claim"),

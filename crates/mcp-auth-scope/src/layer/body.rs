@@ -44,7 +44,13 @@ impl<B> ListFilterBody<B> {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         let state = match filter {
             Some(filter) if parts.status.is_success() => {
@@ -88,7 +94,11 @@ where
         let this = self.project();
         let mut inner = this.inner;
         let (collecting, sse) = match this.state {
-            State::Pass => return inner.poll_frame(cx).map(|f| f.map(|r| r.map_err(Into::into))),
+            State::Pass => {
+                return inner
+                    .poll_frame(cx)
+                    .map(|f| f.map(|r| r.map_err(Into::into)));
+            }
             State::Json(c) => (c, false),
             State::Sse(c) => (c, true),
         };
@@ -103,7 +113,11 @@ where
                     let out = if sse || rest.is_empty() {
                         rest
                     } else {
-                        collecting.filter.filter_json(&rest).map(Bytes::from).unwrap_or(rest)
+                        collecting
+                            .filter
+                            .filter_json(&rest)
+                            .map(Bytes::from)
+                            .unwrap_or(rest)
                     };
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(Frame::data(out))));
@@ -172,8 +186,14 @@ fn take_complete_events(collecting: &mut Collecting) -> Option<Bytes> {
 
 /// Where the first event ends, and the length of the blank-line separator after it.
 fn find_boundary(buffer: &[u8]) -> Option<(usize, usize)> {
-    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| (i + 1, 1));
-    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i + 2, 2));
+    let lf = buffer
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| (i + 1, 1));
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i + 2, 2));
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),

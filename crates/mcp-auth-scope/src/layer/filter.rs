@@ -18,12 +18,26 @@ struct Listing {
 
 fn listing(method: &str) -> Option<Listing> {
     Some(match method {
-        "tools/list" => Listing { kind: TargetKind::Tool, field: "tools", name: "name" },
-        "prompts/list" => Listing { kind: TargetKind::Prompt, field: "prompts", name: "name" },
-        "resources/list" => Listing { kind: TargetKind::Resource, field: "resources", name: "uri" },
-        "resources/templates/list" => {
-            Listing { kind: TargetKind::Resource, field: "resourceTemplates", name: "uriTemplate" }
-        }
+        "tools/list" => Listing {
+            kind: TargetKind::Tool,
+            field: "tools",
+            name: "name",
+        },
+        "prompts/list" => Listing {
+            kind: TargetKind::Prompt,
+            field: "prompts",
+            name: "name",
+        },
+        "resources/list" => Listing {
+            kind: TargetKind::Resource,
+            field: "resources",
+            name: "uri",
+        },
+        "resources/templates/list" => Listing {
+            kind: TargetKind::Resource,
+            field: "resourceTemplates",
+            name: "uriTemplate",
+        },
         _ => return None,
     })
 }
@@ -55,14 +69,21 @@ impl ListFilter {
         if pending.is_empty() {
             return None;
         }
-        Some(Box::new(Self { policy: policy.clone(), effective: policy.effective(granted), pending, max_bytes }))
+        Some(Box::new(Self {
+            policy: policy.clone(),
+            effective: policy.effective(granted),
+            pending,
+            max_bytes,
+        }))
     }
 
     /// Filters a whole JSON body (one response or a batch). `None`: leave the body as it is.
     pub(crate) fn filter_json(&self, body: &[u8]) -> Option<Vec<u8>> {
         let mut value: Value = serde_json::from_slice(body).ok()?;
         let changed = match &mut value {
-            Value::Array(items) => items.iter_mut().fold(false, |acc, item| self.filter_response(item) | acc),
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |acc, item| self.filter_response(item) | acc),
             item => self.filter_response(item),
         };
         changed.then(|| serde_json::to_vec(&value).expect("a Value serialises"))
@@ -106,9 +127,17 @@ impl ListFilter {
     }
 
     fn filter_response(&self, response: &mut Value) -> bool {
-        let Some(id) = response.get("id").map(Value::to_string) else { return false };
-        let Some(listing) = self.pending.get(&id) else { return false };
-        let Some(items) = response.get_mut("result").and_then(|r| r.get_mut(listing.field)).and_then(Value::as_array_mut) else {
+        let Some(id) = response.get("id").map(Value::to_string) else {
+            return false;
+        };
+        let Some(listing) = self.pending.get(&id) else {
+            return false;
+        };
+        let Some(items) = response
+            .get_mut("result")
+            .and_then(|r| r.get_mut(listing.field))
+            .and_then(Value::as_array_mut)
+        else {
             return false;
         };
         let before = items.len();

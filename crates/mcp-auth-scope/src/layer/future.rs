@@ -31,11 +31,17 @@ pin_project! {
 
 impl<F> ResponseFuture<F> {
     pub(super) fn inner(future: F, filter: Option<Box<ListFilter>>) -> Self {
-        Self { kind: Kind::Inner { future, filter } }
+        Self {
+            kind: Kind::Inner { future, filter },
+        }
     }
 
     pub(super) fn rejected(response: Response<AuthBody<()>>) -> Self {
-        Self { kind: Kind::Rejected { response: Some(response) } }
+        Self {
+            kind: Kind::Rejected {
+                response: Some(response),
+            },
+        }
     }
 }
 
@@ -52,10 +58,14 @@ where
             KindProj::Inner { future, filter } => {
                 let response = ready!(future.poll(cx))?;
                 let filter = filter.take();
-                Poll::Ready(Ok(ListFilterBody::wrap(response, filter).map(AuthBody::inner)))
+                Poll::Ready(Ok(
+                    ListFilterBody::wrap(response, filter).map(AuthBody::inner)
+                ))
             }
             KindProj::Rejected { response } => {
-                let response = response.take().expect("ResponseFuture polled after completion");
+                let response = response
+                    .take()
+                    .expect("ResponseFuture polled after completion");
                 // A rejection built its own body; only its bytes are carried over.
                 let (parts, body) = response.into_parts();
                 let body = match body {

@@ -60,19 +60,26 @@ where
                 "no_principal",
                 "no verified caller: the scope layer must be placed inside the verification layer",
             );
-            return ResponseFuture::rejected(error.to_response(&self.resource_metadata, req.headers()));
+            return ResponseFuture::rejected(
+                error.to_response(&self.resource_metadata, req.headers()),
+            );
         };
         let mcp = req.extensions().get::<McpRequest>();
         let verdict = self.policy.decide(principal.scopes(), mcp);
         let (check, denial) = verdict.into_parts();
         RequestRecord::update_in(req.extensions(), |r| r.scope = Some(check));
         if let Some(error) = denial {
-            return ResponseFuture::rejected(error.to_response(&self.resource_metadata, req.headers()));
+            return ResponseFuture::rejected(
+                error.to_response(&self.resource_metadata, req.headers()),
+            );
         }
         let filter = match mcp {
-            Some(mcp) if self.policy.filters_lists() => {
-                ListFilter::for_request(&self.policy, principal.scopes(), mcp, self.max_listing_bytes)
-            }
+            Some(mcp) if self.policy.filters_lists() => ListFilter::for_request(
+                &self.policy,
+                principal.scopes(),
+                mcp,
+                self.max_listing_bytes,
+            ),
             _ => None,
         };
         ResponseFuture::inner(self.inner.call(req), filter)

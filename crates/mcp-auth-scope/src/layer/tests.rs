@@ -24,20 +24,31 @@ fn policy() -> ScopePolicy {
         .tool("whoami", Requirement::none())
         .tool("add_note", Requirement::all("mcp:write"))
         .tool("admin_*", Requirement::all("mcp:admin"))
-        .tool("admin_audit", Requirement::any_of(&["mcp:admin", "auditor"]))
-        .tool("transfer", Requirement::any_of(&["bank:admin bank:root", "bank:write bank:transfer"]))
+        .tool(
+            "admin_audit",
+            Requirement::any_of(&["mcp:admin", "auditor"]),
+        )
+        .tool(
+            "transfer",
+            Requirement::any_of(&["bank:admin bank:root", "bank:write bank:transfer"]),
+        )
         .resource("file:///public", Requirement::none())
         .resource("prefix:file:///private/", Requirement::all("files:secret"))
         .resource("file:///users/{id}/notes", Requirement::all("notes:read"))
         .resource("mem://*.log", Requirement::all("logs:read"))
         .prompt("summarise", Requirement::all("prompts:use"))
-        .hierarchy(ScopeHierarchy::new([("mcp:admin", ["mcp:write"]), ("mcp:write", ["mcp:read"])]).unwrap())
+        .hierarchy(
+            ScopeHierarchy::new([("mcp:admin", ["mcp:write"]), ("mcp:write", ["mcp:read"])])
+                .unwrap(),
+        )
         .build()
         .unwrap()
 }
 
 fn principal(scopes: &str) -> Principal {
-    Principal::builder("https://issuer", "alice", BearerToken::new("t")).scopes(Scopes::parse(scopes)).build()
+    Principal::builder("https://issuer", "alice", BearerToken::new("t"))
+        .scopes(Scopes::parse(scopes))
+        .build()
 }
 
 /// Runs `body` through the scope layer in front of `respond`, as `scopes`.
@@ -49,10 +60,21 @@ async fn run_with(
     respond: fn() -> Response<Full<Bytes>>,
 ) -> (u16, Option<String>, Value, RequestRecord) {
     let svc = ServiceBuilder::new()
-        .layer(ScopeLayer::new(policy, &ResourceId::parse("https://mcp.example.com/mcp").unwrap())
-            .inspect_limits(InspectLimits::default().max_body_bytes(1024)))
-        .service_fn(move |_req: Request<AuthBody<Full<Bytes>>>| async move { Ok::<_, Infallible>(respond()) });
-    let mut request = Request::builder().method(method).uri("/mcp").body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+        .layer(
+            ScopeLayer::new(
+                policy,
+                &ResourceId::parse("https://mcp.example.com/mcp").unwrap(),
+            )
+            .inspect_limits(InspectLimits::default().max_body_bytes(1024)),
+        )
+        .service_fn(move |_req: Request<AuthBody<Full<Bytes>>>| async move {
+            Ok::<_, Infallible>(respond())
+        });
+    let mut request = Request::builder()
+        .method(method)
+        .uri("/mcp")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
     if let Some(scopes) = scopes {
         request.extensions_mut().insert(principal(scopes));
     }
@@ -60,7 +82,10 @@ async fn run_with(
     request.extensions_mut().insert(record.clone());
     let response = svc.oneshot(request).await.unwrap();
     let status = response.status().as_u16();
-    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, challenge, json, record)
@@ -80,7 +105,8 @@ fn call(tool: &str) -> String {
 }
 
 fn read(uri: &str) -> String {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}}).to_string()
+    json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}})
+        .to_string()
 }
 
 fn challenge(scope: &str, description: &str) -> Option<String> {
@@ -95,7 +121,13 @@ async fn tool_rules_and_the_exact_step_up_challenge() {
     assert_eq!(run("mcp:read mcp:write", &call("add_note")).await.0, 200);
     assert_eq!(
         run("mcp:read", &call("add_note")).await,
-        (403, challenge("mcp:read mcp:write", "`tools/call` of tool `add_note` needs mcp:read mcp:write (missing mcp:write)"))
+        (
+            403,
+            challenge(
+                "mcp:read mcp:write",
+                "`tools/call` of tool `add_note` needs mcp:read mcp:write (missing mcp:write)"
+            )
+        )
     );
 }
 
@@ -104,8 +136,14 @@ async fn the_base_requirement_applies_to_everything() {
     assert_eq!(run("", &call("whoami")).await.0, 403);
     let get = run_with(policy(), Some(""), "GET", "", ok).await;
     assert_eq!(get.0, 403);
-    assert_eq!(get.1, challenge("mcp:read", "this request needs mcp:read (missing mcp:read)"));
-    assert_eq!(run_with(policy(), Some("mcp:read"), "GET", "", ok).await.0, 200);
+    assert_eq!(
+        get.1,
+        challenge("mcp:read", "this request needs mcp:read (missing mcp:read)")
+    );
+    assert_eq!(
+        run_with(policy(), Some("mcp:read"), "GET", "", ok).await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -118,17 +156,39 @@ async fn globs_exact_names_and_specificity() {
 
 #[tokio::test]
 async fn hierarchy_is_honoured() {
-    assert_eq!(run("mcp:admin", &call("add_note")).await.0, 200, "admin implies write implies read");
-    assert_eq!(run("mcp:write", &call("whoami")).await.0, 200, "write implies the base read");
+    assert_eq!(
+        run("mcp:admin", &call("add_note")).await.0,
+        200,
+        "admin implies write implies read"
+    );
+    assert_eq!(
+        run("mcp:write", &call("whoami")).await.0,
+        200,
+        "write implies the base read"
+    );
 }
 
 #[tokio::test]
 async fn alternatives_challenge_the_closest_one() {
-    assert_eq!(run("mcp:read bank:admin bank:root", &call("transfer")).await.0, 200);
-    assert_eq!(run("mcp:read bank:write bank:transfer", &call("transfer")).await.0, 200);
+    assert_eq!(
+        run("mcp:read bank:admin bank:root", &call("transfer"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        run("mcp:read bank:write bank:transfer", &call("transfer"))
+            .await
+            .0,
+        200
+    );
     let (status, ch) = run("mcp:read bank:write", &call("transfer")).await;
     assert_eq!(status, 403);
-    assert!(ch.unwrap().contains(r#"scope="bank:transfer bank:write mcp:read""#), "closest alternative");
+    assert!(
+        ch.unwrap()
+            .contains(r#"scope="bank:transfer bank:write mcp:read""#),
+        "closest alternative"
+    );
 }
 
 #[tokio::test]
@@ -136,42 +196,91 @@ async fn resource_rules() {
     let r = "mcp:read res:any";
     assert_eq!(run(r, &read("file:///public")).await.0, 200);
     assert_eq!(run(r, &read("file:///private/x")).await.0, 403);
-    assert_eq!(run(&format!("{r} files:secret"), &read("file:///private/x")).await.0, 200);
-    assert_eq!(run(&format!("{r} notes:read"), &read("file:///users/7/notes")).await.0, 200);
+    assert_eq!(
+        run(&format!("{r} files:secret"), &read("file:///private/x"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        run(&format!("{r} notes:read"), &read("file:///users/7/notes"))
+            .await
+            .0,
+        200
+    );
     assert_eq!(run(r, &read("file:///users/7/notes")).await.0, 403);
-    assert_eq!(run(&format!("{r} logs:read"), &read("mem://app/x.log")).await.0, 200);
+    assert_eq!(
+        run(&format!("{r} logs:read"), &read("mem://app/x.log"))
+            .await
+            .0,
+        200
+    );
     // method rule `resources/*` adds res:any
-    assert_eq!(run("mcp:read files:secret", &read("file:///private/x")).await.0, 403);
+    assert_eq!(
+        run("mcp:read files:secret", &read("file:///private/x"))
+            .await
+            .0,
+        403
+    );
 }
 
 #[tokio::test]
 async fn prompts() {
-    let get = json!({"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"summarise"}}).to_string();
+    let get = json!({"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"summarise"}})
+        .to_string();
     assert_eq!(run("mcp:read", &get).await.0, 403);
     assert_eq!(run("mcp:read prompts:use", &get).await.0, 200);
 }
 
 #[tokio::test]
 async fn undeclared_targets_fail_closed_or_fall_back() {
-    let (status, challenge, body, _) = run_with(policy(), Some("mcp:admin"), "POST", &call("rm_rf"), ok).await;
+    let (status, challenge, body, _) =
+        run_with(policy(), Some("mcp:admin"), "POST", &call("rm_rf"), ok).await;
     assert_eq!(status, 403);
     assert!(challenge.is_none(), "no scope would help");
     assert_eq!(body["error"], "access_denied");
-    assert!(body["error_description"].as_str().unwrap().contains("tool `rm_rf` is not available"));
-    let fallback = ScopePolicy::builder().undeclared(Undeclared::Require(Requirement::all("extra"))).build().unwrap();
-    assert_eq!(run_with(fallback.clone(), Some("extra"), "POST", &call("rm_rf"), ok).await.0, 200);
-    assert_eq!(run_with(fallback, Some(""), "POST", &call("rm_rf"), ok).await.0, 403);
-    let prompt = json!({"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"nope"}}).to_string();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("tool `rm_rf` is not available")
+    );
+    let fallback = ScopePolicy::builder()
+        .undeclared(Undeclared::Require(Requirement::all("extra")))
+        .build()
+        .unwrap();
+    assert_eq!(
+        run_with(fallback.clone(), Some("extra"), "POST", &call("rm_rf"), ok)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        run_with(fallback, Some(""), "POST", &call("rm_rf"), ok)
+            .await
+            .0,
+        403
+    );
+    let prompt =
+        json!({"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"nope"}}).to_string();
     assert_eq!(run("mcp:admin", &prompt).await.0, 403);
 }
 
 #[tokio::test]
 async fn batches_pass_only_whole_and_challenge_for_the_whole() {
-    let batch = format!("[{},{},{}]", call("whoami"), call("add_note"), call("admin_reset"));
+    let batch = format!(
+        "[{},{},{}]",
+        call("whoami"),
+        call("add_note"),
+        call("admin_reset")
+    );
     let (status, ch) = run("mcp:read", &batch).await;
     assert_eq!(status, 403);
     let ch = ch.unwrap();
-    assert!(ch.contains(r#"scope="mcp:admin mcp:read mcp:write""#), "{ch}");
+    assert!(
+        ch.contains(r#"scope="mcp:admin mcp:read mcp:write""#),
+        "{ch}"
+    );
     assert!(ch.contains("batch message 1"), "{ch}");
     assert!(ch.contains("1 more message(s)"), "{ch}");
     assert_eq!(run("mcp:admin", &batch).await.0, 200);
@@ -186,9 +295,20 @@ async fn notifications_and_responses_have_their_own_rule() {
         assert_eq!(run("mcp:read", body).await.0, 200, "{body}");
         assert_eq!(run("", body).await.0, 403, "{body}");
     }
-    let strict = ScopePolicy::builder().client_messages(Requirement::all("client:talk")).build().unwrap();
-    assert_eq!(run_with(strict.clone(), Some(""), "POST", note, ok).await.0, 403);
-    assert_eq!(run_with(strict, Some("client:talk"), "POST", note, ok).await.0, 200);
+    let strict = ScopePolicy::builder()
+        .client_messages(Requirement::all("client:talk"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        run_with(strict.clone(), Some(""), "POST", note, ok).await.0,
+        403
+    );
+    assert_eq!(
+        run_with(strict, Some("client:talk"), "POST", note, ok)
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -196,38 +316,66 @@ async fn malformed_bodies_get_precise_4xx_and_never_panic() {
     let cases = [
         ("not json", 400, "not valid JSON-RPC"),
         (r#"{"jsonrpc":"2.0","id":1}"#, 400, "neither `method`"),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":42}}"#, 400, "invalid params"),
-        (r#"{"jsonrpc":"2.0","id":[1],"method":"tools/list"}"#, 400, "`id` must be"),
-        (r#"{"jsonrpc":"2.0","id":1,"method":{"x":1}}"#, 400, "not valid JSON-RPC"),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":42}}"#,
+            400,
+            "invalid params",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":[1],"method":"tools/list"}"#,
+            400,
+            "`id` must be",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":{"x":1}}"#,
+            400,
+            "not valid JSON-RPC",
+        ),
         ("[]", 400, "must not be empty"),
     ];
     for (body, status, text) in cases {
         let (s, _, json, _) = run_with(policy(), Some("mcp:admin"), "POST", body, ok).await;
         assert_eq!(s, status, "{body}");
-        assert!(json["error_description"].as_str().unwrap().contains(text), "{body}: {json}");
+        assert!(
+            json["error_description"].as_str().unwrap().contains(text),
+            "{body}: {json}"
+        );
     }
-    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{{"p":"{}"}}}}"#, "x".repeat(2000));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{{"p":"{}"}}}}"#,
+        "x".repeat(2000)
+    );
     let (s, _, json, _) = run_with(policy(), Some("mcp:admin"), "POST", &big, ok).await;
     assert_eq!(s, 413);
-    assert_eq!(json["error_description"], "request body exceeds the limit of 1024 bytes");
+    assert_eq!(
+        json["error_description"],
+        "request body exceeds the limit of 1024 bytes"
+    );
 }
 
 #[tokio::test]
 async fn no_principal_is_refused() {
     let (status, _, json, _) = run_with(policy(), None, "POST", &call("whoami"), ok).await;
     assert_eq!(status, 403);
-    assert!(json["error_description"].as_str().unwrap().contains("inside the verification layer"));
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("inside the verification layer")
+    );
 }
 
 #[tokio::test]
 async fn decisions_are_recorded_for_audit() {
-    let (_, _, _, record) = run_with(policy(), Some("mcp:read"), "POST", &call("add_note"), ok).await;
+    let (_, _, _, record) =
+        run_with(policy(), Some("mcp:read"), "POST", &call("add_note"), ok).await;
     let check = record.snapshot().scope.unwrap();
     assert!(!check.allowed);
     assert_eq!(check.required.to_string(), "mcp:read mcp:write");
     assert_eq!(check.granted.to_string(), "mcp:read");
     assert_eq!(check.missing.to_string(), "mcp:write");
-    let (_, _, _, record) = run_with(policy(), Some("mcp:admin"), "POST", &call("add_note"), ok).await;
+    let (_, _, _, record) =
+        run_with(policy(), Some("mcp:admin"), "POST", &call("add_note"), ok).await;
     assert!(record.snapshot().scope.unwrap().allowed);
 }
 
@@ -238,26 +386,41 @@ fn tools_answer() -> Response<Full<Bytes>> {
         {"name": "whoami"}, {"name": "add_note"}, {"name": "admin_reset"}, {"name": "undeclared"}, {"noname": true}
     ], "nextCursor": "c"}});
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    r.headers_mut().insert("content-type", "application/json".parse().unwrap());
-    r.headers_mut().insert("content-length", "999".parse().unwrap());
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    r.headers_mut()
+        .insert("content-length", "999".parse().unwrap());
     r
 }
 
 fn names(result: &Value, field: &str) -> Vec<String> {
-    result[field].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    result[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn json_listings_show_only_what_the_caller_may_use() {
     let list = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
-    let (status, _, body, _) = run_with(policy(), Some("mcp:read"), "POST", list, tools_answer).await;
+    let (status, _, body, _) =
+        run_with(policy(), Some("mcp:read"), "POST", list, tools_answer).await;
     assert_eq!(status, 200);
     assert_eq!(names(&body["result"], "tools"), ["whoami"]);
     assert_eq!(body["result"]["nextCursor"], "c");
     let (_, _, body, _) = run_with(policy(), Some("mcp:admin"), "POST", list, tools_answer).await;
-    assert_eq!(names(&body["result"], "tools"), ["whoami", "add_note", "admin_reset"]);
+    assert_eq!(
+        names(&body["result"], "tools"),
+        ["whoami", "add_note", "admin_reset"]
+    );
     // switched off per policy
-    let unfiltered = ScopePolicy::builder().method("tools/list", Requirement::none()).filter_lists(false).build().unwrap();
+    let unfiltered = ScopePolicy::builder()
+        .method("tools/list", Requirement::none())
+        .filter_lists(false)
+        .build()
+        .unwrap();
     let (_, _, body, _) = run_with(unfiltered, Some(""), "POST", list, tools_answer).await;
     assert_eq!(body["result"]["tools"].as_array().unwrap().len(), 5);
 }
@@ -278,7 +441,10 @@ struct Trickle {
 impl Body for Trickle {
     type Data = Bytes;
     type Error = Infallible;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.pending {
             self.pending = false;
             cx.waker().wake_by_ref();
@@ -308,13 +474,21 @@ async fn sse_listings_are_filtered_event_by_event() {
             r.headers_mut().insert("content-type", "text/event-stream".parse().unwrap());
             Ok::<_, Infallible>(r)
         });
-    let mut request = Request::post("/mcp").body(Full::new(Bytes::from(r#"{"jsonrpc":"2.0","id":"L","method":"tools/list"}"#))).unwrap();
+    let mut request = Request::post("/mcp")
+        .body(Full::new(Bytes::from(
+            r#"{"jsonrpc":"2.0","id":"L","method":"tools/list"}"#,
+        )))
+        .unwrap();
     request.extensions_mut().insert(principal("mcp:read"));
     let response = svc.oneshot(request).await.unwrap();
     let mut body = response.into_body();
     // The first event arrives on its own, before the second is complete: streaming preserved.
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
-    assert!(std::str::from_utf8(&first).unwrap().contains("notifications/progress"));
+    assert!(
+        std::str::from_utf8(&first)
+            .unwrap()
+            .contains("notifications/progress")
+    );
     let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
     let text = std::str::from_utf8(&second).unwrap();
     assert!(text.starts_with("id: 2\nevent: message\ndata: "), "{text}");
@@ -328,11 +502,27 @@ async fn sse_listings_are_filtered_event_by_event() {
 #[tokio::test]
 async fn oversized_listings_fail_closed() {
     let svc = ServiceBuilder::new()
-        .layer(ScopeLayer::new(policy(), &ResourceId::parse("https://mcp.example.com/mcp").unwrap()).max_listing_bytes(50))
-        .service_fn(|_req: Request<AuthBody<Full<Bytes>>>| async { Ok::<_, Infallible>(tools_answer()) });
-    let mut request = Request::post("/mcp").body(Full::new(Bytes::from(r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#))).unwrap();
+        .layer(
+            ScopeLayer::new(
+                policy(),
+                &ResourceId::parse("https://mcp.example.com/mcp").unwrap(),
+            )
+            .max_listing_bytes(50),
+        )
+        .service_fn(|_req: Request<AuthBody<Full<Bytes>>>| async {
+            Ok::<_, Infallible>(tools_answer())
+        });
+    let mut request = Request::post("/mcp")
+        .body(Full::new(Bytes::from(
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#,
+        )))
+        .unwrap();
     request.extensions_mut().insert(principal("mcp:read"));
     let response = svc.oneshot(request).await.unwrap();
     let err = response.into_body().collect().await.unwrap_err();
-    assert!(err.to_string().contains("refusing to pass it on unfiltered"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("refusing to pass it on unfiltered"),
+        "{err}"
+    );
 }

@@ -1,0 +1,318 @@
+//! One configuration file for the whole stack (TOML, the builder's structure through serde).
+
+use std::path::Path;
+use std::time::Duration;
+
+use mcp_auth_core::inspect::InspectLimits;
+use mcp_auth_jwt::{Algorithm, IssuerConfig, RequiredClaims, TypPolicy};
+use mcp_auth_scope::ScopeConfig;
+use serde::Deserialize;
+
+use crate::{BuildError, FetchPolicy, McpAuth, McpAuthBuilder};
+
+/// The configuration file. Every table but `resource` and one `[[issuers]]` is optional.
+///
+/// ```
+/// let builder = mcp_auth::McpAuth::from_toml(r#"
+///     resource = "https://mcp.example.com/mcp"
+///     resource_name = "Notes"
+///     challenge_scope = "mcp:read"
+///
+///     [[issuers]]
+///     issuer = "https://auth.example.com"
+///     typ = "lenient"
+///     required_claims = "minimal"
+///
+///     [scopes]
+///     required = ["mcp:read"]
+///     [scopes.tools]
+///     add_note = ["mcp:write"]
+/// "#).unwrap();
+/// let layer = builder.build().unwrap();
+/// assert_eq!(layer.metadata().authorization_servers, ["https://auth.example.com"]);
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The public resource identifier (e.g. `https://mcp.example.com/mcp`).
+    pub resource: String,
+    /// `resource_name` of the metadata.
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// `resource_documentation` of the metadata.
+    #[serde(default)]
+    pub resource_documentation: Option<String>,
+    /// `scopes_supported` of the metadata (default: every scope the policy mentions).
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// The `scope` of 401 challenges when the operation does not say more.
+    #[serde(default)]
+    pub challenge_scope: Option<String>,
+    /// Trusted issuers.
+    pub issuers: Vec<IssuerEntry>,
+    /// Outbound fetch rules.
+    #[serde(default)]
+    pub fetch: FetchEntry,
+    /// Request body limits.
+    #[serde(default)]
+    pub limits: LimitsEntry,
+    /// The scope policy.
+    #[serde(default)]
+    pub scopes: Option<ScopeConfig>,
+}
+
+/// One `[[issuers]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerEntry {
+    /// The issuer identifier, exactly as its tokens' `iss`.
+    pub issuer: String,
+    /// The JWKS URL; without it, discovery finds it.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// `"at+jwt"` (default) or `"lenient"` (also `JWT` and no `typ`).
+    #[serde(default)]
+    pub typ: Option<String>,
+    /// `"rfc9068"` (default), `"minimal"`, or a list of claim names.
+    #[serde(default)]
+    pub required_claims: Option<RequiredClaimsEntry>,
+    /// Accepted algorithms (default: every asymmetric one).
+    #[serde(default)]
+    pub algorithms: Option<Vec<String>>,
+    /// Clock leeway in seconds (default 60, at most 300).
+    #[serde(default)]
+    pub leeway_seconds: Option<u64>,
+}
+
+/// `required_claims`: a profile name or a list.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RequiredClaimsEntry {
+    /// `"rfc9068"` or `"minimal"`.
+    Profile(String),
+    /// Claim names.
+    List(Vec<String>),
+}
+
+/// `[fetch]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchEntry {
+    /// The development switch: loopback addresses and http to loopback hosts.
+    #[serde(default)]
+    pub allow_loopback: bool,
+    /// Private-network addresses (an internal issuer).
+    #[serde(default)]
+    pub allow_private_networks: bool,
+    /// Overall timeout of one fetch, in milliseconds (default 5000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsEntry {
+    /// Largest request body, in bytes (default 4 MiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// Most messages in a JSON-RPC batch (default 100).
+    #[serde(default)]
+    pub max_batch: Option<usize>,
+    /// Deepest JSON nesting (default 64).
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+}
+
+fn bad(key: &str, message: impl std::fmt::Display) -> BuildError {
+    BuildError::File(format!("{key}: {message}"))
+}
+
+impl Config {
+    /// Turns the configuration into a builder, validating every value.
+    ///
+    /// # Errors
+    /// A [`BuildError`] naming the key at fault and the fix.
+    pub fn into_builder(self) -> Result<McpAuthBuilder, BuildError> {
+        let mut builder = McpAuth::builder(&self.resource);
+        if self.issuers.is_empty() {
+            return Err(bad(
+                "issuers",
+                "add at least one [[issuers]] entry with `issuer = \"https://...\"`",
+            ));
+        }
+        for (i, entry) in self.issuers.into_iter().enumerate() {
+            builder = builder.issuer(issuer(entry, i)?);
+        }
+        if let Some(name) = &self.resource_name {
+            builder = builder.resource_name(name);
+        }
+        if let Some(url) = &self.resource_documentation {
+            builder = builder.resource_documentation(url);
+        }
+        if !self.scopes_supported.is_empty() {
+            builder = builder.scopes_supported(self.scopes_supported);
+        }
+        if let Some(scope) = &self.challenge_scope {
+            builder = builder.challenge_scope(scope);
+        }
+        let mut fetch = FetchPolicy::default()
+            .allow_loopback(self.fetch.allow_loopback)
+            .allow_private_networks(self.fetch.allow_private_networks);
+        if let Some(ms) = self.fetch.timeout_ms {
+            if ms == 0 {
+                return Err(bad("fetch.timeout_ms", "must be at least 1"));
+            }
+            fetch = fetch.timeout(Duration::from_millis(ms));
+        }
+        builder = builder.fetch_policy(fetch);
+        let mut limits = InspectLimits::default();
+        if let Some(n) = self.limits.max_body_bytes {
+            limits = limits.max_body_bytes(n);
+        }
+        if let Some(n) = self.limits.max_batch {
+            limits = limits.max_batch(n);
+        }
+        if let Some(n) = self.limits.max_depth {
+            limits = limits.max_depth(n);
+        }
+        builder = builder.inspect_limits(limits);
+        if let Some(scopes) = self.scopes {
+            builder = builder.scopes(scopes.into_policy()?);
+        }
+        Ok(builder)
+    }
+}
+
+fn issuer(entry: IssuerEntry, index: usize) -> Result<IssuerConfig, BuildError> {
+    let key = |field: &str| format!("issuers[{index}].{field}");
+    let mut config = match &entry.jwks_uri {
+        Some(uri) => IssuerConfig::jwks_uri(&entry.issuer, uri),
+        None => IssuerConfig::discover(&entry.issuer),
+    };
+    match entry.typ.as_deref() {
+        None | Some("at+jwt") => {}
+        Some("lenient") => config = config.typ(TypPolicy::Lenient),
+        Some(other) => {
+            return Err(bad(
+                &key("typ"),
+                format!("`{other}` is not a choice: use \"at+jwt\" or \"lenient\""),
+            ));
+        }
+    }
+    match entry.required_claims {
+        None => {}
+        Some(RequiredClaimsEntry::Profile(p)) if p == "rfc9068" => {}
+        Some(RequiredClaimsEntry::Profile(p)) if p == "minimal" => {
+            config = config.required_claims(RequiredClaims::minimal())
+        }
+        Some(RequiredClaimsEntry::Profile(p)) => {
+            return Err(bad(
+                &key("required_claims"),
+                format!("`{p}` is not a profile: use \"rfc9068\", \"minimal\" or a list"),
+            ));
+        }
+        Some(RequiredClaimsEntry::List(names)) => {
+            config = config.required_claims(RequiredClaims::custom(names));
+        }
+    }
+    if let Some(names) = entry.algorithms {
+        let mut algorithms = Vec::new();
+        for name in names {
+            let alg: Algorithm = name
+                .parse()
+                .map_err(|_| bad(&key("algorithms"), format!("`{name}` is not a JOSE algorithm name (e.g. \"RS256\", \"ES256\", \"EdDSA\")")))?;
+            algorithms.push(alg);
+        }
+        config = config.algorithms(&algorithms);
+    }
+    if let Some(secs) = entry.leeway_seconds {
+        config = config.leeway(Duration::from_secs(secs));
+    }
+    Ok(config)
+}
+
+impl McpAuth {
+    /// Reads the whole stack's configuration from TOML text.
+    ///
+    /// # Errors
+    /// Syntax errors (with line and column) and invalid values, each naming the key.
+    pub fn from_toml(text: &str) -> Result<McpAuthBuilder, BuildError> {
+        let config: Config = toml::from_str(text).map_err(|e| BuildError::File(e.to_string()))?;
+        config.into_builder()
+    }
+
+    /// Reads the whole stack's configuration from a TOML file.
+    ///
+    /// # Errors
+    /// The file cannot be read, or see [`McpAuth::from_toml`].
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<McpAuthBuilder, BuildError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BuildError::File(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| BuildError::File(format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        match McpAuth::from_toml(text).and_then(McpAuthBuilder::build) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const BASE: &str = "resource = \"https://mcp.example.com/mcp\"\n[[issuers]]\nissuer = \"https://auth.example.com\"\n";
+
+    #[test]
+    fn invalid_configuration_names_the_key_and_the_fix() {
+        let cases = [
+            (
+                "resource = \"https://x/mcp\"\nissuers = []",
+                "issuers: add at least one",
+            ),
+            (
+                "resource = \"not a url\"\n[[issuers]]\nissuer = \"https://a\"",
+                "`resource`",
+            ),
+            (
+                &format!("{BASE}typ = \"jwt\""),
+                "issuers[0].typ: `jwt` is not a choice",
+            ),
+            (
+                &format!("{BASE}algorithms = [\"RS999\"]"),
+                "issuers[0].algorithms: `RS999`",
+            ),
+            (
+                &format!("{BASE}required_claims = \"strict\""),
+                "issuers[0].required_claims",
+            ),
+            (&format!("{BASE}leeway_seconds = 9999"), "leeway"),
+            (
+                &format!("{BASE}[scopes.tools]\nx = [\"a b\"]"),
+                "scopes.tools.x",
+            ),
+            (
+                &format!("{BASE}[fetch]\ntimeout_ms = 0"),
+                "fetch.timeout_ms",
+            ),
+            (&format!("{BASE}unknown = 1"), "unknown field `unknown`"),
+        ];
+        for (text, expected) in cases {
+            let e = error(text);
+            assert!(e.contains(expected), "{text}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn scopes_supported_defaults_to_the_policy() {
+        let text = format!(
+            "{BASE}[scopes]\nrequired = [\"mcp:read\"]\n[scopes.tools]\nw = [\"mcp:write\"]"
+        );
+        let layer = McpAuth::from_toml(&text).unwrap().build().unwrap();
+        assert_eq!(layer.metadata().scopes_supported, ["mcp:read", "mcp:write"]);
+    }
+}
