@@ -1,0 +1,235 @@
+//! The bounded queue between requests and sinks, and the writer thread behind it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::event::{AuditEvent, dropped_event};
+use crate::layer::AuditLayer;
+use crate::sink::AuditSink;
+
+/// What happens when events arrive faster than the sinks write them and the queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// The request finishing its event waits for room: no event is ever lost. The default.
+    #[default]
+    Wait,
+    /// The event is dropped and counted; the count is reported as a `dropped` event and by
+    /// [`Auditor::dropped`].
+    DropAndCount,
+}
+
+enum Message {
+    Events(Vec<AuditEvent>),
+    Shutdown(std::sync::mpsc::Sender<()>),
+}
+
+/// Owns the audit queue and its writer thread. Create one per process with [`Auditor::builder`],
+/// hand out [`Auditor::layer`], and call [`Auditor::shutdown`] before exiting so everything
+/// queued is written.
+#[derive(Clone, Debug)]
+pub struct Auditor {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    sender: SyncSender<Message>,
+    overflow: Overflow,
+    dropped_total: AtomicU64,
+    dropped_unreported: Arc<AtomicU64>,
+    closed: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) include_metadata: bool,
+}
+
+impl Shared {
+    /// Queues the events of one request under the overflow policy.
+    pub(crate) fn submit(&self, events: Vec<AuditEvent>) {
+        if self.closed.load(Ordering::Acquire) {
+            self.count_dropped(events.len() as u64);
+            return;
+        }
+        let n = events.len() as u64;
+        let message = Message::Events(events);
+        let sent = match self.overflow {
+            Overflow::Wait => self.sender.send(message).is_ok(),
+            Overflow::DropAndCount => match self.sender.try_send(message) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if !sent {
+            self.count_dropped(n);
+        }
+    }
+
+    fn count_dropped(&self, n: u64) {
+        self.dropped_total.fetch_add(n, Ordering::Relaxed);
+        self.dropped_unreported.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Configures an [`Auditor`].
+#[must_use]
+pub struct AuditorBuilder {
+    sinks: Vec<Box<dyn AuditSink>>,
+    capacity: usize,
+    overflow: Overflow,
+    include_metadata: bool,
+}
+
+impl std::fmt::Debug for AuditorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditorBuilder")
+            .field("sinks", &self.sinks.len())
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .finish()
+    }
+}
+
+impl AuditorBuilder {
+    /// Adds a sink; events go to every sink, in order.
+    pub fn sink(mut self, sink: impl AuditSink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Queue capacity, in requests. Defaults to 16,384.
+    pub fn capacity(mut self, requests: usize) -> Self {
+        self.capacity = requests.max(1);
+        self
+    }
+
+    /// The overflow policy. Defaults to [`Overflow::Wait`].
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Also record requests for the protected-resource metadata document. Off by default.
+    pub fn include_metadata_requests(mut self, include: bool) -> Self {
+        self.include_metadata = include;
+        self
+    }
+
+    /// Starts the writer thread.
+    ///
+    /// # Panics
+    /// If the operating system refuses to start a thread.
+    pub fn start(self) -> Auditor {
+        let (sender, receiver) = sync_channel(self.capacity);
+        let unreported = Arc::new(AtomicU64::new(0));
+        let writer_unreported = unreported.clone();
+        let sinks = self.sinks;
+        let thread = std::thread::Builder::new()
+            .name("mcp-auth-audit".into())
+            .spawn(move || write_loop(receiver, sinks, writer_unreported))
+            .expect("start the audit writer thread");
+        Auditor {
+            shared: Arc::new(Shared {
+                sender,
+                overflow: self.overflow,
+                dropped_total: AtomicU64::new(0),
+                dropped_unreported: unreported,
+                closed: AtomicBool::new(false),
+                thread: Mutex::new(Some(thread)),
+                include_metadata: self.include_metadata,
+            }),
+        }
+    }
+}
+
+impl Auditor {
+    /// Starts configuring an auditor.
+    pub fn builder() -> AuditorBuilder {
+        AuditorBuilder {
+            sinks: Vec::new(),
+            capacity: 16_384,
+            overflow: Overflow::default(),
+            include_metadata: false,
+        }
+    }
+
+    /// The layer that records every request into this auditor.
+    pub fn layer(&self) -> AuditLayer {
+        AuditLayer::new(self.shared.clone())
+    }
+
+    /// Events dropped so far under [`Overflow::DropAndCount`] (or after shutdown).
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Writes everything queued, flushes the sinks and stops the writer thread. Later events are
+    /// counted as dropped. Blocks until done: from async code call it through
+    /// `tokio::task::spawn_blocking`.
+    pub fn shutdown(&self) {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (ack, done) = std::sync::mpsc::channel();
+        if self.shared.sender.send(Message::Shutdown(ack)).is_ok() {
+            let _ = done.recv();
+        }
+        if let Some(thread) = self
+            .shared
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_loop(
+    receiver: Receiver<Message>,
+    mut sinks: Vec<Box<dyn AuditSink>>,
+    unreported: Arc<AtomicU64>,
+) {
+    let write = |sinks: &mut Vec<Box<dyn AuditSink>>, event: &AuditEvent| {
+        for sink in sinks.iter_mut() {
+            sink.write(event);
+        }
+    };
+    let report_dropped = |sinks: &mut Vec<Box<dyn AuditSink>>| {
+        let n = unreported.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            let event = dropped_event(n);
+            for sink in sinks.iter_mut() {
+                sink.write(&event);
+            }
+        }
+    };
+    while let Ok(message) = receiver.recv() {
+        let mut next = Some(message);
+        // Drain what is queued before flushing: batches under load, prompt when idle.
+        while let Some(message) = next.take() {
+            match message {
+                Message::Events(events) => {
+                    for event in &events {
+                        write(&mut sinks, event);
+                    }
+                }
+                Message::Shutdown(ack) => {
+                    report_dropped(&mut sinks);
+                    for sink in sinks.iter_mut() {
+                        sink.flush();
+                    }
+                    let _ = ack.send(());
+                    return;
+                }
+            }
+            next = receiver.try_recv().ok();
+        }
+        report_dropped(&mut sinks);
+        for sink in sinks.iter_mut() {
+            sink.flush();
+        }
+    }
+}

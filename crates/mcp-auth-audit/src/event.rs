@@ -1,0 +1,336 @@
+//! The audit event: what happened, by whom, decided how, in how long — never a raw token.
+
+use std::time::{Duration, SystemTime};
+
+use mcp_auth_core::inspect::{McpRequest, MessageKind, Target};
+use mcp_auth_core::record::{ClientSummary, ExchangeSummary, Record, ScopeCheck};
+use mcp_auth_core::{AuthError, Principal, Scopes};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The schema identifier every event carries; bumped on any incompatible change. The JSON Schema
+/// is [`SCHEMA_JSON`] (`schema/audit-event.v1.json` in the repository).
+pub const SCHEMA_ID: &str = "mcp-auth.audit/v1";
+
+/// The JSON Schema (draft 2020-12) of [`AuditEvent`].
+pub const SCHEMA_JSON: &str = include_str!("../schema/audit-event.v1.json");
+
+/// One audit event: a request served (or refused), a token exchange made while serving one, or
+/// a report of events the queue had to drop.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEvent {
+    /// Always [`SCHEMA_ID`].
+    pub schema: &'static str,
+    /// What the event records.
+    pub kind: EventKind,
+    /// When the event was produced (RFC 3339, UTC, milliseconds).
+    pub time: String,
+    /// The request's id: the caller's `X-Request-Id`, else its `traceparent` trace id, else
+    /// generated. Exchange events carry the id of the request they served.
+    pub request_id: String,
+    /// The HTTP exchange (request events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpInfo>,
+    /// The MCP content (request events with a JSON-RPC body).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpInfo>,
+    /// Who called (absent when no token was verified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<PrincipalInfo>,
+    /// What was decided (request events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionInfo>,
+    /// Token exchanges: all of them in a request event, the one in an exchange event.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<ExchangeInfo>,
+    /// Milliseconds from receiving the request to the end of the response body (request
+    /// events), or spent on the exchange (exchange events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Events dropped by the queue since the last report (dropped events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+}
+
+/// What an event records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A request, allowed or not.
+    Request,
+    /// One on-behalf-of token exchange.
+    Exchange,
+    /// The queue dropped events (the overflow policy says so).
+    Dropped,
+}
+
+/// The HTTP side of a request.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpInfo {
+    /// The method.
+    pub method: String,
+    /// The path (no query string: it may carry secrets).
+    pub path: String,
+    /// The response status (0 when the service failed without a response).
+    pub status: u16,
+    /// Milliseconds until the response headers.
+    pub headers_ms: f64,
+    /// False when the client went away before the body was fully sent.
+    pub completed: bool,
+    /// The `Mcp-Session-Id`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+/// The MCP content of a request.
+#[derive(Clone, Debug, Serialize)]
+pub struct McpInfo {
+    /// True for a JSON-RPC batch.
+    pub batch: bool,
+    /// One entry per JSON-RPC message, in order.
+    pub messages: Vec<McpMessageInfo>,
+}
+
+/// One JSON-RPC message.
+#[derive(Clone, Debug, Serialize)]
+pub struct McpMessageInfo {
+    /// `request`, `notification` or `response`.
+    pub kind: &'static str,
+    /// The method (absent for responses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The JSON-RPC id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    /// `tool`, `resource` or `prompt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_kind: Option<&'static str>,
+    /// The tool name, resource URI or prompt name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// The caller.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrincipalInfo {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// The OAuth client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's name from its metadata document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// Granted scopes.
+    pub scopes: Scopes,
+    /// The delegation chain from `act`, most recent actor first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actors: Vec<String>,
+    /// `sha256:` fingerprint of the token (never the token).
+    pub token_fingerprint: String,
+}
+
+/// The decision.
+#[derive(Clone, Debug, Serialize)]
+pub struct DecisionInfo {
+    /// `allowed`, `denied` or `error`.
+    pub outcome: &'static str,
+    /// Machine-readable reason (`expired`, `insufficient_scope`, ...) for denials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The description sent to the client, for denials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Scopes required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<Scopes>,
+    /// Scopes granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted: Option<Scopes>,
+    /// Scopes missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Scopes>,
+}
+
+/// One token exchange.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExchangeInfo {
+    /// The audience or resource asked for.
+    pub target: String,
+    /// Scopes requested.
+    pub requested: Scopes,
+    /// Scopes granted (on success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted: Option<Scopes>,
+    /// Served from the cache.
+    pub cached: bool,
+    /// `ok`, or the OAuth error code / failure reason.
+    pub outcome: String,
+    /// Milliseconds spent.
+    pub latency_ms: f64,
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+pub(crate) fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+/// What the layer saw of the HTTP exchange.
+pub(crate) struct Observed {
+    pub(crate) request_id: String,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) session_id: Option<String>,
+    pub(crate) status: u16,
+    pub(crate) headers: Duration,
+    pub(crate) total: Duration,
+    pub(crate) completed: bool,
+    pub(crate) denial: Option<AuthError>,
+    pub(crate) failed: bool,
+}
+
+/// Builds the request event and one event per exchange.
+pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
+    let time = now_rfc3339();
+    let exchanges: Vec<ExchangeInfo> = record.exchanges.iter().map(exchange_info).collect();
+    let principal = record
+        .principal
+        .as_ref()
+        .map(|p| principal_info(p, record.client.as_ref()));
+    let decision = decision_info(&observed, record.scope.as_ref());
+    let mut out = Vec::with_capacity(1 + exchanges.len());
+    for (summary, info) in record.exchanges.iter().zip(&exchanges) {
+        out.push(AuditEvent {
+            schema: SCHEMA_ID,
+            kind: EventKind::Exchange,
+            time: time.clone(),
+            request_id: observed.request_id.clone(),
+            http: None,
+            mcp: None,
+            principal: principal.clone(),
+            decision: None,
+            exchanges: vec![info.clone()],
+            latency_ms: Some(millis(summary.latency)),
+            dropped: None,
+        });
+    }
+    out.push(AuditEvent {
+        schema: SCHEMA_ID,
+        kind: EventKind::Request,
+        time,
+        request_id: observed.request_id,
+        http: Some(HttpInfo {
+            method: observed.method,
+            path: observed.path,
+            status: observed.status,
+            headers_ms: millis(observed.headers),
+            completed: observed.completed,
+            session_id: observed.session_id,
+        }),
+        mcp: record.mcp.as_ref().map(mcp_info),
+        principal,
+        decision: Some(decision),
+        exchanges,
+        latency_ms: Some(millis(observed.total)),
+        dropped: None,
+    });
+    out
+}
+
+/// A report of dropped events.
+pub(crate) fn dropped_event(count: u64) -> AuditEvent {
+    AuditEvent {
+        schema: SCHEMA_ID,
+        kind: EventKind::Dropped,
+        time: now_rfc3339(),
+        request_id: String::new(),
+        http: None,
+        mcp: None,
+        principal: None,
+        decision: None,
+        exchanges: Vec::new(),
+        latency_ms: None,
+        dropped: Some(count),
+    }
+}
+
+fn mcp_info(mcp: &McpRequest) -> McpInfo {
+    McpInfo {
+        batch: mcp.is_batch(),
+        messages: mcp
+            .messages()
+            .iter()
+            .map(|m| {
+                let (target_kind, target) = match m.target() {
+                    Some(Target::Tool(n)) => (Some("tool"), Some(n.clone())),
+                    Some(Target::Resource(u)) => (Some("resource"), Some(u.clone())),
+                    Some(Target::Prompt(n)) => (Some("prompt"), Some(n.clone())),
+                    _ => (None, None),
+                };
+                McpMessageInfo {
+                    kind: match m.kind() {
+                        MessageKind::Request => "request",
+                        MessageKind::Notification => "notification",
+                        _ => "response",
+                    },
+                    method: m.method().map(str::to_owned),
+                    id: m.id().cloned(),
+                    target_kind,
+                    target,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn principal_info(p: &Principal, client: Option<&ClientSummary>) -> PrincipalInfo {
+    PrincipalInfo {
+        issuer: p.issuer().to_owned(),
+        subject: p.subject().to_owned(),
+        client_id: p.client_id().map(str::to_owned),
+        client_name: client.and_then(|c| c.name.clone()),
+        scopes: p.scopes().clone(),
+        actors: p
+            .actor()
+            .map(|a| a.chain().map(|a| a.subject.clone()).collect())
+            .unwrap_or_default(),
+        token_fingerprint: p.token().fingerprint(),
+    }
+}
+
+fn decision_info(observed: &Observed, scope: Option<&ScopeCheck>) -> DecisionInfo {
+    let outcome = if observed.failed {
+        "error"
+    } else if observed.denial.is_some() {
+        "denied"
+    } else {
+        "allowed"
+    };
+    DecisionInfo {
+        outcome,
+        reason: observed.denial.as_ref().map(AuthError::reason),
+        description: observed.denial.as_ref().map(|e| e.description().to_owned()),
+        required: scope.map(|s| s.required.clone()),
+        granted: scope.map(|s| s.granted.clone()),
+        missing: scope
+            .filter(|s| !s.missing.is_empty())
+            .map(|s| s.missing.clone()),
+    }
+}
+
+fn exchange_info(e: &ExchangeSummary) -> ExchangeInfo {
+    ExchangeInfo {
+        target: e.target.clone(),
+        requested: e.requested.clone(),
+        granted: e.granted.clone(),
+        cached: e.cached,
+        outcome: e.error.clone().unwrap_or_else(|| "ok".to_owned()),
+        latency_ms: millis(e.latency),
+    }
+}

@@ -1,0 +1,30 @@
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::Audit;
+use crate::auditor::Shared;
+
+/// Applies [`Audit`] to a service. Obtain it from [`Auditor::layer`](crate::Auditor::layer).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct AuditLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl AuditLayer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl<S> Layer<S> for AuditLayer {
+    type Service = Audit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Audit {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{HeaderMap, Request, Response};
+use mcp_auth_core::metadata::WELL_KNOWN_PATH;
+use mcp_auth_core::record::RequestRecord;
+use tower_service::Service;
+
+use super::ResponseFuture;
+use super::body::Pending;
+use crate::auditor::Shared;
+
+/// The id of a request, as recorded in its audit events; in the request extensions for
+/// handlers that want to log it too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// Middleware that records one audit event per request. See the [module docs](crate::layer).
+#[derive(Clone, Debug)]
+pub struct Audit<S> {
+    pub(super) inner: S,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl<S> Audit<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Audit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<super::AuditBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let path = req.uri().path().to_owned();
+        let metadata = path.starts_with(WELL_KNOWN_PATH)
+            && matches!(
+                path.as_bytes().get(WELL_KNOWN_PATH.len()),
+                None | Some(b'/')
+            );
+        if metadata && !self.shared.include_metadata {
+            return ResponseFuture::new(self.inner.call(req), None);
+        }
+        let start = Instant::now();
+        let request_id = request_id(req.headers());
+        let record = RequestRecord::default();
+        req.extensions_mut().insert(record.clone());
+        req.extensions_mut().insert(RequestId(request_id.clone()));
+        let pending = Pending {
+            shared: self.shared.clone(),
+            record,
+            request_id,
+            method: req.method().to_string(),
+            path,
+            session_id: header_text(req.headers(), "mcp-session-id", 256),
+            start,
+        };
+        ResponseFuture::new(self.inner.call(req), Some(pending))
+    }
+}
+
+/// The caller's `X-Request-Id`, else the trace id of its `traceparent`, else a new UUID.
+fn request_id(headers: &HeaderMap) -> String {
+    if let Some(id) = header_text(headers, "x-request-id", 128) {
+        return id;
+    }
+    let trace = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let mut parts = v.split('-');
+            let (_version, trace) = (parts.next()?, parts.next()?);
+            (trace.len() == 32
+                && trace.bytes().all(|b| b.is_ascii_hexdigit())
+                && trace != "0".repeat(32))
+            .then(|| trace.to_owned())
+        });
+    trace.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// A header value usable in an event: visible ASCII, at most `max` bytes.
+fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?.trim();
+    (!value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", "abc-123".parse().unwrap());
+        assert_eq!(request_id(&h), "abc-123");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(request_id(&h), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", "has space".parse().unwrap());
+        h.insert("traceparent", "garbage".parse().unwrap());
+        assert_eq!(request_id(&h).len(), 36, "generated UUID");
+        h.insert("x-request-id", "x".repeat(200).parse().unwrap());
+        assert_eq!(request_id(&h).len(), 36);
+    }
+}
