@@ -12,5 +12,10 @@ need npm "install Node.js 20 or later"
 echo "==> installing the Node fixtures (oidc-provider, @modelcontextprotocol/sdk)"
 (cd tests/fixtures/node && npm ci --no-audit --no-fund --loglevel=error)
 
+echo "==> installing the Python fixture (the MCP Python SDK) in a virtual environment"
+need python3 "install Python 3.10 or later"
+(cd tests/fixtures/python && { [ -x .venv/bin/python ] || python3 -m venv .venv; } \
+  && .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt)
+
 echo "==> cargo test"
 cargo test --workspace --locked "$@"

@@ -1,6 +1,7 @@
 //! Helpers that start real third-party components on 127.0.0.1 for the end-to-end tests: the
-//! `oidc-provider` authorization server and the official MCP TypeScript client, both from
-//! `fixtures/node` (installed by `npm ci` there; the project's test command does it).
+//! `oidc-provider` authorization server and the official MCP TypeScript client from
+//! `fixtures/node` (installed by `npm ci` there), and the official MCP Python client from
+//! `fixtures/python` (a virtual environment there). The project's test command installs both.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -107,6 +108,50 @@ impl Provider {
             .await
             .expect("token response JSON")
     }
+}
+
+/// Runs the MCP Python client (`fixtures/python/mcp_client.py`, in its virtual environment)
+/// and returns its one-line JSON report, the same contract as [`ts_client`].
+///
+/// # Panics
+/// If the virtual environment is missing or the script prints no report within 60 seconds.
+pub async fn py_client(args: &[&str]) -> Value {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "the Python fixture is not installed: run `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt` in {} (scripts/test.sh does it)",
+        dir.display()
+    );
+    run_report(
+        Command::new(python)
+            .arg("mcp_client.py")
+            .args(args)
+            .current_dir(dir),
+    )
+    .await
+}
+
+async fn run_report(command: &mut Command) -> Value {
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        command.stdin(Stdio::null()).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("the client did not finish within 60 s")
+    .expect("run the client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no report from the client; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    serde_json::from_str(line).expect("report JSON")
 }
 
 /// Runs the MCP TypeScript client (`fixtures/node/mcp-client.mjs`) and returns its one-line

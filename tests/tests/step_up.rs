@@ -2,7 +2,7 @@
 //! authorization-code flow against the real oidc-provider, meets our 403 `insufficient_scope`,
 //! obtains a token with the challenged scopes and retries.
 
-use mcp_auth_e2e::{Provider, tool_text, ts_client};
+use mcp_auth_e2e::{Provider, py_client, tool_text, ts_client};
 use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";
@@ -95,6 +95,44 @@ async fn the_typescript_client_steps_up_on_our_403_and_succeeds() {
         "one authorization, then one step-up: {report}"
     );
     assert_eq!(posts.last().unwrap().0, 200, "{report}");
+}
+
+#[tokio::test]
+async fn the_python_client_steps_up_on_our_403_and_succeeds() {
+    let provider = provider().await;
+    let server = server(&provider).await;
+    let report = py_client(&[
+        "--url",
+        &server.mcp_url,
+        "--oauth",
+        "authorization_code",
+        "--client-id",
+        "agent",
+        "--redirect-uri",
+        REDIRECT,
+        "--tool",
+        "add_note",
+        "--args",
+        r#"{"text":"from python"}"#,
+    ])
+    .await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(tool_text(&report["result"]), "1 notes");
+    let posts = statuses(&report, &server.mcp_url);
+    assert_eq!(posts.first().map(|p| p.0), Some(401), "{report}");
+    let step_up = posts.iter().find(|(s, _)| *s == 403).expect("our 403");
+    assert!(
+        step_up
+            .1
+            .starts_with(r#"Bearer error="insufficient_scope", scope="mcp:read mcp:write""#),
+        "{step_up:?}"
+    );
+    let last_call = posts
+        .iter()
+        .rev()
+        .find(|(s, _)| *s == 200)
+        .expect("a successful retry");
+    assert_eq!(last_call.0, 200);
 }
 
 #[tokio::test]
