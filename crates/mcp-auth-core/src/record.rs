@@ -27,13 +27,19 @@ pub struct RequestRecord(Arc<Mutex<Record>>);
 impl RequestRecord {
     /// Changes the record.
     pub fn update(&self, change: impl FnOnce(&mut Record)) {
-        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut guard);
     }
 
     /// A copy of the record as it stands.
     pub fn snapshot(&self) -> Record {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Updates the record of `extensions`, if there is one.
@@ -75,7 +81,11 @@ pub struct ClientSummary {
 impl ClientSummary {
     /// A client known only by its id.
     pub fn new(client_id: impl Into<String>) -> Self {
-        Self { client_id: client_id.into(), name: None, metadata_document: false }
+        Self {
+            client_id: client_id.into(),
+            name: None,
+            metadata_document: false,
+        }
     }
 
     /// Sets the display name.
@@ -110,7 +120,12 @@ pub struct ScopeCheck {
 impl ScopeCheck {
     /// A decision.
     pub fn new(allowed: bool, required: Scopes, granted: Scopes, missing: Scopes) -> Self {
-        Self { allowed, required, granted, missing }
+        Self {
+            allowed,
+            required,
+            granted,
+            missing,
+        }
     }
 }
 

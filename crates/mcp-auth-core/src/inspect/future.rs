@@ -136,7 +136,9 @@ where
                     };
                     match outcome {
                         Ok((mcp, bytes)) => {
-                            RequestRecord::update_in(&parts.extensions, |r| r.mcp = Some(mcp.clone()));
+                            RequestRecord::update_in(&parts.extensions, |r| {
+                                r.mcp = Some(mcp.clone())
+                            });
                             parts.extensions.insert(mcp);
                             let mut service = service
                                 .take()

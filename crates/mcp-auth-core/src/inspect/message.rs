@@ -410,10 +410,7 @@ mod tests {
         assert_eq!(r.messages().len(), 2);
         assert_eq!(r.messages()[0].target(), Some(&Target::Tool("a".into())));
         assert!(err("[]").contains("must not be empty"));
-        let big = format!(
-            "[{}]",
-            [r#"{"jsonrpc":"2.0","method":"x"}"#; 11].join(",")
-        );
+        let big = format!("[{}]", [r#"{"jsonrpc":"2.0","method":"x"}"#; 11].join(","));
         let e = parse(&big).unwrap_err();
         assert_eq!(e.reason(), "batch_too_large");
         assert!(
