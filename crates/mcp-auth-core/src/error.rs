@@ -30,6 +30,8 @@ pub enum AuthErrorKind {
     BadRequest,
     /// The request body exceeds a configured limit: 413.
     PayloadTooLarge,
+    /// The request body did not arrive in time: 408.
+    RequestTimeout,
     /// The server cannot decide now (e.g. the issuer's keys are unobtainable): 503 with
     /// `Retry-After`. Clients must not discard their token for this.
     Unavailable,
@@ -43,6 +45,7 @@ impl AuthErrorKind {
             Self::InvalidRequest | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -56,6 +59,7 @@ impl AuthErrorKind {
             Self::InsufficientScope => "insufficient_scope",
             Self::AccessDenied => "access_denied",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Unavailable => "temporarily_unavailable",
         }
     }
@@ -67,6 +71,7 @@ impl AuthErrorKind {
             Self::InsufficientScope | Self::AccessDenied => 7, // PERMISSION_DENIED
             Self::InvalidRequest | Self::BadRequest | Self::PayloadTooLarge => 3, // INVALID_ARGUMENT
             Self::Unavailable => 14,                                              // UNAVAILABLE
+            Self::RequestTimeout => 4, // DEADLINE_EXCEEDED
         }
     }
 
@@ -76,9 +81,11 @@ impl AuthErrorKind {
             Self::InvalidToken | Self::InvalidRequest | Self::InsufficientScope => {
                 Some(Some(self.code()))
             }
-            Self::AccessDenied | Self::BadRequest | Self::PayloadTooLarge | Self::Unavailable => {
-                None
-            }
+            Self::AccessDenied
+            | Self::BadRequest
+            | Self::PayloadTooLarge
+            | Self::RequestTimeout
+            | Self::Unavailable => None,
         }
     }
 }

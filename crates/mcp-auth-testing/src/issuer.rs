@@ -29,6 +29,10 @@ pub enum JwksBehavior {
     Hang,
     /// Answer 200 with this body and content type.
     Body(String, String),
+    /// Answer 200 and send the published JWKS one byte every 100 ms (a slowloris peer).
+    Trickle,
+    /// Answer with a redirect to this URL.
+    Redirect(String),
 }
 
 /// A mock issuer serving discovery documents (RFC 8414 and OpenID Connect, every path placement)
@@ -57,6 +61,7 @@ struct Shared {
     jwks: Mutex<JwksBehavior>,
     cache_control: Mutex<Option<String>>,
     discovery_issuer: Mutex<Option<String>>,
+    discovery_redirect: Mutex<Option<String>>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
     kid_counter: AtomicUsize,
@@ -134,6 +139,7 @@ impl MockIssuerBuilder {
             jwks: Mutex::new(JwksBehavior::Serve),
             cache_control: Mutex::new(None),
             discovery_issuer: Mutex::new(None),
+            discovery_redirect: Mutex::new(None),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             kid_counter: AtomicUsize::new(algorithms.len()),
@@ -248,6 +254,11 @@ impl MockIssuer {
         *self.shared.discovery_issuer.lock().expect("issuer") = issuer.map(str::to_owned);
     }
 
+    /// Makes discovery documents answer with a redirect to `url` (`None` restores them).
+    pub fn set_discovery_redirect(&self, url: Option<&str>) {
+        *self.shared.discovery_redirect.lock().expect("redirect") = url.map(str::to_owned);
+    }
+
     /// JWKS requests served so far.
     pub fn jwks_fetches(&self) -> usize {
         self.shared.jwks_fetches.load(Ordering::SeqCst)
@@ -312,6 +323,9 @@ async fn route(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     ];
     if discovery_paths.iter().any(|p| p == path) {
         shared.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+        if let Some(target) = shared.discovery_redirect.lock().expect("redirect").clone() {
+            return (StatusCode::FOUND, [(header::LOCATION, target)]).into_response();
+        }
         let issuer = shared
             .discovery_issuer
             .lock()
@@ -364,6 +378,25 @@ async fn jwks_response(shared: &Arc<Shared>) -> Response {
         JwksBehavior::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        JwksBehavior::Trickle => {
+            let bytes = jwks_of(shared).to_string().into_bytes();
+            let stream = futures_util::stream::unfold(bytes.into_iter(), |mut rest| async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let byte = rest.next()?;
+                Some((
+                    Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(vec![byte])),
+                    rest,
+                ))
+            });
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            (headers, axum::body::Body::from_stream(stream)).into_response()
+        }
+        JwksBehavior::Redirect(target) => {
+            (StatusCode::FOUND, [(header::LOCATION, target)]).into_response()
         }
         JwksBehavior::Body(body, content_type) => {
             if let Ok(v) = HeaderValue::from_str(&content_type) {

@@ -38,6 +38,8 @@ pin_project! {
         Collecting {
             #[pin]
             collect: Collect<Limited<ReqBody>>,
+            #[pin]
+            deadline: tokio::time::Sleep,
             parts: Option<request::Parts>,
             service: Option<S>,
             limits: InspectLimits,
@@ -76,6 +78,7 @@ where
     ) -> Self {
         Self {
             state: State::Collecting {
+                deadline: tokio::time::sleep(limits.read_timeout),
                 collect,
                 parts: Some(parts),
                 service: Some(service),
@@ -113,23 +116,38 @@ where
                 }
                 StateProj::Collecting {
                     collect,
+                    deadline,
                     parts,
                     service,
                     limits,
                 } => {
-                    let collected = ready!(collect.poll(cx));
+                    let collected = match collect.poll(cx) {
+                        Poll::Ready(collected) => Some(collected),
+                        Poll::Pending => {
+                            ready!(deadline.poll(cx));
+                            None
+                        }
+                    };
                     let mut parts = parts
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let outcome = match collected {
-                        Ok(collected) => {
+                        None => Err(AuthError::new(
+                            crate::AuthErrorKind::RequestTimeout,
+                            "body_timeout",
+                            format!(
+                                "the request body did not arrive within {} seconds",
+                                limits.read_timeout.as_secs_f32()
+                            ),
+                        )),
+                        Some(Ok(collected)) => {
                             let bytes = collected.to_bytes();
                             McpRequest::parse(&bytes, limits).map(|mcp| (mcp, bytes))
                         }
-                        Err(e) if e.is::<LengthLimitError>() => {
+                        Some(Err(e)) if e.is::<LengthLimitError>() => {
                             Err(AuthError::payload_too_large(limits.max_body_bytes))
                         }
-                        Err(e) => Err(AuthError::bad_request(
+                        Some(Err(e)) => Err(AuthError::bad_request(
                             "body_unreadable",
                             format!("failed to read the request body: {e}"),
                         )),

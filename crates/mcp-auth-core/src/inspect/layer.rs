@@ -9,6 +9,7 @@ pub struct InspectLimits {
     pub(super) max_body_bytes: usize,
     pub(super) max_batch: usize,
     pub(super) max_depth: usize,
+    pub(super) read_timeout: std::time::Duration,
 }
 
 impl InspectLimits {
@@ -32,6 +33,17 @@ impl InspectLimits {
         self
     }
 
+    /// Default time allowed for the whole request body to arrive.
+    pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// Time allowed for the whole request body to arrive; a body still incomplete after it gets
+    /// 408, so a client that never finishes its body cannot hold the request open. Defaults to
+    /// 30 s.
+    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
     /// Most messages in one JSON-RPC batch; larger batches get 400. Defaults to 100.
     pub fn max_batch(mut self, messages: usize) -> Self {
         self.max_batch = messages;
@@ -45,6 +57,7 @@ impl Default for InspectLimits {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_batch: Self::DEFAULT_MAX_BATCH,
             max_depth: Self::DEFAULT_MAX_DEPTH,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
         }
     }
 }

@@ -49,3 +49,99 @@ pub use future::ResponseFuture;
 pub use layer::{InspectLimits, McpInspectLayer};
 pub use message::{McpMessage, McpRequest, MessageKind, Target};
 pub use service::McpInspect;
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body::{Body, Frame};
+    use http_body_util::{BodyExt, Full};
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+    use crate::AuthBody;
+
+    /// A body that sends a few bytes and then never ends.
+    struct Endless(bool);
+
+    impl Body for Endless {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            if self.0 {
+                return Poll::Pending;
+            }
+            self.0 = true;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{\"jsonrpc\":")))))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_ends_gets_408() {
+        let svc = ServiceBuilder::new()
+            .layer(McpInspectLayer::with_limits(
+                InspectLimits::default().read_timeout(Duration::from_secs(5)),
+            ))
+            .service_fn(|_req: Request<AuthBody<Endless>>| async {
+                Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+            });
+        let response = svc
+            .oneshot(Request::post("/mcp").body(Endless(false)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 408);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            std::str::from_utf8(&body)
+                .unwrap()
+                .contains("did not arrive within 5 seconds")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let svc = ServiceBuilder::new()
+            .layer(McpInspectLayer::with_limits(
+                InspectLimits::default().max_body_bytes(10),
+            ))
+            .service_fn(|_req: Request<AuthBody<Endless>>| async {
+                Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+            });
+        let request = Request::post("/mcp")
+            .header("content-length", "1000000")
+            .body(Endless(false))
+            .unwrap();
+        assert_eq!(svc.oneshot(request).await.unwrap().status(), 413);
+    }
+
+    #[tokio::test]
+    async fn the_inner_service_receives_the_identical_body() {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"é":"\u00e9"}}}"#;
+        let svc = ServiceBuilder::new()
+            .layer(McpInspectLayer::new())
+            .service_fn(|req: Request<AuthBody<Full<Bytes>>>| async move {
+                let bytes = req.into_body().collect().await.unwrap().to_bytes();
+                Ok::<_, Infallible>(Response::new(Full::new(bytes)))
+            });
+        let response = svc
+            .oneshot(
+                Request::post("/mcp")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            response.into_body().collect().await.unwrap().to_bytes(),
+            body
+        );
+    }
+}

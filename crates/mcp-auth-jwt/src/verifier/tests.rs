@@ -792,3 +792,123 @@ async fn tampered_tokens_never_hit_the_cache() {
         "bad_signature"
     );
 }
+
+// --- hostile issuers: bounded time and memory, the right status, cached keys keep working ---
+
+fn elapsed_below(start: std::time::Instant, limit: Duration) {
+    assert!(start.elapsed() < limit, "took {:?}", start.elapsed());
+}
+
+#[tokio::test]
+async fn a_huge_jwks_is_refused_and_cached_keys_keep_working() {
+    let issuer = issuer().await;
+    let v = remote(&issuer)
+        .refresh_interval(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    let huge = format!(r#"{{"keys":[],"pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    issuer.set_jwks_behavior(JwksBehavior::Body(huge, "application/json".into()));
+    let start = std::time::Instant::now();
+    // An unknown kid forces a refresh, which fails on the size cap: 401 for that token...
+    let err = v
+        .verify(&issuer.token().kid(Some("rotated?")).sign())
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "unknown_key");
+    elapsed_below(start, Duration::from_secs(3));
+    // ...and tokens signed by the cached key still verify.
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    // Without cached keys, the same issuer gives 503.
+    let fresh = remote(&issuer).build().unwrap();
+    assert_eq!(call(fresh, &issuer.token().sign()).await.status(), 503);
+}
+
+#[tokio::test]
+async fn a_slowloris_jwks_times_out() {
+    let issuer = issuer().await;
+    issuer.set_jwks_behavior(JwksBehavior::Trickle);
+    let v = remote(&issuer).build().unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(call(v, &issuer.token().sign()).await.status(), 503);
+    elapsed_below(start, Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_hanging_issuer_never_hangs_requests() {
+    let issuer = issuer().await;
+    let v = remote(&issuer)
+        .refresh_interval(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    issuer.set_jwks_behavior(JwksBehavior::Hang);
+    let start = std::time::Instant::now();
+    let err = v
+        .verify(&issuer.token().kid(Some("new-kid")).sign())
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "unknown_key");
+    elapsed_below(start, Duration::from_secs(3));
+    assert!(
+        v.verify(&issuer.token().sign()).await.is_ok(),
+        "cached keys keep working"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_kids_still_find_the_right_key() {
+    let issuer = issuer().await;
+    let impostor = SigningKey::generate(Algorithm::RS256, issuer.current_key().kid());
+    let mut jwks = issuer.jwks();
+    jwks["keys"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, impostor.public_jwk().clone());
+    issuer.set_jwks_behavior(JwksBehavior::Body(
+        jwks.to_string(),
+        "application/json".into(),
+    ));
+    let v = remote(&issuer).build().unwrap();
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    // A token signed by the impostor key verifies too: both keys are the issuer's own JWKS.
+    // What matters is that neither key is tried with another algorithm, and at most a bounded
+    // number of keys is tried.
+    let flood: Vec<_> = (0..50).map(|_| impostor.public_jwk().clone()).collect();
+    issuer.set_jwks_behavior(JwksBehavior::Body(
+        json!({"keys": flood}).to_string(),
+        "application/json".into(),
+    ));
+    let v = remote(&issuer).build().unwrap();
+    let err = v.verify(&issuer.token().sign()).await.unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "bad_signature",
+        "gives up after a bounded number of candidates"
+    );
+}
+
+#[tokio::test]
+async fn redirecting_discovery_or_jwks_is_not_followed() {
+    let issuer = issuer().await;
+    let elsewhere = MockIssuer::builder().audience(RESOURCE).start().await;
+    issuer.set_discovery_redirect(Some(&format!(
+        "{}/.well-known/openid-configuration",
+        elsewhere.issuer()
+    )));
+    let v = Verifier::builder(resource())
+        .issuer(IssuerConfig::discover(issuer.issuer()))
+        .fetch_policy(dev_policy())
+        .build()
+        .unwrap();
+    let failures = v.warm_up().await;
+    assert!(failures[0].1.contains("redirect"), "{failures:?}");
+    assert_eq!(elsewhere.discovery_fetches(), 0);
+    assert_eq!(call(v, &issuer.token().sign()).await.status(), 503);
+
+    issuer.set_discovery_redirect(None);
+    issuer.set_jwks_behavior(JwksBehavior::Redirect(elsewhere.jwks_uri()));
+    let v = remote(&issuer).build().unwrap();
+    assert_eq!(call(v, &issuer.token().sign()).await.status(), 503);
+    assert_eq!(elsewhere.jwks_fetches(), 0);
+}
