@@ -44,6 +44,9 @@ mod resource;
 mod scopes;
 mod token;
 
+#[cfg(test)]
+mod proptests;
+
 pub use body::AuthBody;
 pub use challenge::BearerChallenge;
 pub use error::{AuthError, AuthErrorKind, is_grpc};

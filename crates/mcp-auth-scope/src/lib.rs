@@ -63,6 +63,9 @@ mod pattern;
 mod policy;
 mod requirement;
 
+#[cfg(test)]
+mod proptests;
+
 pub use config::{PolicyError, ScopeConfig};
 pub use hierarchy::ScopeHierarchy;
 pub use layer::{Scope, ScopeLayer};

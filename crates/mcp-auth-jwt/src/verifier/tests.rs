@@ -912,3 +912,57 @@ async fn redirecting_discovery_or_jwks_is_not_followed() {
     assert_eq!(call(v, &issuer.token().sign()).await.status(), 503);
     assert_eq!(elsewhere.jwks_fetches(), 0);
 }
+
+// --- expiry arithmetic: first sight and cache hits agree, at every instant ---
+
+mod expiry {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ISSUER: &str = "https://issuer.example";
+
+    fn key() -> &'static SigningKey {
+        static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| SigningKey::generate(Algorithm::ES256, "k"))
+    }
+
+    fn verifier_at(clock: Arc<AtomicU64>, leeway: u64) -> Verifier {
+        let jwks = json!({"keys": [key().public_jwk()]});
+        Verifier::builder(resource())
+            .issuer(IssuerConfig::static_keys(ISSUER, jwks).leeway(Duration::from_secs(leeway)))
+            .clock(move || clock.load(Ordering::SeqCst))
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_exactly_while_now_is_before_exp_plus_leeway(
+            exp in 1_000u64..u64::MAX / 2,
+            offset in -200i64..200,
+            later in 0u64..400,
+            leeway in 0u64..=300,
+        ) {
+            let now = exp.saturating_add_signed(offset);
+            let clock = Arc::new(AtomicU64::new(now));
+            let v = verifier_at(clock.clone(), leeway);
+            let token = TokenBuilder::new(key())
+                .claim("iss", ISSUER)
+                .claim("aud", RESOURCE)
+                .claim("sub", "s")
+                .claim("client_id", "c")
+                .claim("jti", "j")
+                .claim("iat", 0)
+                .claim("exp", exp)
+                .sign();
+            let check = |v: &Verifier| match v.try_verify(&token, false) {
+                Attempt::Done(result) => result.is_ok(),
+                Attempt::NeedKeys { .. } => panic!("static keys never need fetching"),
+            };
+            prop_assert_eq!(check(&v), now < exp.saturating_add(leeway), "first sight at {}", now);
+            // Later, from the cache or not, the same rule holds.
+            clock.store(now + later, Ordering::SeqCst);
+            prop_assert_eq!(check(&v), now + later < exp.saturating_add(leeway), "later at {}", now + later);
+        }
+    }
+}
