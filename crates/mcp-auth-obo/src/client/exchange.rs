@@ -1,0 +1,256 @@
+//! One exchange: cache, single-flight, back-off, the request, and remembering the outcome.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::TokenExchangeClient;
+use super::flight::Landed;
+use crate::error::{ExchangeError, OAuthErrorCode};
+use crate::request::{
+    ACCESS_TOKEN_TYPE, ExchangeKey, ExchangeRequest, Subject, TOKEN_EXCHANGE_GRANT,
+};
+use crate::response;
+use crate::store::StoredExchange;
+use crate::token::ExchangedToken;
+
+/// The outcome of one call, with whether it was answered without a request of its own.
+pub(crate) struct Outcome {
+    pub(crate) result: Result<ExchangedToken, ExchangeError>,
+    pub(crate) cached: bool,
+}
+
+impl TokenExchangeClient {
+    pub(crate) async fn exchange(
+        &self,
+        subject: Subject<'_>,
+        request: &ExchangeRequest,
+    ) -> Outcome {
+        let key = ExchangeKey::new(&self.inner.namespace, subject.token, request);
+        // An invalid request is never stored, so it cannot hit: checking it after the lookup
+        // keeps the hot path short.
+        if let Some(result) = self.lookup(&key).await {
+            return Outcome {
+                result,
+                cached: true,
+            };
+        }
+        if let Err(e) = request.validate() {
+            return Outcome {
+                result: Err(e),
+                cached: false,
+            };
+        }
+        let ticket = self.inner.flights.join(key);
+        let mut led = false;
+        let landed = ticket
+            .cell()
+            .get_or_init(|| {
+                led = true;
+                async {
+                    // A flight that landed between the lookup above and joining this one has
+                    // left its outcome in the store.
+                    if let Some(result) = self.lookup(&key).await {
+                        return Landed {
+                            result,
+                            contacted: false,
+                        };
+                    }
+                    self.exchange_now(subject, request, key).await
+                }
+            })
+            .await
+            .clone();
+        drop(ticket);
+        let cached = !(led && landed.contacted);
+        tracing::debug!(
+            downstream = %request.target(),
+            subject = %subject.token.fingerprint(),
+            cached,
+            outcome = landed.result.as_ref().err().map_or("ok", |e| e.code()),
+            "token exchange"
+        );
+        Outcome {
+            result: landed.result.map(|t| t.served(cached)),
+            cached,
+        }
+    }
+
+    /// The remembered outcome for `key`, if still valid.
+    async fn lookup(&self, key: &ExchangeKey) -> Option<Result<ExchangedToken, ExchangeError>> {
+        let inner = &*self.inner;
+        let entry = inner.store.get(key).await?;
+        let now = (inner.clock)();
+        let live = now < entry.valid_until()
+            && match &entry {
+                StoredExchange::Token { token, .. } => now < token.expires_at(),
+                StoredExchange::Failure { .. } => true,
+            };
+        if !live {
+            inner.store.remove(key).await;
+            return None;
+        }
+        Some(match entry {
+            StoredExchange::Token { token, .. } => Ok(token.served(true)),
+            StoredExchange::Failure { error, .. } => Err(error),
+        })
+    }
+
+    /// Contacts the authorization server (unless backing off) and remembers the outcome.
+    async fn exchange_now(
+        &self,
+        subject: Subject<'_>,
+        request: &ExchangeRequest,
+        key: ExchangeKey,
+    ) -> Landed {
+        let inner = &*self.inner;
+        let now = (inner.clock)();
+        if let Some(wait) = inner.backoff.remaining(now) {
+            return Landed {
+                result: Err(ExchangeError::Unavailable {
+                    reason: "backing off after the authorization server failed".into(),
+                    retry_after: wait,
+                }),
+                contacted: false,
+            };
+        }
+        let result = self.send(subject, request).await;
+        let now = (inner.clock)();
+        let entry = match &result {
+            Ok(token) => {
+                inner.backoff.succeed();
+                self.freshness(token, subject, now)
+                    .map(|fresh_until| StoredExchange::Token {
+                        token: token.clone(),
+                        fresh_until,
+                    })
+            }
+            Err(ExchangeError::InvalidRequest(_)) => None,
+            Err(error) => {
+                let ttl = match error {
+                    ExchangeError::Unavailable { retry_after, .. } => *retry_after,
+                    _ => inner.failure_ttl,
+                };
+                (!ttl.is_zero()).then(|| StoredExchange::Failure {
+                    error: error.clone(),
+                    until: now + ttl,
+                })
+            }
+        };
+        if let Some(entry) = entry {
+            inner.store.put(key, entry).await;
+        }
+        Landed {
+            result,
+            contacted: true,
+        }
+    }
+
+    /// Until when `token` may be served: its expiry minus the skew, capped by the subject
+    /// token's expiry. `None` when that is already past or the subject's expiry is unknown.
+    fn freshness(
+        &self,
+        token: &ExchangedToken,
+        subject: Subject<'_>,
+        now: SystemTime,
+    ) -> Option<SystemTime> {
+        let subject_exp = UNIX_EPOCH + Duration::from_secs(subject.expires_at?);
+        let token_fresh = token.expires_at().checked_sub(self.inner.skew)?;
+        let until = token_fresh.min(subject_exp);
+        (until > now).then_some(until)
+    }
+
+    /// Makes the request and reads the answer. Transient failures start or extend the
+    /// back-off, and carry its delay as their `retry_after`.
+    async fn send(
+        &self,
+        subject: Subject<'_>,
+        request: &ExchangeRequest,
+    ) -> Result<ExchangedToken, ExchangeError> {
+        let inner = &*self.inner;
+        let result = async {
+            let endpoint = self.resolve_token_endpoint().await?;
+            let now = (inner.clock)();
+            let credentials = inner.auth.credentials(endpoint, now)?;
+            let scope = request.scope.to_string();
+            let mut form: Vec<(&str, Cow<'_, str>)> = vec![
+                ("grant_type", TOKEN_EXCHANGE_GRANT.into()),
+                ("subject_token", subject.token.expose_secret().into()),
+                ("subject_token_type", ACCESS_TOKEN_TYPE.into()),
+            ];
+            if let Some(t) = &request.requested_token_type {
+                form.push(("requested_token_type", t.as_str().into()));
+            }
+            if let Some(audience) = &request.audience {
+                form.push(("audience", audience.as_str().into()));
+            }
+            if let Some(resource) = &request.resource {
+                form.push(("resource", resource.as_str().into()));
+            }
+            if !scope.is_empty() {
+                form.push(("scope", scope.as_str().into()));
+            }
+            if let Some(actor) = &request.actor {
+                form.push(("actor_token", actor.token.expose_secret().into()));
+                form.push(("actor_token_type", actor.token_type.as_str().into()));
+            }
+            form.extend(
+                credentials
+                    .form
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str().into())),
+            );
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+            let basic = credentials.basic.as_ref().map(|(u, p)| (&**u, &**p));
+            let answer = inner
+                .fetcher
+                .post_form(endpoint, &pairs, basic)
+                .await
+                .map_err(|e| ExchangeError::from_fetch(e, Duration::ZERO))?;
+            let mut redact = vec![subject.token.expose_secret()];
+            redact.extend(inner.auth.secret());
+            if let Some(actor) = &request.actor {
+                redact.push(actor.token.expose_secret());
+            }
+            response::read(
+                &answer,
+                &request.scope,
+                (inner.clock)(),
+                Duration::ZERO,
+                &redact,
+            )
+        }
+        .await;
+        match result {
+            Err(ExchangeError::Unavailable {
+                reason,
+                retry_after,
+            }) => {
+                let delay = inner.backoff.fail((inner.clock)(), retry_after);
+                Err(ExchangeError::Unavailable {
+                    reason,
+                    retry_after: delay,
+                })
+            }
+            Err(error) if fails_every_caller(&error) => {
+                inner.backoff.fail((inner.clock)(), Duration::ZERO);
+                Err(error)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Failures that are this client's, not the caller's: every exchange would fail the same way,
+/// so the authorization server is given the same rest as when it is down.
+fn fails_every_caller(error: &ExchangeError) -> bool {
+    match error {
+        ExchangeError::Refused { code, .. } => matches!(
+            code,
+            OAuthErrorCode::InvalidClient
+                | OAuthErrorCode::UnauthorizedClient
+                | OAuthErrorCode::UnsupportedGrantType
+        ),
+        ExchangeError::Misconfigured(_) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,78 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use mcp_auth_core::record::RequestRecord;
+use mcp_auth_core::{AuthBody, Principal, is_grpc};
+use tower_service::Service;
+
+use super::ResponseFuture;
+use super::layer::Shared;
+use crate::OnBehalfOf;
+
+/// Middleware that gives handlers an [`OnBehalfOf`] handle for the verified caller, and
+/// renders the failures they propagate. See the [module docs](crate::layer) for an example.
+#[derive(Clone)]
+pub struct Obo<S> {
+    pub(super) inner: S,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl<S> Obo<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Obo<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Obo")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Obo<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // No verified caller, no handle: a handler that needs one finds none and says so.
+        let state = match req.extensions().get::<Principal>() {
+            Some(principal) => {
+                let record = req.extensions().get::<RequestRecord>().cloned();
+                let handle = OnBehalfOf::new(self.shared.client.clone(), principal.clone(), record);
+                let state = handle.state().clone();
+                req.extensions_mut().insert(handle);
+                Some(state)
+            }
+            None => {
+                req.extensions_mut().remove::<OnBehalfOf>();
+                None
+            }
+        };
+        let grpc = is_grpc(req.headers());
+        ResponseFuture::new(self.inner.call(req), state, grpc, self.shared.clone())
+    }
+}
