@@ -1,0 +1,152 @@
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, Request, Response};
+use mcp_auth_core::record::{ClientSummary, RequestRecord};
+use mcp_auth_core::{AuthBody, AuthError, Principal};
+use tower_layer::Layer;
+
+use super::Cimd;
+use crate::policy::Step;
+use crate::{Admission, CimdUrl, ClientPolicy, ClientResolver};
+
+/// Applies [`Cimd`] to a service. See the [module docs](crate::layer) for an example.
+#[derive(Clone)]
+#[must_use]
+pub struct CimdLayer {
+    pub(super) shared: Arc<Shared>,
+}
+
+pub(super) struct Shared {
+    pub(super) resolver: ClientResolver,
+    pub(super) policy: ClientPolicy,
+    resource_metadata: String,
+}
+
+/// What `call` can decide before any I/O.
+pub(super) enum Decision {
+    Admit(Admission),
+    Deny(AuthError),
+    Resolve(String),
+}
+
+impl Shared {
+    pub(super) fn decide(&self, extensions: &http::Extensions) -> Decision {
+        let Some(principal) = extensions.get::<Principal>() else {
+            tracing::error!(
+                "CimdLayer received a request without a verified Principal: \
+                 place the verification layer (VerifyLayer) outside CimdLayer"
+            );
+            return Decision::Deny(AuthError::access_denied(
+                "no_principal",
+                "the client cannot be identified: the request was not authenticated",
+            ));
+        };
+        let Some(client_id) = principal.client_id() else {
+            return Decision::Deny(AuthError::access_denied(
+                "token_without_client",
+                "the access token names no client (neither client_id nor azp)",
+            ));
+        };
+        match self.policy.begin(client_id, &self.resolver) {
+            Step::Admit(admission) => Decision::Admit(admission),
+            Step::Deny(error) => {
+                record_client(extensions, client_id);
+                Decision::Deny(error)
+            }
+            Step::Resolve => Decision::Resolve(client_id.to_owned()),
+        }
+    }
+
+    pub(super) fn render<B>(
+        &self,
+        error: &AuthError,
+        headers: &HeaderMap,
+    ) -> Response<AuthBody<B>> {
+        tracing::debug!(
+            reason = error.reason(),
+            description = error.description(),
+            "client refused"
+        );
+        error.to_response(&self.resource_metadata, headers)
+    }
+}
+
+/// Puts the admitted client where handlers and the audit layer look for it.
+pub(super) fn admit<B>(request: &mut Request<B>, admission: Admission) {
+    match admission {
+        Admission::Document(info) => {
+            RequestRecord::update_in(request.extensions(), |r| r.client = Some(info.summary()));
+            request.extensions_mut().insert(info);
+        }
+        Admission::PreRegistered(id) => {
+            RequestRecord::update_in(request.extensions(), |r| {
+                r.client = Some(ClientSummary::new(id))
+            });
+        }
+    }
+}
+
+/// Records which client was refused, for the audit layer.
+pub(super) fn record_client(extensions: &http::Extensions, client_id: &str) {
+    RequestRecord::update_in(extensions, |r| {
+        r.client = Some(
+            ClientSummary::new(client_id).metadata_document(CimdUrl::looks_like_url(client_id)),
+        );
+    });
+}
+
+impl CimdLayer {
+    /// Identifies clients with `resolver` and admits them by `policy`.
+    pub fn new(resolver: ClientResolver, policy: ClientPolicy) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                resolver,
+                policy,
+                resource_metadata: String::new(),
+            }),
+        }
+    }
+
+    /// The protected-resource metadata URL used when rendering denials (e.g.
+    /// `ResourceId::metadata_url()`). This layer's 403 and 503 carry no `WWW-Authenticate`
+    /// challenge today, so it only matters if that changes; set it anyway so every layer of a
+    /// stack renders alike. Defaults to empty.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        Arc::get_mut(&mut self.shared)
+            .expect("configure CimdLayer before cloning it")
+            .resource_metadata = url.into();
+        self
+    }
+
+    /// The resolver (e.g. to pre-resolve known clients at start-up).
+    pub fn resolver(&self) -> &ClientResolver {
+        &self.shared.resolver
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &ClientPolicy {
+        &self.shared.policy
+    }
+}
+
+impl fmt::Debug for CimdLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CimdLayer")
+            .field("resolver", &self.shared.resolver)
+            .field("policy", &self.shared.policy)
+            .field("resource_metadata", &self.shared.resource_metadata)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for CimdLayer {
+    type Service = Cimd<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Cimd {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use mcp_auth_core::{AuthBody, LayerFuture};
+use tower_service::Service;
+
+use super::ResponseFuture;
+use super::layer::{Decision, Shared, admit, record_client};
+
+/// Middleware that admits or refuses the verified token's client. See the
+/// [module docs](crate::layer) for an example.
+#[derive(Clone)]
+pub struct Cimd<S> {
+    pub(super) inner: S,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl<S> Cimd<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Cimd<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cimd")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Cimd<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, ResBody>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        match self.shared.decide(req.extensions()) {
+            Decision::Admit(admission) => {
+                admit(&mut req, admission);
+                ResponseFuture::decided(LayerFuture::inner(self.inner.call(req)))
+            }
+            Decision::Deny(error) => ResponseFuture::decided(LayerFuture::ready(
+                self.shared.render(&error, req.headers()),
+            )),
+            Decision::Resolve(client_id) => {
+                let shared = self.shared.clone();
+                // The audit record names the client before the outcome is known; admission
+                // replaces it with the full summary.
+                record_client(req.extensions(), &client_id);
+                let resolving = Box::pin(async move {
+                    let resolved = shared.resolver.resolve(&client_id).await;
+                    shared.policy.finish(resolved)
+                });
+                // The clone stays behind; the instance that was polled ready is the one called.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::resolving(resolving, req, ready, self.shared.clone())
+            }
+        }
+    }
+}
