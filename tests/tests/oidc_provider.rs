@@ -26,6 +26,7 @@ async fn server(provider: &Provider) -> protected_server::Server {
         listen: ([127, 0, 0, 1], 0).into(),
         resource: None,
         issuer: Some(provider.issuer.clone()),
+        ..Default::default()
     };
     protected_server::start(options)
         .await

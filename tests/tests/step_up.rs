@@ -29,6 +29,7 @@ async fn server(provider: &Provider) -> protected_server::Server {
         listen: ([127, 0, 0, 1], 0).into(),
         resource: None,
         issuer: Some(provider.issuer.clone()),
+        ..Default::default()
     })
     .await
     .expect("server starts")
@@ -163,5 +164,5 @@ async fn the_typescript_client_lists_only_the_tools_its_token_allows() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["list_notes", "whoami"]);
+    assert_eq!(names, ["call_downstream", "list_notes", "whoami"]);
 }

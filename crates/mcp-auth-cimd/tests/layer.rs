@@ -239,7 +239,7 @@ async fn registry_approval_and_changed_documents() {
         "https://attacker.example/cb"
     ]);
     server.set(PATH, Reply::json(&changed));
-    refusing.resolver().invalidate(&id);
+    refusing.resolver().expect("enabled").invalidate(&id);
     let description = assert_denied(
         call(&refusing, request(Some(&id))).await,
         403,

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::Algorithm;
@@ -14,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::exchange::{ExchangeConfig, GRANT};
 use crate::keys::{SigningKey, alg_name};
 use crate::token::TokenBuilder;
 
@@ -64,6 +67,8 @@ struct Shared {
     discovery_redirect: Mutex<Option<String>>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    token_requests: AtomicUsize,
+    exchange: Mutex<ExchangeConfig>,
     kid_counter: AtomicUsize,
 }
 
@@ -142,6 +147,8 @@ impl MockIssuerBuilder {
             discovery_redirect: Mutex::new(None),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
+            token_requests: AtomicUsize::new(0),
+            exchange: Mutex::new(ExchangeConfig::default()),
             kid_counter: AtomicUsize::new(algorithms.len()),
         });
         let app = Router::new().fallback(route).with_state(shared.clone());
@@ -259,6 +266,42 @@ impl MockIssuer {
         *self.shared.discovery_redirect.lock().expect("redirect") = url.map(str::to_owned);
     }
 
+    /// Lets `client_id` (authenticating with `secret`, by HTTP Basic or in the form) exchange
+    /// tokens at `/token` (RFC 8693).
+    pub fn allow_exchange_client(&self, client_id: &str, secret: &str) {
+        self.shared
+            .exchange
+            .lock()
+            .expect("exchange")
+            .clients
+            .insert(client_id.into(), secret.into());
+    }
+
+    /// Declares an exchange target (an `audience` or `resource` value) and the scopes tokens
+    /// for it may carry. The exchanged token has `aud` = the target, the subject's `sub`, the
+    /// exchanging client in `client_id` and `act`.
+    pub fn allow_exchange_target(&self, target: &str, scopes: &[&str]) {
+        self.shared
+            .exchange
+            .lock()
+            .expect("exchange")
+            .targets
+            .insert(
+                target.into(),
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+            );
+    }
+
+    /// The token endpoint URL.
+    pub fn token_endpoint(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    /// Token requests served so far.
+    pub fn token_requests(&self) -> usize {
+        self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
     /// JWKS requests served so far.
     pub fn jwks_fetches(&self) -> usize {
         self.shared.jwks_fetches.load(Ordering::SeqCst)
@@ -305,8 +348,28 @@ fn jwks_of(shared: &Shared) -> Value {
     json!({ "keys": published })
 }
 
-async fn route(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+async fn route(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path();
+    if path == "/token" && method == Method::POST {
+        shared.token_requests.fetch_add(1, Ordering::SeqCst);
+        let keys = shared.keys.lock().expect("keys");
+        let exchange = shared.exchange.lock().expect("exchange");
+        let body = String::from_utf8_lossy(&body);
+        return crate::exchange::handle(
+            &shared.issuer,
+            &keys.published,
+            &keys.current,
+            &exchange,
+            &headers,
+            &body,
+        );
+    }
     if path == "/jwks" {
         return jwks_response(&shared).await;
     }
@@ -343,7 +406,8 @@ async fn route(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             "jwks_uri": format!("{origin}/jwks"),
             "token_endpoint": format!("{origin}/token"),
             "response_types_supported": ["code"],
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", GRANT],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "id_token_signing_alg_values_supported": ["RS256"],
         });
         return (

@@ -1,7 +1,8 @@
 //! Test kit for mcp-auth users.
 //!
 //! - [`MockIssuer`]: an OAuth issuer on 127.0.0.1 serving discovery and a JWKS, with keys of every
-//!   algorithm, rotation, failure modes and fetch counters.
+//!   algorithm, rotation, failure modes and fetch counters, and a token endpoint that performs
+//!   RFC 8693 token exchange for the clients and targets you allow.
 //! - [`TokenBuilder`]: tokens with any claims and headers, including deliberately broken ones.
 //! - [`SigningKey`]: keys generated at run time.
 //! - [`PolicyProbe`]: asserts what a policy layer decides for a caller with chosen scopes, against
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod exchange;
 mod issuer;
 mod keys;
 mod probe;

@@ -2,10 +2,13 @@
 
 use std::fmt;
 
+use mcp_auth_audit::{Audit, AuditLayer, Auditor};
+use mcp_auth_cimd::{Cimd, CimdLayer, ClientPolicy, ClientResolver};
 use mcp_auth_core::inspect::{InspectLimits, McpInspect, McpInspectLayer, McpRequest};
 use mcp_auth_core::metadata::{Metadata, MetadataError, MetadataLayer, ProtectedResourceMetadata};
 use mcp_auth_core::{ResourceId, ResourceIdError, Scopes};
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
+use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};
 use mcp_auth_scope::{Scope, ScopeLayer, ScopePolicy};
 use tower_layer::Layer;
 
@@ -30,6 +33,9 @@ impl McpAuth {
             configure_verifier: None,
             policy: None,
             limits: InspectLimits::default(),
+            clients: None,
+            exchange: None,
+            auditor: None,
         }
     }
 }
@@ -47,6 +53,9 @@ pub struct McpAuthBuilder {
     configure_verifier: Option<Box<dyn FnOnce(VerifierBuilder) -> VerifierBuilder>>,
     policy: Option<ScopePolicy>,
     limits: InspectLimits,
+    clients: Option<(ClientResolver, ClientPolicy)>,
+    exchange: Option<TokenExchangeClient>,
+    auditor: Option<Auditor>,
 }
 
 impl McpAuthBuilder {
@@ -64,7 +73,28 @@ impl McpAuthBuilder {
         self
     }
 
-    /// Limits on request bodies (size, batch length, nesting). Defaults to
+    /// Admits clients by `policy`, identifying Client ID Metadata Document clients with
+    /// `resolver`. Without it, every client the issuer issued a token to is admitted.
+    pub fn clients(mut self, resolver: ClientResolver, policy: ClientPolicy) -> Self {
+        self.clients = Some((resolver, policy));
+        self
+    }
+
+    /// Lets handlers exchange the caller's token for downstream APIs (an
+    /// [`OnBehalfOf`](mcp_auth_obo::OnBehalfOf) handle in every authenticated request).
+    pub fn on_behalf_of(mut self, client: TokenExchangeClient) -> Self {
+        self.exchange = Some(client);
+        self
+    }
+
+    /// Records one audit event per request (and per exchange) into `auditor`. Keep the auditor
+    /// to [shut it down](Auditor::shutdown) when the server stops.
+    pub fn audit(mut self, auditor: Auditor) -> Self {
+        self.auditor = Some(auditor);
+        self
+    }
+
+    /// Limits on request bodies (size, batch length, nesting, read time). Defaults to
     /// [`InspectLimits::default`].
     pub fn inspect_limits(mut self, limits: InspectLimits) -> Self {
         self.limits = limits;
@@ -81,7 +111,8 @@ impl McpAuthBuilder {
         self
     }
 
-    /// The `scope` of 401 challenges: what a client should ask for to use the server at all.
+    /// The `scope` of 401 challenges when the policy does not say more: what a client should
+    /// ask for to use the server at all.
     pub fn challenge_scope(mut self, scope: &str) -> Self {
         self.challenge_scope = Scopes::parse(scope);
         self
@@ -153,12 +184,31 @@ impl McpAuthBuilder {
             .scope_hint(move |extensions| {
                 hint_policy.challenge_hint(extensions.get::<McpRequest>())
             });
+        let metadata_url = resource.metadata_url();
+        let clients = match self.clients {
+            Some((resolver, policy)) => {
+                CimdLayer::new(resolver, policy).resource_metadata(&metadata_url)
+            }
+            None => CimdLayer::disabled(),
+        };
+        let exchange = match self.exchange {
+            Some(client) => OboLayer::new(client, &resource),
+            None => OboLayer::disabled(),
+        };
+        let audit = match &self.auditor {
+            Some(auditor) => auditor.layer(),
+            None => AuditLayer::disabled(),
+        };
         Ok(McpAuthLayer {
+            audit,
             metadata: MetadataLayer::try_new(metadata.clone())?,
             inspect: McpInspectLayer::with_limits(self.limits),
             verify,
+            clients,
             scope: ScopeLayer::new(policy, &resource).inspect_limits(self.limits),
+            exchange,
             document: metadata,
+            auditor: self.auditor,
         })
     }
 }
@@ -179,29 +229,33 @@ pub enum BuildError {
     /// The scope policy is invalid.
     #[error("{0}")]
     Scopes(#[from] mcp_auth_scope::PolicyError),
-    /// The configuration file cannot be read or parsed.
+    /// The configuration file cannot be read or parsed, or one of its values is invalid.
     #[error("{0}")]
     File(String),
 }
 
-/// The composed protection, outermost first: RFC 9728 metadata, request inspection, token
-/// verification, scope enforcement.
+/// The composed protection, outermost first: audit, RFC 9728 metadata, request inspection,
+/// token verification, client identity, scope enforcement, token exchange.
 ///
 /// Metadata requests are answered without a token; the JSON-RPC body is read once (so a 401
-/// can name the scopes the operation needs); everything else needs a valid token whose scopes
-/// satisfy the policy.
+/// can name the scopes the operation needs); everything else needs a valid token, an admitted
+/// client and scopes that satisfy the policy. Layers not configured pass requests through.
 #[derive(Clone)]
 #[must_use]
 pub struct McpAuthLayer {
+    audit: AuditLayer,
     metadata: MetadataLayer,
     inspect: McpInspectLayer,
     verify: VerifyLayer,
+    clients: CimdLayer,
     scope: ScopeLayer,
+    exchange: OboLayer,
     document: ProtectedResourceMetadata,
+    auditor: Option<Auditor>,
 }
 
 /// The service [`McpAuthLayer`] produces around `S`.
-pub type McpAuthService<S> = Metadata<McpInspect<Verify<McpInspect<Scope<S>>>>>;
+pub type McpAuthService<S> = Audit<Metadata<McpInspect<Verify<Cimd<McpInspect<Scope<Obo<S>>>>>>>>;
 
 impl McpAuthLayer {
     /// The verifier (e.g. to [`warm_up`](Verifier::warm_up) at start-up).
@@ -218,12 +272,19 @@ impl McpAuthLayer {
     pub fn policy(&self) -> &ScopePolicy {
         self.scope.policy()
     }
+
+    /// The auditor, when auditing is on (shut it down when the server stops).
+    pub fn auditor(&self) -> Option<&Auditor> {
+        self.auditor.as_ref()
+    }
 }
 
 impl fmt::Debug for McpAuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("McpAuthLayer")
             .field("verify", &self.verify)
+            .field("clients", &self.clients)
+            .field("exchange", &self.exchange)
             .finish_non_exhaustive()
     }
 }
@@ -232,8 +293,9 @@ impl<S> Layer<S> for McpAuthLayer {
     type Service = McpAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let scoped = self.scope.layer(inner);
-        self.metadata
-            .layer(self.inspect.layer(self.verify.layer(scoped)))
+        let inner = self.scope.layer(self.exchange.layer(inner));
+        let inner = self.verify.layer(self.clients.layer(inner));
+        self.audit
+            .layer(self.metadata.layer(self.inspect.layer(inner)))
     }
 }

@@ -59,6 +59,82 @@ pub struct Config {
     /// The scope policy.
     #[serde(default)]
     pub scopes: Option<ScopeConfig>,
+    /// Which clients are admitted.
+    #[serde(default)]
+    pub clients: Option<ClientsEntry>,
+    /// Audit logging.
+    #[serde(default)]
+    pub audit: Option<AuditEntry>,
+    /// Token exchange for downstream APIs.
+    #[serde(default)]
+    pub token_exchange: Option<TokenExchangeEntry>,
+}
+
+/// `[clients]`: client identity.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsEntry {
+    /// `"any"` (every valid Client ID Metadata Document), `"allow_list"` (`urls` and `hosts`)
+    /// or `"registry"` (clients approved with `mcp-auth clients approve`).
+    pub policy: String,
+    /// Exact client URLs, for `allow_list`.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Client hosts, for `allow_list` (`*.example.com` includes subdomains).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// The registry file, for `registry`.
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// Pre-registered (non-URL) client ids: `"none"` (default), `"all"`, or a list.
+    #[serde(default)]
+    pub pre_registered: Option<RequiredClaimsEntry>,
+    /// A document that changed since approval: `"refuse"` (default) or `"warn"`.
+    #[serde(default)]
+    pub changed_document: Option<String>,
+}
+
+/// `[audit]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    /// A JSON Lines file to append events to.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Rotate the file at this size, in bytes (default 100 MiB).
+    #[serde(default)]
+    pub rotate_bytes: Option<u64>,
+    /// Old files kept (default 5).
+    #[serde(default)]
+    pub keep: Option<usize>,
+    /// Also emit events through `tracing` (target `mcp_auth::audit`).
+    #[serde(default)]
+    pub tracing: bool,
+    /// `"wait"` (default: lose nothing) or `"drop"` (never wait; count drops).
+    #[serde(default)]
+    pub overflow: Option<String>,
+    /// Queue capacity in requests (default 16384).
+    #[serde(default)]
+    pub capacity: Option<usize>,
+}
+
+/// `[token_exchange]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchangeEntry {
+    /// This server's client id at the authorization server.
+    pub client_id: String,
+    /// The name of the environment variable holding the client secret (never the secret).
+    pub client_secret_env: String,
+    /// `"client_secret_basic"` (default) or `"client_secret_post"`.
+    #[serde(default)]
+    pub auth_method: Option<String>,
+    /// The token endpoint; without it, discovered from `issuer`.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// The issuer whose metadata names the token endpoint (default: the first `[[issuers]]`).
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 /// One `[[issuers]]` entry.
@@ -135,6 +211,7 @@ impl Config {
     /// A [`BuildError`] naming the key at fault and the fix.
     pub fn into_builder(self) -> Result<McpAuthBuilder, BuildError> {
         let mut builder = McpAuth::builder(&self.resource);
+        let first_issuer = self.issuers.first().map(|i| i.issuer.clone());
         if self.issuers.is_empty() {
             return Err(bad(
                 "issuers",
@@ -165,7 +242,7 @@ impl Config {
             }
             fetch = fetch.timeout(Duration::from_millis(ms));
         }
-        builder = builder.fetch_policy(fetch);
+        builder = builder.fetch_policy(fetch.clone());
         let mut limits = InspectLimits::default();
         if let Some(n) = self.limits.max_body_bytes {
             limits = limits.max_body_bytes(n);
@@ -180,8 +257,166 @@ impl Config {
         if let Some(scopes) = self.scopes {
             builder = builder.scopes(scopes.into_policy()?);
         }
+        if let Some(clients) = self.clients {
+            let resolver = mcp_auth_cimd::ClientResolver::builder()
+                .fetch_policy(fetch.clone())
+                .build()
+                .map_err(|e| bad("clients", e))?;
+            builder = builder.clients(resolver, clients_policy(clients)?);
+        }
+        if let Some(audit) = self.audit {
+            builder = builder.audit(auditor(audit)?);
+        }
+        if let Some(exchange) = self.token_exchange {
+            builder = builder.on_behalf_of(exchange_client(exchange, first_issuer, fetch)?);
+        }
         Ok(builder)
     }
+}
+
+fn clients_policy(entry: ClientsEntry) -> Result<mcp_auth_cimd::ClientPolicy, BuildError> {
+    use mcp_auth_cimd::{
+        ChangedDocument, ClientAllowList, ClientPolicy, PreRegisteredClients, Registry,
+    };
+    let mut policy = match entry.policy.as_str() {
+        "any" => ClientPolicy::any_valid_document(),
+        "allow_list" => {
+            if entry.urls.is_empty() && entry.hosts.is_empty() {
+                return Err(bad(
+                    "clients.policy",
+                    "\"allow_list\" needs `urls` or `hosts`",
+                ));
+            }
+            let mut list = ClientAllowList::new();
+            for url in entry.urls {
+                list = list.url(url);
+            }
+            for host in entry.hosts {
+                list = match host.strip_prefix("*.") {
+                    Some(base) => list.host_and_subdomains(base),
+                    None => list.host(host),
+                };
+            }
+            ClientPolicy::allow_list(list)
+        }
+        "registry" => {
+            let path = entry.registry.ok_or_else(|| {
+                bad(
+                    "clients.registry",
+                    "\"registry\" needs `registry = \"path/to/mcp-clients.json\"`",
+                )
+            })?;
+            ClientPolicy::registry(
+                Registry::open_or_empty(&path).map_err(|e| bad("clients.registry", e))?,
+            )
+        }
+        other => {
+            return Err(bad(
+                "clients.policy",
+                format!("`{other}` is not a choice: use \"any\", \"allow_list\" or \"registry\""),
+            ));
+        }
+    };
+    policy = match entry.pre_registered {
+        None => policy,
+        Some(RequiredClaimsEntry::Profile(p)) if p == "none" => {
+            policy.pre_registered(PreRegisteredClients::none())
+        }
+        Some(RequiredClaimsEntry::Profile(p)) if p == "all" => {
+            policy.pre_registered(PreRegisteredClients::all())
+        }
+        Some(RequiredClaimsEntry::Profile(p)) => {
+            return Err(bad(
+                "clients.pre_registered",
+                format!("`{p}` is not a choice: use \"none\", \"all\" or a list of ids"),
+            ));
+        }
+        Some(RequiredClaimsEntry::List(ids)) => {
+            policy.pre_registered(PreRegisteredClients::only(ids))
+        }
+    };
+    match entry.changed_document.as_deref() {
+        None | Some("refuse") => Ok(policy),
+        Some("warn") => Ok(policy.changed_document(ChangedDocument::Warn)),
+        Some(other) => Err(bad(
+            "clients.changed_document",
+            format!("`{other}` is not a choice: use \"refuse\" or \"warn\""),
+        )),
+    }
+}
+
+fn auditor(entry: AuditEntry) -> Result<mcp_auth_audit::Auditor, BuildError> {
+    use mcp_auth_audit::{Auditor, JsonLinesFile, Overflow, TracingSink};
+    let mut builder = Auditor::builder();
+    if entry.file.is_none() && !entry.tracing {
+        return Err(bad(
+            "audit",
+            "name a `file = \"audit.jsonl\"`, set `tracing = true`, or both",
+        ));
+    }
+    if let Some(path) = &entry.file {
+        let file = JsonLinesFile::open(path)
+            .map_err(|e| bad("audit.file", format!("cannot open {path}: {e}")))?;
+        builder = builder.sink(file.rotate(
+            entry.rotate_bytes.unwrap_or(100 * 1024 * 1024),
+            entry.keep.unwrap_or(5),
+        ));
+    }
+    if entry.tracing {
+        builder = builder.sink(TracingSink);
+    }
+    builder = match entry.overflow.as_deref() {
+        None | Some("wait") => builder.overflow(Overflow::Wait),
+        Some("drop") => builder.overflow(Overflow::DropAndCount),
+        Some(other) => {
+            return Err(bad(
+                "audit.overflow",
+                format!("`{other}` is not a choice: use \"wait\" or \"drop\""),
+            ));
+        }
+    };
+    if let Some(capacity) = entry.capacity {
+        builder = builder.capacity(capacity);
+    }
+    Ok(builder.start())
+}
+
+fn exchange_client(
+    entry: TokenExchangeEntry,
+    first_issuer: Option<String>,
+    fetch: FetchPolicy,
+) -> Result<mcp_auth_obo::TokenExchangeClient, BuildError> {
+    use mcp_auth_obo::{ClientAuth, TokenExchangeClient};
+    let secret = std::env::var(&entry.client_secret_env).map_err(|_| {
+        bad(
+            "token_exchange.client_secret_env",
+            format!(
+                "environment variable `{}` is not set",
+                entry.client_secret_env
+            ),
+        )
+    })?;
+    let auth = match entry.auth_method.as_deref() {
+        None | Some("client_secret_basic") => {
+            ClientAuth::client_secret_basic(&entry.client_id, secret)
+        }
+        Some("client_secret_post") => ClientAuth::client_secret_post(&entry.client_id, secret),
+        Some(other) => {
+            return Err(bad(
+                "token_exchange.auth_method",
+                format!(
+                    "`{other}` is not a choice: use \"client_secret_basic\" or \"client_secret_post\""
+                ),
+            ));
+        }
+    };
+    let mut builder = TokenExchangeClient::builder(auth).fetch_policy(fetch);
+    builder = match (entry.token_endpoint, entry.issuer.or(first_issuer)) {
+        (Some(endpoint), _) => builder.token_endpoint(endpoint),
+        (None, Some(issuer)) => builder.issuer(issuer),
+        (None, None) => return Err(bad("token_exchange", "set `token_endpoint` or `issuer`")),
+    };
+    builder.build().map_err(|e| bad("token_exchange", e))
 }
 
 fn issuer(entry: IssuerEntry, index: usize) -> Result<IssuerConfig, BuildError> {
@@ -300,6 +535,28 @@ mod tests {
                 "fetch.timeout_ms",
             ),
             (&format!("{BASE}unknown = 1"), "unknown field `unknown`"),
+            (
+                &format!("{BASE}[clients]\npolicy = \"everyone\""),
+                "clients.policy: `everyone`",
+            ),
+            (
+                &format!("{BASE}[clients]\npolicy = \"allow_list\""),
+                "needs `urls` or `hosts`",
+            ),
+            (
+                &format!("{BASE}[audit]\ntracing = false"),
+                "audit: name a `file",
+            ),
+            (
+                &format!("{BASE}[audit]\ntracing = true\noverflow = \"spill\""),
+                "audit.overflow",
+            ),
+            (
+                &format!(
+                    "{BASE}[token_exchange]\nclient_id = \"me\"\nclient_secret_env = \"MCP_AUTH_TEST_UNSET_VARIABLE\""
+                ),
+                "`MCP_AUTH_TEST_UNSET_VARIABLE` is not set",
+            ),
         ];
         for (text, expected) in cases {
             let e = error(text);

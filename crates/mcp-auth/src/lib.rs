@@ -7,10 +7,13 @@
 //! which stacks them in the one correct order:
 //!
 //! ```text
+//! AuditLayer      one event per request and per token exchange, after the response
 //! MetadataLayer   GET /.well-known/oauth-protected-resource[/path] (RFC 9728), no token needed
-//! McpInspectLayer reads the JSON-RPC body once (size, batch and nesting limits)
+//! McpInspectLayer reads the JSON-RPC body once (size, batch, nesting and time limits)
 //! VerifyLayer     Authorization: Bearer -> Principal in the extensions, or 401 + challenge
+//! CimdLayer       the token's client (a Client ID Metadata Document URL) admitted, or 403
 //! ScopeLayer      per method / tool / resource / prompt scopes, or 403 insufficient_scope
+//! OboLayer        an OnBehalfOf handle for handlers to exchange the caller's token
 //!   your service
 //! ```
 //!
@@ -35,15 +38,15 @@
 //!
 //! # Feature flags
 //!
-//! - `jwt` (default): token verification ([`jwt`]).
-//! - `scope` (default): scope enforcement ([`scope`]) and [`McpAuth`].
+//! - `jwt`, `scope`, `cimd`, `obo`, `audit`: each layer's crate, re-exported as a module.
+//! - `stack` (default): all of them and [`McpAuth`].
 //! - `config` (default): the TOML configuration file ([`Config`]).
-//! - `rmcp`: the [`rmcp::Auth`] extractor for rmcp tool handlers.
+//! - `rmcp`: the [`rmcp::Auth`] and [`rmcp::Obo`] extractors for rmcp tool handlers.
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
-#[cfg(feature = "scope")]
+#[cfg(feature = "stack")]
 mod builder;
 #[cfg(feature = "config")]
 mod config;
@@ -55,16 +58,25 @@ pub use mcp_auth_core::inspect::{InspectLimits, McpInspectLayer, McpRequest};
 pub use mcp_auth_core::metadata::{MetadataLayer, ProtectedResourceMetadata};
 pub use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal, ResourceId, Scopes};
 
-#[cfg(feature = "scope")]
+#[cfg(feature = "stack")]
 pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer, McpAuthService};
 #[cfg(feature = "config")]
-pub use config::{Config, FetchEntry, IssuerEntry, LimitsEntry, RequiredClaimsEntry};
-#[cfg(feature = "jwt")]
+pub use config::{
+    AuditEntry, ClientsEntry, Config, FetchEntry, IssuerEntry, LimitsEntry, RequiredClaimsEntry,
+    TokenExchangeEntry,
+};
+#[cfg(feature = "audit")]
+pub use mcp_auth_audit as audit;
+#[cfg(feature = "cimd")]
+pub use mcp_auth_cimd as cimd;
+#[cfg(any(feature = "jwt", feature = "cimd"))]
 pub use mcp_auth_fetch::FetchPolicy;
 #[cfg(feature = "jwt")]
 pub use mcp_auth_jwt as jwt;
 #[cfg(feature = "jwt")]
 pub use mcp_auth_jwt::{IssuerConfig, RequiredClaims, TypPolicy, Verifier, VerifyLayer};
+#[cfg(feature = "obo")]
+pub use mcp_auth_obo as obo;
 #[cfg(feature = "scope")]
 pub use mcp_auth_scope as scope;
 #[cfg(feature = "scope")]

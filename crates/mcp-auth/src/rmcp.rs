@@ -43,3 +43,39 @@ impl<C: AsRequestContext> FromContextPart<C> for Auth {
         })
     }
 }
+
+/// The on-behalf-of handle, as an rmcp handler argument: exchange the caller's token for a
+/// downstream API.
+///
+/// ```ignore
+/// #[tool(description = "Read my calendar")]
+/// async fn calendar(&self, Obo(obo): Obo) -> Result<String, rmcp::ErrorData> {
+///     let token = obo.get_token_or_deny(ExchangeRequest::audience("https://calendar.example").scope("calendar:read")).await
+///         .map_err(|e| rmcp::ErrorData::internal_error(e.to_auth_error().description().to_owned(), None))?;
+///     // token.apply_to(reqwest::Client::new().get(...)) ...
+/// #   Ok(String::new())
+/// }
+/// ```
+///
+/// A handler reached without token exchange configured gets an internal error.
+#[cfg(feature = "obo")]
+#[derive(Clone, Debug)]
+pub struct Obo(pub mcp_auth_obo::OnBehalfOf);
+
+#[cfg(feature = "obo")]
+impl<C: AsRequestContext> FromContextPart<C> for Obo {
+    fn from_context_part(context: &mut C) -> Result<Self, ErrorData> {
+        let extensions = &context.as_request_context().extensions;
+        extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| mcp_auth_obo::OnBehalfOf::from_extensions(&parts.extensions))
+            .cloned()
+            .map(Obo)
+            .ok_or_else(|| {
+                ErrorData::internal_error(
+                    "no on-behalf-of handle: is token exchange configured in front of this server?",
+                    None,
+                )
+            })
+    }
+}

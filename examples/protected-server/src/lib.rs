@@ -18,8 +18,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use mcp_auth::audit::{Auditor, JsonLinesFile, TracingSink};
+use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
+use mcp_auth::obo::{ClientAuth, TokenExchangeClient};
 use mcp_auth::{
-    FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Requirement, ScopeHierarchy, ScopePolicy,
+    FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement, ResourceId,
+    ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
 };
 use mcp_auth_testing::MockIssuer;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -43,6 +47,7 @@ pub fn policy() -> ScopePolicy {
         .tool("list_notes", Requirement::none())
         .tool("add_note", Requirement::all("mcp:write"))
         .tool("clear_notes", Requirement::all("mcp:admin"))
+        .tool("call_downstream", Requirement::none())
         .hierarchy(hierarchy)
         .build()
         .expect("valid policy")
@@ -57,6 +62,11 @@ pub struct Options {
     pub resource: Option<String>,
     /// An external issuer (found by discovery); without it an embedded development issuer runs.
     pub issuer: Option<String>,
+    /// This server's client id and secret at the external issuer, for token exchange (the
+    /// development issuer needs none).
+    pub exchange_client: Option<(String, String)>,
+    /// Append audit events to this JSON Lines file (they always go to the log too).
+    pub audit_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -65,9 +75,14 @@ impl Default for Options {
             listen: ([127, 0, 0, 1], 8080).into(),
             resource: None,
             issuer: None,
+            exchange_client: None,
+            audit_file: None,
         }
     }
 }
+
+/// The client id the example uses for token exchange at the development issuer.
+pub const DEV_EXCHANGE_CLIENT: &str = "protected-server";
 
 /// A running server.
 pub struct Server {
@@ -81,6 +96,8 @@ pub struct Server {
     pub dev_issuer: Option<MockIssuer>,
     /// The auth layer in front of the MCP service.
     pub auth: McpAuthLayer,
+    /// The downstream API that `call_downstream` reaches by token exchange.
+    pub downstream_url: String,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -89,6 +106,20 @@ impl Server {
     pub async fn wait(mut self) {
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+    }
+
+    /// Waits until the server task ends, keeping the server.
+    pub async fn wait_ref(&mut self) {
+        if let Some(task) = self.task.as_mut() {
+            let _ = task.await;
+        }
+    }
+
+    /// Writes every queued audit event and stops the auditor.
+    pub async fn shutdown_audit(&self) {
+        if let Some(auditor) = self.auth.auditor().cloned() {
+            let _ = tokio::task::spawn_blocking(move || auditor.shutdown()).await;
         }
     }
 }
@@ -123,15 +154,60 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
             )
         }
     };
-    let auth = McpAuth::builder(&mcp_url)
+    // The example's development switch: issuers, client documents and the downstream API on
+    // loopback over plain http.
+    let dev_fetch = FetchPolicy::default().allow_loopback(true);
+
+    let (downstream_url, downstream_task) =
+        downstream_api(issuer_config.clone(), &dev_fetch).await?;
+    let exchange = match (&dev_issuer, &options.exchange_client) {
+        (Some(dev), _) => {
+            let secret = dev_secret();
+            dev.allow_exchange_client(DEV_EXCHANGE_CLIENT, &secret);
+            dev.allow_exchange_target(&downstream_url, &["api:read"]);
+            let client = TokenExchangeClient::builder(ClientAuth::client_secret_basic(
+                DEV_EXCHANGE_CLIENT,
+                secret,
+            ))
+            .token_endpoint(dev.token_endpoint())
+            .fetch_policy(dev_fetch.clone())
+            .build()?;
+            Some(client)
+        }
+        (None, Some((id, secret))) => Some(
+            TokenExchangeClient::builder(ClientAuth::client_secret_basic(id, secret.as_str()))
+                .issuer(options.issuer.clone().unwrap_or_default())
+                .fetch_policy(dev_fetch.clone())
+                .build()?,
+        ),
+        (None, None) => None,
+    };
+
+    let mut auditor = Auditor::builder().sink(TracingSink);
+    if let Some(path) = &options.audit_file {
+        auditor = auditor.sink(JsonLinesFile::open(path)?);
+    }
+    let auditor = auditor.start();
+    let clients = ClientResolver::builder()
+        .fetch_policy(dev_fetch.clone())
+        .build()?;
+    // Any valid Client ID Metadata Document client, and the issuer's pre-registered clients.
+    let client_policy =
+        ClientPolicy::any_valid_document().pre_registered(PreRegisteredClients::all());
+
+    let mut builder = McpAuth::builder(&mcp_url)
         .issuer(issuer_config)
         .scopes_supported(SCOPES)
         .scopes(policy())
         .challenge_scope("mcp:read")
         .resource_name("mcp-auth example notebook")
-        // The example's development switch: issuers on loopback over plain http.
-        .fetch_policy(FetchPolicy::default().allow_loopback(true))
-        .build()?;
+        .fetch_policy(dev_fetch)
+        .clients(clients, client_policy)
+        .audit(auditor);
+    if let Some(exchange) = exchange {
+        builder = builder.on_behalf_of(exchange);
+    }
+    let auth = builder.build()?;
     let failures = auth.verifier().warm_up().await;
     for (issuer, error) in failures {
         tracing::warn!(%issuer, %error, "could not fetch the issuer's keys yet; will retry on demand");
@@ -150,8 +226,16 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
     // Stateless: every request carries its own token and is authorised on its own.
     config.legacy_session_mode = false;
     config.json_response = true;
+    let http = reqwest::Client::new();
+    let downstream = Some(downstream_url.clone());
     let mcp = StreamableHttpService::new(
-        move || Ok(NotesServer::new(notebook.clone())),
+        move || {
+            Ok(NotesServer::new(
+                notebook.clone(),
+                downstream.clone(),
+                http.clone(),
+            ))
+        },
         Arc::new(NeverSessionManager::default()),
         config,
     );
@@ -160,6 +244,7 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
         .route_service(&mcp_path, mcp)
         .layer(auth.clone());
     let task = tokio::spawn(async move {
+        let _downstream = AbortOnDrop(downstream_task);
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "server stopped");
         }
@@ -170,8 +255,66 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
         mcp_url,
         dev_issuer,
         auth,
+        downstream_url,
         task: Some(task),
     })
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A random secret for the development issuer's exchange client.
+fn dev_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut secret = String::new();
+    for _ in 0..4 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        secret.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    secret
+}
+
+/// A small downstream API on 127.0.0.1, protected by mcp-auth's own verification layer with
+/// itself as the audience. It answers with who it sees: the user as `sub`, this server in `act`.
+async fn downstream_api(
+    issuer: IssuerConfig,
+    fetch: &FetchPolicy,
+) -> Result<(String, tokio::task::JoinHandle<()>), Box<dyn std::error::Error + Send + Sync>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/api", listener.local_addr()?);
+    let verifier = Verifier::builder(ResourceId::parse(&url)?)
+        .issuer(issuer)
+        .fetch_policy(fetch.clone())
+        .build()?;
+    async fn whoami(
+        axum::Extension(p): axum::Extension<Principal>,
+    ) -> axum::Json<serde_json::Value> {
+        let act: Vec<String> = p
+            .actor()
+            .map(|a| a.chain().map(|a| a.subject.clone()).collect())
+            .unwrap_or_default();
+        axum::Json(serde_json::json!({
+            "api": "downstream",
+            "sub": p.subject(),
+            "act": act,
+            "client_id": p.client_id(),
+            "scope": p.scopes(),
+            "aud": p.audiences(),
+        }))
+    }
+    let app = Router::new()
+        .route("/api", axum::routing::get(whoami))
+        .layer(VerifyLayer::new(verifier));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, task))
 }
 
 fn url_host(url: &str) -> Option<String> {

@@ -8,14 +8,18 @@ const HELP: &str = "\
 protected-server: an MCP server (rmcp, Streamable HTTP) protected by mcp-auth
 
 USAGE:
-    protected-server [--listen ADDR] [--resource URL] [--issuer URL]
+    protected-server [--listen ADDR] [--resource URL] [--issuer URL] [--audit-file PATH]
+                     [--exchange-client-id ID]
 
 OPTIONS:
-    --listen ADDR     address to listen on                [default: 127.0.0.1:8080]
-    --resource URL    public resource identifier          [default: http://<listen>/mcp]
-    --issuer URL      trust this issuer (found by discovery) instead of running an
-                      embedded development issuer; http on loopback is allowed (dev switch)
-    -h, --help        show this help
+    --listen ADDR             address to listen on            [default: 127.0.0.1:8080]
+    --resource URL            public resource identifier      [default: http://<listen>/mcp]
+    --issuer URL              trust this issuer (found by discovery) instead of running an
+                              embedded development issuer; http on loopback is allowed
+    --audit-file PATH         append audit events (JSON Lines) to PATH; they are always logged
+    --exchange-client-id ID   with --issuer: this server's client id for token exchange; the
+                              secret is read from the environment variable OBO_CLIENT_SECRET
+    -h, --help                show this help
 
 Without --issuer, a development issuer runs on 127.0.0.1 and ready-to-use tokens are printed.
 Set RUST_LOG=debug for more detail.";
@@ -34,6 +38,14 @@ fn parse_args() -> Result<Options, String> {
             }
             "--resource" => options.resource = Some(value("--resource")?),
             "--issuer" => options.issuer = Some(value("--issuer")?),
+            "--audit-file" => options.audit_file = Some(value("--audit-file")?.into()),
+            "--exchange-client-id" => {
+                let id = value("--exchange-client-id")?;
+                let secret = std::env::var("OBO_CLIENT_SECRET").map_err(|_| {
+                    "--exchange-client-id needs the secret in OBO_CLIENT_SECRET".to_owned()
+                })?;
+                options.exchange_client = Some((id, secret));
+            }
             "-h" | "--help" => {
                 println!("{HELP}");
                 std::process::exit(0);
@@ -58,7 +70,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let server = match start(options).await {
+    let mut server = match start(options).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -68,8 +80,9 @@ async fn main() {
     print_banner(&server);
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = server.wait() => {}
+        _ = server.wait_ref() => {}
     }
+    server.shutdown_audit().await;
 }
 
 fn print_banner(server: &protected_server::Server) {
@@ -163,5 +176,18 @@ fn print_banner(server: &protected_server::Server) {
     println!(
         "curl -s {mcp} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}' -H \"authorization: Bearer $READER\"\n"
     );
+    println!("# call a downstream API on your behalf: the server exchanges your token (RFC 8693)");
+    println!(
+        "# for one whose audience is the API; the API sees you as `sub` and this server in `act`"
+    );
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $READER\"\n",
+        call("call_downstream", "{}")
+    );
+    println!(
+        "Downstream API:     {} (accepts only exchanged tokens)",
+        server.downstream_url
+    );
+    println!("Audit events are logged under target mcp_auth::audit.");
     println!("Ready. Ctrl-C to stop.");
 }

@@ -2,10 +2,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use mcp_auth::rmcp::Auth;
+use mcp_auth::obo::ExchangeRequest;
+use mcp_auth::rmcp::{Auth, Obo};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, schemars, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 
 /// Shared notebook state.
@@ -14,16 +15,22 @@ pub struct Notebook {
     notes: Arc<Mutex<Vec<String>>>,
 }
 
-/// The MCP server: one instance per session, sharing the notebook.
+/// The MCP server: one instance per request, sharing the notebook.
 #[derive(Clone)]
 pub struct NotesServer {
     notebook: Notebook,
+    downstream: Option<String>,
+    http: reqwest::Client,
 }
 
 impl NotesServer {
-    /// A server over `notebook`.
-    pub fn new(notebook: Notebook) -> Self {
-        Self { notebook }
+    /// A server over `notebook`; `downstream` is the URL of the API `call_downstream` calls.
+    pub fn new(notebook: Notebook, downstream: Option<String>, http: reqwest::Client) -> Self {
+        Self {
+            notebook,
+            downstream,
+            http,
+        }
     }
 }
 
@@ -75,6 +82,44 @@ impl NotesServer {
         let mut notes = self.notebook.notes.lock().expect("notes");
         notes.push(format!("{}: {text}", principal.subject()));
         format!("{} notes", notes.len())
+    }
+
+    /// Calls the downstream API with a token obtained by exchange, never the caller's own.
+    #[tool(
+        description = "Call the downstream API on your behalf (token exchange) and return what it saw of you (needs mcp:read)."
+    )]
+    async fn call_downstream(&self, Obo(obo): Obo) -> Result<String, ErrorData> {
+        let api = self
+            .downstream
+            .as_deref()
+            .ok_or_else(|| ErrorData::internal_error("no downstream API is configured", None))?;
+        // On failure the layer answers 401 (caller's token refused), 403 (target or scope
+        // refused) or 503 (authorization server unreachable).
+        let token = obo
+            .get_token_or_deny(ExchangeRequest::resource(api).scope("api:read"))
+            .await
+            .map_err(|e| {
+                ErrorData::internal_error(e.to_auth_error().description().to_owned(), None)
+            })?;
+        let answer = token
+            .apply_to(self.http.get(api))
+            .send()
+            .await
+            .map_err(|e| {
+                ErrorData::internal_error(format!("downstream API unreachable: {e}"), None)
+            })?;
+        let status = answer.status();
+        let text = answer
+            .text()
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        if !status.is_success() {
+            return Err(ErrorData::internal_error(
+                format!("downstream API answered {status}: {text}"),
+                None,
+            ));
+        }
+        Ok(text)
     }
 
     /// Removes every note.

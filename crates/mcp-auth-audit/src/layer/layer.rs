@@ -9,12 +9,21 @@ use crate::auditor::Shared;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct AuditLayer {
-    pub(crate) shared: Arc<Shared>,
+    /// `None`: nothing is recorded (see [`AuditLayer::disabled`]).
+    pub(crate) shared: Option<Arc<Shared>>,
 }
 
 impl AuditLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self {
+            shared: Some(shared),
+        }
+    }
+
+    /// A layer that records nothing: what a stack without auditing uses, so its type does not
+    /// change.
+    pub fn disabled() -> Self {
+        Self { shared: None }
     }
 }
 

@@ -20,7 +20,7 @@ pub struct RequestId(pub String);
 #[derive(Clone, Debug)]
 pub struct Audit<S> {
     pub(super) inner: S,
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Option<Arc<Shared>>,
 }
 
 impl<S> Audit<S> {
@@ -54,13 +54,16 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let Some(shared) = &self.shared else {
+            return ResponseFuture::new(self.inner.call(req), None);
+        };
         let path = req.uri().path().to_owned();
         let metadata = path.starts_with(WELL_KNOWN_PATH)
             && matches!(
                 path.as_bytes().get(WELL_KNOWN_PATH.len()),
                 None | Some(b'/')
             );
-        if metadata && !self.shared.include_metadata {
+        if metadata && !shared.include_metadata {
             return ResponseFuture::new(self.inner.call(req), None);
         }
         let start = Instant::now();
@@ -69,7 +72,7 @@ where
         req.extensions_mut().insert(record.clone());
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let pending = Pending {
-            shared: self.shared.clone(),
+            shared: shared.clone(),
             record,
             request_id,
             method: req.method().to_string(),

@@ -14,7 +14,8 @@ use crate::{Admission, CimdUrl, ClientPolicy, ClientResolver};
 #[derive(Clone)]
 #[must_use]
 pub struct CimdLayer {
-    pub(super) shared: Arc<Shared>,
+    /// `None`: the layer passes requests through untouched (see [`CimdLayer::disabled`]).
+    pub(super) shared: Option<Arc<Shared>>,
 }
 
 pub(super) struct Shared {
@@ -100,12 +101,18 @@ impl CimdLayer {
     /// Identifies clients with `resolver` and admits them by `policy`.
     pub fn new(resolver: ClientResolver, policy: ClientPolicy) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Some(Arc::new(Shared {
                 resolver,
                 policy,
                 resource_metadata: String::new(),
-            }),
+            })),
         }
+    }
+
+    /// A layer that admits every request without looking at its client: what a stack without
+    /// client identity uses, so its type does not change.
+    pub fn disabled() -> Self {
+        Self { shared: None }
     }
 
     /// The protected-resource metadata URL used when rendering denials (e.g.
@@ -113,30 +120,36 @@ impl CimdLayer {
     /// challenge today, so it only matters if that changes; set it anyway so every layer of a
     /// stack renders alike. Defaults to empty.
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        Arc::get_mut(&mut self.shared)
-            .expect("configure CimdLayer before cloning it")
-            .resource_metadata = url.into();
+        if let Some(shared) = &mut self.shared {
+            Arc::get_mut(shared)
+                .expect("configure CimdLayer before cloning it")
+                .resource_metadata = url.into();
+        }
         self
     }
 
-    /// The resolver (e.g. to pre-resolve known clients at start-up).
-    pub fn resolver(&self) -> &ClientResolver {
-        &self.shared.resolver
+    /// The resolver (e.g. to pre-resolve known clients at start-up); `None` when disabled.
+    pub fn resolver(&self) -> Option<&ClientResolver> {
+        self.shared.as_ref().map(|s| &s.resolver)
     }
 
-    /// The policy.
-    pub fn policy(&self) -> &ClientPolicy {
-        &self.shared.policy
+    /// The policy; `None` when disabled.
+    pub fn policy(&self) -> Option<&ClientPolicy> {
+        self.shared.as_ref().map(|s| &s.policy)
     }
 }
 
 impl fmt::Debug for CimdLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CimdLayer")
-            .field("resolver", &self.shared.resolver)
-            .field("policy", &self.shared.policy)
-            .field("resource_metadata", &self.shared.resource_metadata)
-            .finish()
+        match &self.shared {
+            Some(shared) => f
+                .debug_struct("CimdLayer")
+                .field("resolver", &shared.resolver)
+                .field("policy", &shared.policy)
+                .field("resource_metadata", &shared.resource_metadata)
+                .finish(),
+            None => f.write_str("CimdLayer(disabled)"),
+        }
     }
 }
 

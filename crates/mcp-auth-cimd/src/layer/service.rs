@@ -14,7 +14,7 @@ use super::layer::{Decision, Shared, admit, record_client};
 #[derive(Clone)]
 pub struct Cimd<S> {
     pub(super) inner: S,
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Option<Arc<Shared>>,
 }
 
 impl<S> Cimd<S> {
@@ -56,27 +56,31 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match self.shared.decide(req.extensions()) {
+        let Some(shared) = &self.shared else {
+            return ResponseFuture::decided(LayerFuture::inner(self.inner.call(req)));
+        };
+        match shared.decide(req.extensions()) {
             Decision::Admit(admission) => {
                 admit(&mut req, admission);
                 ResponseFuture::decided(LayerFuture::inner(self.inner.call(req)))
             }
-            Decision::Deny(error) => ResponseFuture::decided(LayerFuture::ready(
-                self.shared.render(&error, req.headers()),
-            )),
+            Decision::Deny(error) => {
+                ResponseFuture::decided(LayerFuture::ready(shared.render(&error, req.headers())))
+            }
             Decision::Resolve(client_id) => {
-                let shared = self.shared.clone();
+                let shared = shared.clone();
+                let for_resolution = shared.clone();
                 // The audit record names the client before the outcome is known; admission
                 // replaces it with the full summary.
                 record_client(req.extensions(), &client_id);
                 let resolving = Box::pin(async move {
-                    let resolved = shared.resolver.resolve(&client_id).await;
-                    shared.policy.finish(resolved)
+                    let resolved = for_resolution.resolver.resolve(&client_id).await;
+                    for_resolution.policy.finish(resolved)
                 });
                 // The clone stays behind; the instance that was polled ready is the one called.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::resolving(resolving, req, ready, self.shared.clone())
+                ResponseFuture::resolving(resolving, req, ready, shared)
             }
         }
     }

@@ -18,7 +18,7 @@ pin_project! {
         future: F,
         state: Option<Arc<HandleState>>,
         grpc: bool,
-        shared: Arc<Shared>,
+        shared: Option<Arc<Shared>>,
     }
 }
 
@@ -27,7 +27,7 @@ impl<F> ResponseFuture<F> {
         future: F,
         state: Option<Arc<HandleState>>,
         grpc: bool,
-        shared: Arc<Shared>,
+        shared: Option<Arc<Shared>>,
     ) -> Self {
         Self {
             future,
@@ -48,10 +48,14 @@ where
         let this = self.project();
         let response = ready!(this.future.poll(cx))?;
         let denial = this.state.as_ref().and_then(|s| s.take_denial());
+        let metadata = this
+            .shared
+            .as_ref()
+            .map_or("", |s| s.resource_metadata.as_str());
         Poll::Ready(Ok(match denial {
             // The handler's own answer is dropped: the failure it propagated is the outcome.
-            Some(error) if *this.grpc => error.to_grpc_response(&this.shared.resource_metadata),
-            Some(error) => error.to_http_response(&this.shared.resource_metadata),
+            Some(error) if *this.grpc => error.to_grpc_response(metadata),
+            Some(error) => error.to_http_response(metadata),
             None => response.map(AuthBody::inner),
         }))
     }

@@ -11,7 +11,8 @@ use crate::TokenExchangeClient;
 #[derive(Clone)]
 #[must_use]
 pub struct OboLayer {
-    pub(super) shared: Arc<Shared>,
+    /// `None`: the layer passes requests through untouched (see [`OboLayer::disabled`]).
+    pub(super) shared: Option<Arc<Shared>>,
 }
 
 #[derive(Clone)]
@@ -25,32 +26,39 @@ impl OboLayer {
     /// handle backed by `client`. Denials point at the metadata URL derived from `resource`.
     pub fn new(client: TokenExchangeClient, resource: &ResourceId) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Some(Arc::new(Shared {
                 client,
                 resource_metadata: resource.metadata_url(),
-            }),
+            })),
         }
+    }
+
+    /// A layer that passes every request through untouched and puts no handle in it: what a
+    /// stack without token exchange uses, so its type does not change.
+    pub fn disabled() -> Self {
+        Self { shared: None }
     }
 
     /// Overrides the `resource_metadata` URL advertised in challenges (when the metadata is
     /// served somewhere other than the derived location).
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.shared).resource_metadata = url.into();
+        if let Some(shared) = &mut self.shared {
+            Arc::make_mut(shared).resource_metadata = url.into();
+        }
         self
     }
 
     /// The client.
-    pub fn client(&self) -> &TokenExchangeClient {
-        &self.shared.client
+    pub fn client(&self) -> Option<&TokenExchangeClient> {
+        self.shared.as_ref().map(|s| &s.client)
     }
 }
 
 impl fmt::Debug for OboLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OboLayer")
-            .field("client", &self.shared.client)
-            .field("resource_metadata", &self.shared.resource_metadata)
-            .finish()
+            .field("client", &self.shared.as_ref().map(|s| &s.client))
+            .finish_non_exhaustive()
     }
 }
 

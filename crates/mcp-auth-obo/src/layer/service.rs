@@ -16,7 +16,7 @@ use crate::OnBehalfOf;
 #[derive(Clone)]
 pub struct Obo<S> {
     pub(super) inner: S,
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Option<Arc<Shared>>,
 }
 
 impl<S> Obo<S> {
@@ -58,11 +58,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let grpc = is_grpc(req.headers());
+        let Some(shared) = &self.shared else {
+            return ResponseFuture::new(self.inner.call(req), None, grpc, None);
+        };
         // No verified caller, no handle: a handler that needs one finds none and says so.
         let state = match req.extensions().get::<Principal>() {
             Some(principal) => {
                 let record = req.extensions().get::<RequestRecord>().cloned();
-                let handle = OnBehalfOf::new(self.shared.client.clone(), principal.clone(), record);
+                let handle = OnBehalfOf::new(shared.client.clone(), principal.clone(), record);
                 let state = handle.state().clone();
                 req.extensions_mut().insert(handle);
                 Some(state)
@@ -72,7 +76,7 @@ where
                 None
             }
         };
-        let grpc = is_grpc(req.headers());
-        ResponseFuture::new(self.inner.call(req), state, grpc, self.shared.clone())
+        let shared = shared.clone();
+        ResponseFuture::new(self.inner.call(req), state, grpc, Some(shared))
     }
 }
