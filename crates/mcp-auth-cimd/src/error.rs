@@ -47,11 +47,6 @@ impl ResolveError {
             | FetchError::Scheme { .. }
             | FetchError::ForbiddenAddress { .. }
             | FetchError::Redirect { .. } => Self::Refused(error),
-            // The guarded resolver reports "resolves only to refused addresses" as a
-            // connection failure; it is a refusal, not an outage.
-            FetchError::Connect { message, .. } if message.contains("refused addresses") => {
-                Self::Refused(error)
-            }
             FetchError::TooLarge { .. }
             | FetchError::ContentType { .. }
             | FetchError::Json { .. } => Self::BadResponse(error),
@@ -134,16 +129,79 @@ mod tests {
     fn fetch_failures_are_sorted_by_whose_fault_they_are() {
         let url = || "https://app.example.com/c.json".to_owned();
         let cases = [
-            (FetchError::ForbiddenAddress { host: "10.0.0.1".into(), reason: "private network" }, false, "client_document_refused_address"),
-            (FetchError::Redirect { url: url(), status: 302 }, false, "client_document_redirect"),
-            (FetchError::Connect { url: url(), message: "dns error: `internal.example` resolves only to refused addresses: private network".into() }, false, "client_document_refused_address"),
-            (FetchError::Connect { url: url(), message: "connection refused".into() }, true, "client_document_unavailable"),
+            (
+                FetchError::ForbiddenAddress {
+                    host: "10.0.0.1".into(),
+                    reason: "private network",
+                },
+                false,
+                "client_document_refused_address",
+            ),
+            (
+                FetchError::Redirect {
+                    url: url(),
+                    status: 302,
+                },
+                false,
+                "client_document_redirect",
+            ),
+            (
+                FetchError::ForbiddenAddress {
+                    host: "internal.example".into(),
+                    reason: "private network",
+                },
+                false,
+                "client_document_refused_address",
+            ),
+            (
+                FetchError::Connect {
+                    url: url(),
+                    message: "connection refused".into(),
+                },
+                true,
+                "client_document_unavailable",
+            ),
             (FetchError::Timeout(url()), true, "client_document_timeout"),
-            (FetchError::Status { url: url(), status: 404 }, false, "client_document_status"),
-            (FetchError::Status { url: url(), status: 503 }, true, "client_document_unavailable"),
-            (FetchError::Status { url: url(), status: 429 }, true, "client_document_unavailable"),
-            (FetchError::TooLarge { url: url(), limit: 5120 }, false, "client_document_too_large"),
-            (FetchError::ContentType { url: url(), content_type: "text/html".into() }, false, "client_document_not_json"),
+            (
+                FetchError::Status {
+                    url: url(),
+                    status: 404,
+                },
+                false,
+                "client_document_status",
+            ),
+            (
+                FetchError::Status {
+                    url: url(),
+                    status: 503,
+                },
+                true,
+                "client_document_unavailable",
+            ),
+            (
+                FetchError::Status {
+                    url: url(),
+                    status: 429,
+                },
+                true,
+                "client_document_unavailable",
+            ),
+            (
+                FetchError::TooLarge {
+                    url: url(),
+                    limit: 5120,
+                },
+                false,
+                "client_document_too_large",
+            ),
+            (
+                FetchError::ContentType {
+                    url: url(),
+                    content_type: "text/html".into(),
+                },
+                false,
+                "client_document_not_json",
+            ),
         ];
         for (fetch, transient, reason) in cases {
             let e = ResolveError::from_fetch(fetch.clone());

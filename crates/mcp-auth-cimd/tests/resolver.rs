@@ -179,7 +179,10 @@ async fn a_name_that_resolves_to_a_private_address_is_refused_without_connecting
     );
     let err = resolver.resolve(&id).await.unwrap_err();
     assert!(
-        matches!(err, ResolveError::Refused(FetchError::Connect { .. })),
+        matches!(
+            err,
+            ResolveError::Refused(FetchError::ForbiddenAddress { .. })
+        ),
         "{err:?}"
     );
     assert!(!err.is_transient());

@@ -85,10 +85,24 @@ impl FetchError {
         if e.is_timeout() {
             return Self::Timeout(url.into());
         }
-        // The resolver's refusal arrives as the error's source chain; keep its text.
+        // The resolver's refusal arrives somewhere in the error's source chain.
         let mut message = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
+            // Some layers wrap it in an io::Error, whose `source` skips the wrapped error.
+            let refused = s
+                .downcast_ref::<crate::resolver::RefusedName>()
+                .or_else(|| {
+                    s.downcast_ref::<std::io::Error>()
+                        .and_then(|io| io.get_ref())
+                        .and_then(|inner| inner.downcast_ref::<crate::resolver::RefusedName>())
+                });
+            if let Some(refused) = refused {
+                return Self::ForbiddenAddress {
+                    host: refused.host.clone(),
+                    reason: refused.reason,
+                };
+            }
             message = format!("{message}: {s}");
             source = s.source();
         }

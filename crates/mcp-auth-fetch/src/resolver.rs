@@ -6,6 +6,26 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::FetchPolicy;
 
+/// A name whose every address is refused. Typed so that [`FetchError`](crate::FetchError) can
+/// report it as a refusal rather than an outage.
+#[derive(Debug)]
+pub(crate) struct RefusedName {
+    pub(crate) host: String,
+    pub(crate) reason: &'static str,
+}
+
+impl std::fmt::Display for RefusedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` resolves only to refused addresses: {}",
+            self.host, self.reason
+        )
+    }
+}
+
+impl std::error::Error for RefusedName {}
+
 /// Resolves with the system resolver, then drops refused addresses. reqwest connects to exactly
 /// the addresses returned here, which pins the connection to what was checked.
 pub(crate) struct GuardedResolver {
@@ -45,9 +65,9 @@ impl Resolve for GuardedResolver {
                 .collect();
             if allowed.is_empty() {
                 let reason = refused.unwrap_or("no addresses");
-                return Err(
-                    format!("`{host}` resolves only to refused addresses: {reason}").into(),
-                );
+                let refusal: Box<dyn std::error::Error + Send + Sync> =
+                    Box::new(RefusedName { host, reason });
+                return Err(refusal);
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })

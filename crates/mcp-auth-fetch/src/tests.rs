@@ -295,3 +295,33 @@ async fn freshness_rules() {
     assert_eq!(response(Some("no-store")).freshness(min, max, def), min);
     assert_eq!(response(Some("no-cache")).freshness(min, max, def), min);
 }
+
+#[tokio::test]
+async fn a_name_resolving_only_to_refused_addresses_is_a_refusal_not_an_outage() {
+    // `localhost` itself is stopped by the URL check; a name the URL check cannot recognise
+    // (the machine's host name, or an /etc/hosts alias) reaches the resolver, which refuses it.
+    let strict = Fetcher::new(FetchPolicy::default().timeout(Duration::from_secs(2))).unwrap();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = [
+        hostname.trim(),
+        "ip6-localhost",
+        "ip6-loopback",
+        "localhost.localdomain",
+    ]
+    .into_iter()
+    .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case("localhost"))
+    .find(|n| {
+        std::net::ToSocketAddrs::to_socket_addrs(&(*n, 443)).is_ok_and(|a| {
+            a.map(|a| classify(a.ip()))
+                .all(|c| c != AddressClass::Public)
+        })
+    });
+    let Some(name) = name else {
+        panic!(
+            "no name on this machine resolves to a non-public address (hostname, /etc/hosts aliases)"
+        )
+    };
+    let err = strict.get(&format!("https://{name}/x")).await.unwrap_err();
+    assert!(matches!(err, FetchError::ForbiddenAddress { .. }), "{err}");
+    assert!(!err.is_transient());
+}
