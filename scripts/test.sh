@@ -19,3 +19,6 @@ need python3 "install Python 3.10 or later"
 
 echo "==> cargo test"
 cargo test --workspace --locked "$@"
+
+echo "==> fuzzing every target briefly (scripts/fuzz.sh SECONDS for longer runs)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"

@@ -24,6 +24,11 @@ impl FetchResponse {
         }
     }
 
+    /// A response assembled by hand, for tests and fuzzing of code that reads responses.
+    pub fn from_parts(url: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self::new(url.to_owned(), status, headers, body)
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status

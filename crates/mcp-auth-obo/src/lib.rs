@@ -101,6 +101,27 @@ mod error;
 mod handle;
 mod key;
 pub mod layer;
+
+/// Entry points for the fuzz targets (feature `fuzzing`); not a public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::{Duration, SystemTime};
+
+    /// Reads a token-endpoint answer as the client does.
+    pub fn read_response(
+        response: &mcp_auth_fetch::FetchResponse,
+        requested: &mcp_auth_core::Scopes,
+    ) -> Result<crate::ExchangedToken, crate::ExchangeError> {
+        crate::response::read(
+            response,
+            requested,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            Duration::from_secs(1),
+            &["subject-secret"],
+        )
+    }
+}
 mod request;
 mod response;
 mod store;

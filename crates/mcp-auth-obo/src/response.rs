@@ -92,7 +92,17 @@ fn success(
     }
     let token_type = string("token_type")?;
     let token_type = TokenType::parse(token_type).ok_or_else(|| {
-        ResponseProblem::UnsupportedTokenType(token_type.chars().take(32).collect())
+        // Named only when it looks like a token type: a server may echo anything here, and
+        // even a fragment of a credential must not reach an error message.
+        let plausible = token_type.len() <= 16
+            && token_type
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        ResponseProblem::UnsupportedTokenType(if plausible {
+            token_type.to_owned()
+        } else {
+            "<not a token type>".to_owned()
+        })
     })?;
     let expires_in = match object.get("expires_in") {
         None | Some(Value::Null) => return Err(ResponseProblem::MissingField("expires_in")),
@@ -148,21 +158,25 @@ fn oauth_error(
         .and_then(Value::as_str)
         .map(|d| sanitise(d, redact))
         .filter(|d| !d.is_empty());
-    Some((OAuthErrorCode::parse(code), description))
+    // A server may echo anything, even into the code: keep only what a code may contain
+    // (RFC 6749 §5.2), then redact.
+    let code: String = code
+        .chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect();
+    Some((OAuthErrorCode::parse(&sanitise(&code, redact)), description))
 }
 
-/// Control characters out, credentials redacted, length clipped.
+/// Control characters out, then credentials redacted (in that order, so a control character
+/// inside an echoed secret cannot split it past the redaction), then length clipped.
 fn sanitise(text: &str, redact: &[&str]) -> String {
-    let mut text = text.to_owned();
+    let mut text: String = text.chars().filter(|c| !c.is_control()).collect();
     for secret in redact.iter().filter(|s| s.len() >= 4) {
         if text.contains(secret) {
             text = text.replace(secret, "<redacted>");
         }
     }
-    text.chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_DESCRIPTION_CHARS)
-        .collect()
+    text.chars().take(MAX_DESCRIPTION_CHARS).collect()
 }
 
 fn retry_after(response: &FetchResponse) -> Option<Duration> {
@@ -184,6 +198,32 @@ mod tests {
 
     fn object(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    /// Found by fuzzing: server values echoed into error messages, even partly.
+    #[test]
+    fn no_server_value_can_carry_a_credential_into_an_error() {
+        let mut answer = good();
+        answer["token_type"] = json!("B____ad subject-secret ___________d");
+        let err =
+            success(&object(answer), &Scopes::parse("a"), SystemTime::UNIX_EPOCH).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("subject"), "{err:?}");
+        let mut answer = good();
+        answer["token_type"] = json!("PoP");
+        let err =
+            success(&object(answer), &Scopes::parse("a"), SystemTime::UNIX_EPOCH).unwrap_err();
+        assert!(
+            format!("{err}").contains("PoP"),
+            "plausible token types are named: {err}"
+        );
+        let echoed = object(
+            json!({"error": "bad subj\\\\ect-secret t", "error_description": "sub\u{1}ject-secret"}),
+        );
+        let (code, description) = oauth_error(&echoed, &["subject-secret"]).unwrap();
+        assert!(
+            !code.as_str().contains("subject-secret")
+                && !description.unwrap().contains("subject-secret")
+        );
     }
 
     fn good() -> Value {

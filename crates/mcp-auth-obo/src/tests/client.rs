@@ -483,6 +483,29 @@ async fn credentials_echoed_by_the_server_are_redacted() {
     assert!(printed.contains("<redacted>"));
 }
 
+/// Found by fuzzing: a server echoing the subject token in the `error` code itself.
+#[tokio::test]
+async fn credentials_echoed_in_the_error_code_are_redacted() {
+    let mock = MockAs::start().await;
+    let clock = Clock::new();
+    for (code, description) in [
+        ("bad secret-subject-token here", "no"),
+        // Characters a code may not contain, splitting the echoed secret.
+        ("bad secret\\-subject-\"token", "no"),
+        ("invalid_grant", "secret\u{1}-subject\u{7f}-token"),
+    ] {
+        mock.always(Reply::oauth_error(400, code, description));
+        let err = mock
+            .client(&clock)
+            .get_token_on_behalf_of(&caller("secret-subject-token", &clock, HOUR), api())
+            .await
+            .unwrap_err();
+        let printed = format!("{err} {err:?}");
+        assert!(!printed.contains("secret-subject-token"), "{printed}");
+        clock.advance(Duration::from_secs(3600));
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_endpoint_is_unavailable() {
     let clock = Clock::new();
