@@ -62,8 +62,8 @@ pub struct Options {
     pub resource: Option<String>,
     /// An external issuer (found by discovery); without it an embedded development issuer runs.
     pub issuer: Option<String>,
-    /// This server's client id and secret at the external issuer, for token exchange (the
-    /// development issuer needs none).
+    /// This server's client id and secret for token exchange at the external issuer. With the
+    /// development issuer the secret (if given) is used, else a random one.
     pub exchange_client: Option<(String, String)>,
     /// Append audit events to this JSON Lines file (they always go to the log too).
     pub audit_file: Option<std::path::PathBuf>,
@@ -161,8 +161,10 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
     let (downstream_url, downstream_task) =
         downstream_api(issuer_config.clone(), &dev_fetch).await?;
     let exchange = match (&dev_issuer, &options.exchange_client) {
-        (Some(dev), _) => {
-            let secret = dev_secret();
+        (Some(dev), given) => {
+            let secret = given
+                .as_ref()
+                .map_or_else(dev_secret, |(_, secret)| secret.clone());
             dev.allow_exchange_client(DEV_EXCHANGE_CLIENT, &secret);
             dev.allow_exchange_target(&downstream_url, &["api:read"]);
             let client = TokenExchangeClient::builder(ClientAuth::client_secret_basic(
