@@ -136,7 +136,7 @@ where
                             crate::AuthErrorKind::RequestTimeout,
                             "body_timeout",
                             format!(
-                                "the request body did not arrive within {} seconds",
+                                "the request body did not arrive within {} s",
                                 limits.read_timeout.as_secs_f32()
                             ),
                         )),

@@ -102,7 +102,7 @@ mod tests {
         assert!(
             std::str::from_utf8(&body)
                 .unwrap()
-                .contains("did not arrive within 5 seconds")
+                .contains("did not arrive within 5 s")
         );
     }
 
