@@ -20,5 +20,9 @@ need python3 "install Python 3.10 or later"
 echo "==> cargo test"
 cargo test --workspace --locked "$@"
 
+echo "==> dependency checks (one crypto backend; licenses, bans and sources with cargo-deny)"
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --version 0.20.2
+bash scripts/check-deps.sh
+
 echo "==> fuzzing every target briefly (scripts/fuzz.sh SECONDS for longer runs)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
