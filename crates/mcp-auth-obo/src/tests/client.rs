@@ -624,3 +624,96 @@ fn configuration_errors_name_the_setting() {
             .unwrap();
     assert!(!format!("{client:?}").contains("hidden-secret"));
 }
+
+/// A raw token endpoint on 127.0.0.1: `respond` decides what bytes go back (or none).
+async fn raw_endpoint(respond: fn() -> Option<Vec<u8>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                match respond() {
+                    Some(bytes) => {
+                        let _ = socket.write_all(&bytes).await;
+                        let _ = socket.shutdown().await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(60)).await,
+                }
+            });
+        }
+    });
+    url
+}
+
+fn client_for(url: &str) -> TokenExchangeClient {
+    TokenExchangeClient::builder(ClientAuth::client_secret_basic("c", "s"))
+        .token_endpoint(url)
+        .fetch_policy(
+            FetchPolicy::default()
+                .allow_loopback(true)
+                .timeout(Duration::from_millis(500)),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hostile_token_endpoints_fail_fast_with_the_right_kind() {
+    let clock = Clock::new();
+    let subject = caller("subject-token", &clock, HOUR);
+    // Hangs: unavailable (503 through the layer) within the fetch timeout.
+    let hanging = raw_endpoint(|| None).await;
+    let start = std::time::Instant::now();
+    let err = client_for(&hanging)
+        .get_token_on_behalf_of(&subject, api())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExchangeError::Unavailable { .. }), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    // Huge: refused on the size cap, never buffered whole.
+    let huge = raw_endpoint(|| {
+        let body = format!(r#"{{"access_token":"{}"}}"#, "x".repeat(4 * 1024 * 1024));
+        Some(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes())
+    })
+    .await;
+    let err = client_for(&huge)
+        .get_token_on_behalf_of(&subject, api())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExchangeError::InvalidResponse(ResponseProblem::TooLarge(_))
+        ),
+        "{err:?}"
+    );
+    // Redirecting: not followed.
+    let redirecting = raw_endpoint(|| {
+        Some(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://169.254.169.254/token\r\ncontent-length: 0\r\n\r\n".to_vec())
+    })
+    .await;
+    let err = client_for(&redirecting)
+        .get_token_on_behalf_of(&subject, api())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExchangeError::InvalidResponse(ResponseProblem::Redirect(_))
+        ),
+        "{err:?}"
+    );
+    // Malformed HTTP: a transport failure, unavailable.
+    let garbage = raw_endpoint(|| Some(b"NOT HTTP AT ALL\r\n\r\n".to_vec())).await;
+    let err = client_for(&garbage)
+        .get_token_on_behalf_of(&subject, api())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExchangeError::Unavailable { .. }), "{err:?}");
+}
