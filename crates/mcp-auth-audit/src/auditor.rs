@@ -5,9 +5,10 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::event::{AuditEvent, dropped_event};
+use crate::event::{AuditEvent, Observed, dropped_event, events};
 use crate::layer::AuditLayer;
 use crate::sink::AuditSink;
+use mcp_auth_core::record::Record;
 
 /// What happens when events arrive faster than the sinks write them and the queue is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,7 +23,9 @@ pub enum Overflow {
 }
 
 enum Message {
-    Events(Vec<AuditEvent>),
+    /// What one request left behind; the writer thread turns it into events, so building and
+    /// formatting them costs the request nothing.
+    Request(Box<(Observed, Record)>),
     Shutdown(std::sync::mpsc::Sender<()>),
 }
 
@@ -47,13 +50,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Queues the events of one request under the overflow policy.
-    pub(crate) fn submit(&self, events: Vec<AuditEvent>) {
+    pub(crate) fn submit(&self, observed: Observed, record: Record) {
+        // The request event, and one per exchange.
+        let n = 1 + record.exchanges.len() as u64;
         if self.closed.load(Ordering::Acquire) {
-            self.count_dropped(events.len() as u64);
+            self.count_dropped(n);
             return;
         }
-        let n = events.len() as u64;
-        let message = Message::Events(events);
+        let message = Message::Request(Box::new((observed, record)));
         let sent = match self.overflow {
             Overflow::Wait => self.sender.send(message).is_ok(),
             Overflow::DropAndCount => match self.sender.try_send(message) {
@@ -211,8 +215,9 @@ fn write_loop(
         // Drain what is queued before flushing: batches under load, prompt when idle.
         while let Some(message) = next.take() {
             match message {
-                Message::Events(events) => {
-                    for event in &events {
+                Message::Request(request) => {
+                    let (observed, record) = *request;
+                    for event in &events(observed, record) {
                         write(&mut sinks, event);
                     }
                 }

@@ -173,8 +173,8 @@ pub struct ExchangeInfo {
     pub latency_ms: f64,
 }
 
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 pub(crate) fn millis(d: Duration) -> f64 {
@@ -183,6 +183,8 @@ pub(crate) fn millis(d: Duration) -> f64 {
 
 /// What the layer saw of the HTTP exchange.
 pub(crate) struct Observed {
+    /// When the request finished (the event's time).
+    pub(crate) at: SystemTime,
     pub(crate) request_id: String,
     pub(crate) method: String,
     pub(crate) path: String,
@@ -197,7 +199,7 @@ pub(crate) struct Observed {
 
 /// Builds the request event and one event per exchange.
 pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
-    let time = now_rfc3339();
+    let time = rfc3339(observed.at);
     let exchanges: Vec<ExchangeInfo> = record.exchanges.iter().map(exchange_info).collect();
     let principal = record
         .principal
@@ -248,7 +250,7 @@ pub(crate) fn dropped_event(count: u64) -> AuditEvent {
     AuditEvent {
         schema: SCHEMA_ID,
         kind: EventKind::Dropped,
-        time: now_rfc3339(),
+        time: rfc3339(SystemTime::now()),
         request_id: String::new(),
         http: None,
         mcp: None,

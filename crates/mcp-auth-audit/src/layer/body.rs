@@ -9,7 +9,7 @@ use mcp_auth_core::record::RequestRecord;
 use pin_project_lite::pin_project;
 
 use crate::auditor::Shared;
-use crate::event::{Observed, events};
+use crate::event::Observed;
 
 /// What the service saw when the request came in.
 pub(crate) struct Pending {
@@ -51,6 +51,7 @@ impl EventGuard {
             return;
         };
         let observed = Observed {
+            at: std::time::SystemTime::now(),
             request_id: pending.request_id,
             method: pending.method,
             path: pending.path,
@@ -62,9 +63,7 @@ impl EventGuard {
             denial: self.denial.take(),
             failed,
         };
-        pending
-            .shared
-            .submit(events(observed, pending.record.snapshot()));
+        pending.shared.submit(observed, pending.record.snapshot());
     }
 }
 

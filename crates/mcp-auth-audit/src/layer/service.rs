@@ -84,7 +84,8 @@ where
     }
 }
 
-/// The caller's `X-Request-Id`, else the trace id of its `traceparent`, else a new UUID.
+/// The caller's `X-Request-Id`, else the trace id of its `traceparent`, else a new id: 32 hex
+/// digits from a per-process random prefix and a counter (unique, no system call per request).
 fn request_id(headers: &HeaderMap) -> String {
     if let Some(id) = header_text(headers, "x-request-id", 128) {
         return id;
@@ -100,7 +101,19 @@ fn request_id(headers: &HeaderMap) -> String {
                 && trace != "0".repeat(32))
             .then(|| trace.to_owned())
         });
-    trace.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    trace.unwrap_or_else(new_request_id)
+}
+
+fn new_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A header value usable in an event: visible ASCII, at most `max` bytes.
@@ -130,8 +143,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-request-id", "has space".parse().unwrap());
         h.insert("traceparent", "garbage".parse().unwrap());
-        assert_eq!(request_id(&h).len(), 36, "generated UUID");
+        let generated = request_id(&h);
+        assert_eq!(generated.len(), 32, "generated");
+        assert_ne!(generated, request_id(&h), "unique");
         h.insert("x-request-id", "x".repeat(200).parse().unwrap());
-        assert_eq!(request_id(&h).len(), 36);
+        assert_eq!(request_id(&h).len(), 32);
     }
 }
