@@ -37,6 +37,7 @@ mod challenge;
 mod error;
 mod future;
 pub mod inspect;
+mod macros;
 pub mod metadata;
 mod principal;
 pub mod record;

@@ -35,6 +35,7 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod address;
+pub mod discovery;
 mod error;
 mod policy;
 mod resolver;

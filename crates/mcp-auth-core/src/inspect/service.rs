@@ -30,20 +30,7 @@ impl<S> McpInspect<S> {
         McpInspectLayer::with_limits(limits)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::define_inner_service_accessors!();
 }
 
 /// True when the request is a JSON-RPC `POST` whose body has not been inspected yet.

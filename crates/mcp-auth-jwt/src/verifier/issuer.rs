@@ -137,76 +137,13 @@ impl IssuerState {
     }
 }
 
-/// The metadata locations of an issuer, in the order tried: RFC 8414 (well-known segment
-/// inserted before the path), OpenID Connect with the segment inserted, and OpenID Connect
-/// appended to the issuer.
-pub(crate) fn discovery_urls(issuer: &str) -> Vec<String> {
-    let trimmed = issuer.trim_end_matches('/');
-    let (origin, path) = match trimmed.find("://").map(|i| i + 3) {
-        Some(start) => match trimmed[start..].find('/') {
-            Some(slash) => trimmed.split_at(start + slash),
-            None => (trimmed, ""),
-        },
-        None => (trimmed, ""),
-    };
-    let mut urls = vec![
-        format!("{origin}/.well-known/oauth-authorization-server{path}"),
-        format!("{origin}/.well-known/openid-configuration{path}"),
-    ];
-    if !path.is_empty() {
-        urls.push(format!("{trimmed}/.well-known/openid-configuration"));
-    }
-    urls
-}
-
-/// Finds the issuer's `jwks_uri`, accepting only a document whose `issuer` is exactly ours.
+/// Finds the issuer's `jwks_uri` in its metadata (the document's `issuer` must equal ours).
 pub(crate) async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<String, String> {
-    let mut problems = Vec::new();
-    for url in discovery_urls(issuer) {
-        match fetcher.get_json::<Value>(&url).await {
-            Ok((doc, _)) => {
-                let claimed = doc.get("issuer").and_then(Value::as_str);
-                if claimed != Some(issuer) {
-                    problems.push(format!(
-                        "`{url}` names issuer {:?}, not `{issuer}`",
-                        claimed.map(crate::jwks::clip)
-                    ));
-                    continue;
-                }
-                return match doc.get("jwks_uri").and_then(Value::as_str) {
-                    Some(uri) => Ok(uri.to_owned()),
-                    None => Err(format!("`{url}` has no `jwks_uri`")),
-                };
-            }
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    Err(format!(
-        "discovery for `{issuer}` failed: {}",
-        problems.join("; ")
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn discovery_locations() {
-        assert_eq!(
-            discovery_urls("https://as.example.com"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server",
-                "https://as.example.com/.well-known/openid-configuration",
-            ]
-        );
-        assert_eq!(
-            discovery_urls("https://as.example.com/tenant/a/"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server/tenant/a",
-                "https://as.example.com/.well-known/openid-configuration/tenant/a",
-                "https://as.example.com/tenant/a/.well-known/openid-configuration",
-            ]
-        );
+    let found = mcp_auth_fetch::discovery::discover(fetcher, issuer)
+        .await
+        .map_err(|e| e.to_string())?;
+    match found.text("jwks_uri") {
+        Some(uri) => Ok(uri.to_owned()),
+        None => Err(format!("`{}` has no `jwks_uri`", found.url)),
     }
 }
