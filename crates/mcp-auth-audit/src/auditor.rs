@@ -236,5 +236,11 @@ fn write_loop(
         for sink in sinks.iter_mut() {
             sink.flush();
         }
+        // Linger before waiting again: under load the next events queue up meanwhile and are
+        // written as one batch, and requests never pay for waking this thread per event.
+        std::thread::sleep(LINGER);
     }
 }
+
+/// How long the writer lets events gather after emptying the queue.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);

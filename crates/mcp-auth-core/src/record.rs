@@ -34,6 +34,17 @@ impl RequestRecord {
         change(&mut guard);
     }
 
+    /// Takes the record out, leaving an empty one (for the layer that reports it, once the
+    /// request is done).
+    pub fn take(&self) -> Record {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
     /// A copy of the record as it stands.
     pub fn snapshot(&self) -> Record {
         self.0

@@ -63,7 +63,7 @@ impl EventGuard {
             denial: self.denial.take(),
             failed,
         };
-        pending.shared.submit(observed, pending.record.snapshot());
+        pending.shared.submit(observed, pending.record.take());
     }
 }
 
