@@ -11,6 +11,9 @@ use mcp_auth_core::AuthError;
 ///   `token68`, or a header token together with a query token: 400 `invalid_request`;
 /// - another scheme (`Basic`, `DPoP`, ...): 401 without `error`, as if no token were sent;
 /// - an empty token: 401 `invalid_token`.
+///
+/// The `token68` syntax is checked by [`check_syntax`], which the verification layer runs only
+/// for tokens it has not verified before (a remembered token was checked on first sight).
 pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, AuthError> {
     let query_token = uri.query().is_some_and(has_access_token_param);
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -49,13 +52,20 @@ pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, 
             "the bearer token is empty",
         ));
     }
-    if !is_token68(token) {
-        return Err(AuthError::invalid_request(
+    Ok(token)
+}
+
+/// 400 `invalid_request` unless the token is `token68` (RFC 6750 §2.1). The verification layer
+/// runs it only for tokens it has not verified before: a remembered token passed it already.
+pub(crate) fn check_syntax(token: &str) -> Result<(), AuthError> {
+    if is_token68(token) {
+        Ok(())
+    } else {
+        Err(AuthError::invalid_request(
             "malformed_header",
             "the bearer token contains characters not allowed by RFC 6750",
-        ));
+        ))
     }
-    Ok(token)
 }
 
 fn query_refused() -> AuthError {
@@ -96,6 +106,7 @@ mod tests {
             );
         }
         extract(&headers, &uri.parse().unwrap())
+            .and_then(|t| check_syntax(t).map(|()| t))
             .map(str::to_owned)
             .map_err(|e| (e.kind(), e.reason()))
     }

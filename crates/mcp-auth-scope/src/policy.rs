@@ -86,6 +86,17 @@ struct Inner {
     hierarchy: ScopeHierarchy,
     filter_lists: bool,
     known: Scopes,
+    /// The whole requirement (base, method and target) of `tools/call` / `prompts/get` for each
+    /// exactly named tool and prompt, and of each exactly named method without a target:
+    /// computed once, so a decision is lookups and subset checks.
+    precomputed: Precomputed,
+}
+
+#[derive(Debug, Default)]
+struct Precomputed {
+    tool_calls: HashMap<String, Requirement>,
+    prompt_gets: HashMap<String, Requirement>,
+    methods: HashMap<String, Requirement>,
 }
 
 /// Name rules: exact names in a map, patterns sorted most specific first.
@@ -302,6 +313,16 @@ impl ScopePolicy {
             MessageKind::Request => {}
             _ => return Ok(base.and(&self.0.client_messages)),
         }
+        let pre = &self.0.precomputed;
+        let found = match (message.method(), message.target()) {
+            (Some("tools/call"), Some(Target::Tool(name))) => pre.tool_calls.get(name.as_str()),
+            (Some("prompts/get"), Some(Target::Prompt(name))) => pre.prompt_gets.get(name.as_str()),
+            (Some(method), None) => pre.methods.get(method),
+            _ => None,
+        };
+        if let Some(found) = found {
+            return Ok(found.clone());
+        }
         let method = message
             .method()
             .and_then(|m| self.0.methods.lookup(m))
@@ -368,6 +389,13 @@ impl Tally {
 /// The alternative to satisfy or challenge: a satisfied one if any, else the one with the
 /// fewest missing scopes (the first on a tie). Returns it and what is missing of it.
 fn choose(requirement: &Requirement, effective: &Scopes) -> (Scopes, Scopes) {
+    if let Some(satisfied) = requirement
+        .alternatives()
+        .iter()
+        .find(|a| effective.is_superset(a))
+    {
+        return (satisfied.clone(), Scopes::empty());
+    }
     let mut best: Option<(Scopes, Scopes)> = None;
     for alternative in requirement.alternatives() {
         let lacking = effective.missing(alternative);
@@ -517,7 +545,7 @@ impl ScopePolicyBuilder {
         }
         known.extend(self.hierarchy.mentioned());
         let known: Scopes = known.into_iter().collect();
-        Ok(ScopePolicy(Arc::new(Inner {
+        let mut policy = Inner {
             base: self.base,
             methods,
             tools,
@@ -528,6 +556,33 @@ impl ScopePolicyBuilder {
             hierarchy: self.hierarchy,
             filter_lists: self.filter_lists.unwrap_or(true),
             known,
-        })))
+            precomputed: Precomputed::default(),
+        };
+        policy.precomputed = precompute(&policy);
+        Ok(ScopePolicy(Arc::new(policy)))
+    }
+}
+
+/// The requirements worth computing once: exactly named tools and prompts, and exactly named
+/// methods (for requests without a target).
+fn precompute(policy: &Inner) -> Precomputed {
+    let method = |name: &str| policy.methods.lookup(name).cloned().unwrap_or_default();
+    let whole = |rules: &Rules, use_method: &str| -> HashMap<String, Requirement> {
+        let method = method(use_method);
+        rules
+            .exact
+            .iter()
+            .map(|(name, target)| (name.clone(), policy.base.and(&method).and(target)))
+            .collect()
+    };
+    Precomputed {
+        tool_calls: whole(&policy.tools, "tools/call"),
+        prompt_gets: whole(&policy.prompts, "prompts/get"),
+        methods: policy
+            .methods
+            .exact
+            .iter()
+            .map(|(name, requirement)| (name.clone(), policy.base.and(requirement)))
+            .collect(),
     }
 }

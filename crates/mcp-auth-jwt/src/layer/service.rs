@@ -50,7 +50,11 @@ where
             Ok(token) => token,
             Err(error) => return ResponseFuture::rejected(error, &req, self.shared.clone()),
         };
-        match self.shared.verifier.try_verify(token, true) {
+        match self
+            .shared
+            .verifier
+            .try_verify(token, true, Some(bearer::check_syntax))
+        {
             Attempt::Done(Ok(principal)) => {
                 RequestRecord::update_in(req.extensions(), |r| {
                     r.principal = Some(principal.clone())

@@ -115,7 +115,7 @@ impl Verifier {
     /// 401 `invalid_token` with a precise description for a token that is not acceptable; 503
     /// when the issuer's keys cannot be obtained.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        match self.try_verify(token, true) {
+        match self.try_verify(token, true, None) {
             Attempt::Done(result) => result,
             Attempt::NeedKeys { issuer, seen } => {
                 self.verify_after_refresh(token, issuer, seen).await
@@ -132,7 +132,7 @@ impl Verifier {
         seen: Option<u64>,
     ) -> Result<Principal, AuthError> {
         self.refresh(issuer, seen).await;
-        match self.try_verify(token, false) {
+        match self.try_verify(token, false, None) {
             Attempt::Done(result) => result,
             Attempt::NeedKeys { issuer, .. } => Err(self.keys_unavailable(issuer)),
         }
@@ -154,8 +154,14 @@ impl Verifier {
         failures
     }
 
-    /// Tries to verify without waiting for the network.
-    pub(crate) fn try_verify(&self, token: &str, may_fetch: bool) -> Attempt {
+    /// Tries to verify without waiting for the network. `first_sight_check` runs only for
+    /// tokens not remembered from an earlier verification.
+    pub(crate) fn try_verify(
+        &self,
+        token: &str,
+        may_fetch: bool,
+        first_sight_check: Option<fn(&str) -> Result<(), AuthError>>,
+    ) -> Attempt {
         let inner = &*self.inner;
         let digest = TokenDigest::of(token.as_bytes());
         if let Some(hit) = inner.tokens.get(&digest) {
@@ -165,6 +171,11 @@ impl Verifier {
                     inner.tokens.remove(&digest);
                 }
             }
+        }
+        if let Some(check) = first_sight_check
+            && let Err(e) = check(token)
+        {
+            return Attempt::Done(Err(e));
         }
         let parsed = match token::parse(token, inner.max_token_bytes) {
             Ok(p) => p,

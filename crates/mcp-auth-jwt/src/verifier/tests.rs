@@ -955,7 +955,7 @@ mod expiry {
                 .claim("iat", 0)
                 .claim("exp", exp)
                 .sign();
-            let check = |v: &Verifier| match v.try_verify(&token, false) {
+            let check = |v: &Verifier| match v.try_verify(&token, false, None) {
                 Attempt::Done(result) => result.is_ok(),
                 Attempt::NeedKeys { .. } => panic!("static keys never need fetching"),
             };
