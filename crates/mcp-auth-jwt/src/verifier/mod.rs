@@ -24,6 +24,9 @@ const MAX_SIGNATURE_ATTEMPTS: usize = 4;
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+/// A check run only for tokens not remembered from an earlier verification.
+pub(crate) type FirstSightCheck = fn(&str) -> Result<(), AuthError>;
+
 /// Verifies bearer JWTs for one resource server.
 ///
 /// Cheap to clone (an `Arc`). A token seen before is recognised by the SHA-256 of its bytes in a
@@ -160,7 +163,7 @@ impl Verifier {
         &self,
         token: &str,
         may_fetch: bool,
-        first_sight_check: Option<fn(&str) -> Result<(), AuthError>>,
+        first_sight_check: Option<FirstSightCheck>,
     ) -> Attempt {
         let inner = &*self.inner;
         let digest = TokenDigest::of(token.as_bytes());
