@@ -302,7 +302,7 @@ fn principal_info(p: &Principal, client: Option<&ClientSummary>) -> PrincipalInf
             .actor()
             .map(|a| a.chain().map(|a| a.subject.clone()).collect())
             .unwrap_or_default(),
-        token_fingerprint: p.token().fingerprint(),
+        token_fingerprint: p.token().fingerprint().to_owned(),
     }
 }
 

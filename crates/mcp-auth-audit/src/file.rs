@@ -29,6 +29,8 @@ pub struct JsonLinesFile {
     keep: usize,
     flush: FlushPolicy,
     errors: u64,
+    /// Reused for every event's line, so serialising costs no allocation.
+    scratch: Vec<u8>,
 }
 
 impl JsonLinesFile {
@@ -48,6 +50,7 @@ impl JsonLinesFile {
             keep: 5,
             flush: FlushPolicy::default(),
             errors: 0,
+            scratch: Vec::with_capacity(1024),
         })
     }
 
@@ -107,9 +110,16 @@ fn open_append(path: &Path) -> io::Result<(BufWriter<File>, u64)> {
 
 impl AuditSink for JsonLinesFile {
     fn write(&mut self, event: &AuditEvent) {
-        let mut line = serde_json::to_vec(event).unwrap_or_default();
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        if serde_json::to_writer(&mut line, event).is_err() {
+            self.scratch = line;
+            return;
+        }
         line.push(b'\n');
-        if let Err(e) = self.write_line(&line) {
+        let written = self.write_line(&line);
+        self.scratch = line;
+        if let Err(e) = written {
             self.errors += 1;
             // Reported once per burst of failures, through the ordinary log, not the audit log.
             if self.errors == 1 || self.errors.is_power_of_two() {

@@ -13,18 +13,28 @@ use sha2::{Digest, Sha256};
 /// is the `subject_token` sent to the authorization server. Everywhere else only its
 /// [fingerprint](BearerToken::fingerprint) may appear. `BearerToken` has no `Display`, and its
 /// `Debug` prints the fingerprint, so neither a log line nor a panic message can leak it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct BearerToken {
     raw: Arc<str>,
     digest: TokenDigest,
+    /// Computed once: verified tokens are remembered, and every audit event names one.
+    fingerprint: Arc<str>,
 }
+
+impl PartialEq for BearerToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+
+impl Eq for BearerToken {}
 
 impl BearerToken {
     /// Wraps a raw token string.
     pub fn new(raw: impl Into<Arc<str>>) -> Self {
         let raw = raw.into();
         let digest = TokenDigest::of(raw.as_bytes());
-        Self { raw, digest }
+        Self::with_digest(raw, digest)
     }
 
     /// Wraps a raw token whose SHA-256 digest is already known (avoids hashing twice).
@@ -34,6 +44,7 @@ impl BearerToken {
         Self {
             raw: raw.into(),
             digest,
+            fingerprint: digest.fingerprint().into(),
         }
     }
 
@@ -49,8 +60,8 @@ impl BearerToken {
     }
 
     /// A short, stable, non-reversible identifier of this token for logs and audit events.
-    pub fn fingerprint(&self) -> String {
-        self.digest.fingerprint()
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 }
 

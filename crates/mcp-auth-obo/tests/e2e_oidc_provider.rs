@@ -407,7 +407,9 @@ async fn the_obo_layer_calls_the_downstream_api_on_behalf_of_the_caller() {
     assert_eq!(seen["sub"], USER_APP.0, "{seen}");
     assert_eq!(seen["act"], json!([SERVER.0]), "{seen}");
     assert_eq!(seen["scope"], json!(["api:read"]));
-    let user_fingerprint = mcp_auth_core::BearerToken::new(user_token.as_str()).fingerprint();
+    let user_fingerprint = mcp_auth_core::BearerToken::new(user_token.as_str())
+        .fingerprint()
+        .to_owned();
     assert_ne!(
         seen["token"],
         user_fingerprint.as_str(),

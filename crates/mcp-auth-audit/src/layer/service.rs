@@ -2,7 +2,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderName, Request, Response};
+
+// Names parsed once, not on every lookup.
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 use mcp_auth_core::metadata::WELL_KNOWN_PATH;
 use mcp_auth_core::record::RequestRecord;
 use tower_service::Service;
@@ -64,7 +69,7 @@ where
             request_id,
             method: req.method().to_string(),
             path,
-            session_id: header_text(req.headers(), "mcp-session-id", 256),
+            session_id: header_text(req.headers(), &MCP_SESSION_ID, 256),
             start,
         };
         ResponseFuture::new(self.inner.call(req), Some(pending))
@@ -74,11 +79,11 @@ where
 /// The caller's `X-Request-Id`, else the trace id of its `traceparent`, else a new id: 32 hex
 /// digits from a per-process random prefix and a counter (unique, no system call per request).
 fn request_id(headers: &HeaderMap) -> String {
-    if let Some(id) = header_text(headers, "x-request-id", 128) {
+    if let Some(id) = header_text(headers, &X_REQUEST_ID, 128) {
         return id;
     }
     let trace = headers
-        .get("traceparent")
+        .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let mut parts = v.split('-');
@@ -104,7 +109,7 @@ fn new_request_id() -> String {
 }
 
 /// A header value usable in an event: visible ASCII, at most `max` bytes.
-fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
+fn header_text(headers: &HeaderMap, name: &HeaderName, max: usize) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?.trim();
     (!value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic()))
         .then(|| value.to_owned())
