@@ -1,0 +1,278 @@
+//! The main benchmark: every configuration, interleaved over rounds, each against the same load.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{self, Check};
+use super::proc::{context_switches, core_ticks, cpu_seconds, load_average};
+use super::server_proc::{SERVER_CORE, ServerProcess, ServerSpec};
+use super::wrk::{self, WrkResult};
+use super::{BoxError, Context, log};
+use crate::Config;
+
+/// One configuration measured in one round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Round number, from 1.
+    pub round: usize,
+    /// Position within the round (the order rotates every round).
+    pub position: usize,
+    /// The configuration.
+    pub config: Config,
+    /// Load average (1, 5, 15 min) just before the server started.
+    pub load_average_start: [f64; 3],
+    /// What wrk measured.
+    pub wrk: WrkResult,
+    /// Requests per second.
+    pub rps: f64,
+    /// Median latency, µs.
+    pub p50_us: u64,
+    /// 99th percentile latency, µs.
+    pub p99_us: u64,
+    /// Server CPU time (user + system, all threads) during the measurement, seconds.
+    pub server_cpu_s: f64,
+    /// Server CPU time per completed request, µs.
+    pub cpu_us_per_request: f64,
+    /// Server context switches (all threads) per completed request.
+    #[serde(default)]
+    pub context_switches_per_request: f64,
+    /// Server CPU time ÷ measured time: 1.0 means the server core was saturated.
+    pub server_cpu_utilisation: f64,
+    /// How busy the server's core was during the measurement, whoever used it (0 to 1). More
+    /// than the server's own utilisation means other processes took part of the core.
+    #[serde(default)]
+    pub server_core_busy: f64,
+    /// Requests the handler counted during the measurement.
+    pub handled: u64,
+    /// Verified-token cache hits and misses observed (first-sight configuration).
+    pub cache: Option<CacheObservation>,
+    /// The checks made before the load and again after it.
+    pub checks: Vec<Check>,
+    /// Every figure divided by bare's in the same round.
+    pub ratio_to_bare: Option<Ratios>,
+}
+
+/// What the first-sight handler observed, in a twin run right after the measured one (same
+/// pool, same order, same cache capacity): holding every principal to compare addresses makes
+/// the heap far larger than the cache, which costs the server a few µs per request, so the
+/// measured run does not observe.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CacheObservation {
+    /// Distinct tokens cycled through.
+    pub pool: usize,
+    /// The verified-token cache capacity set.
+    pub capacity: usize,
+    /// Requests served from the cache.
+    pub hits: u64,
+    /// Requests verified in full.
+    pub misses: u64,
+    /// misses ÷ (hits + misses).
+    pub miss_ratio: f64,
+    /// The twin run's throughput (observing), requests per second.
+    #[serde(default)]
+    pub observed_run_rps: f64,
+    /// The twin run's server CPU per request (observing), µs.
+    #[serde(default)]
+    pub observed_run_cpu_us_per_request: f64,
+}
+
+/// Figures relative to bare in the same round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ratios {
+    /// Throughput ÷ bare's (higher is better; 1.0 = no cost).
+    pub rps: f64,
+    /// Median latency ÷ bare's.
+    pub p50: f64,
+    /// 99th percentile latency ÷ bare's.
+    pub p99: f64,
+    /// CPU per request ÷ bare's.
+    pub cpu_per_request: f64,
+}
+
+/// Runs every round; each round measures every configuration once, starting one further along
+/// the list than the round before.
+pub(crate) async fn run(ctx: &Context) -> Result<Vec<RunRecord>, BoxError> {
+    let mut records = Vec::new();
+    let configs = &ctx.options.configs;
+    for round in 1..=ctx.options.rounds {
+        let mut this_round = Vec::new();
+        for position in 0..configs.len() {
+            let config = configs[(position + round - 1) % configs.len()];
+            let record = measure(ctx, config, round, position + 1).await?;
+            log(&format!(
+                "round {round} {:<28} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  cpu {:>6.1} µs/req  cs/req {:.2}  util {:.2} (core {:.2}){}",
+                config.name(),
+                record.rps,
+                record.p50_us,
+                record.p99_us,
+                record.cpu_us_per_request,
+                record.context_switches_per_request,
+                record.server_cpu_utilisation,
+                record.server_core_busy,
+                record
+                    .cache
+                    .as_ref()
+                    .map(|c| format!(
+                        "  miss ratio {:.4} (observing twin: {:.0} req/s, {:.1} µs/req)",
+                        c.miss_ratio, c.observed_run_rps, c.observed_run_cpu_us_per_request
+                    ))
+                    .unwrap_or_default()
+            ));
+            this_round.push(record);
+        }
+        if let Some(bare) = this_round
+            .iter()
+            .find(|r| r.config == Config::Bare)
+            .cloned()
+        {
+            for record in &mut this_round {
+                record.ratio_to_bare = Some(Ratios {
+                    rps: record.rps / bare.rps,
+                    p50: record.p50_us as f64 / bare.p50_us as f64,
+                    p99: record.p99_us as f64 / bare.p99_us as f64,
+                    cpu_per_request: record.cpu_us_per_request / bare.cpu_us_per_request,
+                });
+            }
+        }
+        records.extend(this_round);
+    }
+    Ok(records)
+}
+
+async fn measure(
+    ctx: &Context,
+    config: Config,
+    round: usize,
+    position: usize,
+) -> Result<RunRecord, BoxError> {
+    let load_average_start = load_average();
+    let audit_dir = ctx.tmp.join(format!("audit-{}-{round}", config.name()));
+    std::fs::create_dir_all(&audit_dir)?;
+    let first_sight = config.first_sight();
+    let spec = spec_for(ctx, config, &audit_dir);
+    let server = ServerProcess::start(&ctx.server_binary, &spec).await?;
+    let url = server.mcp_url();
+    let result = async {
+        checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
+        let mut checks = checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?;
+        let args = [tokens_for(ctx, config).display().to_string()];
+        wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.warmup).await?;
+        let before = server.stats(&ctx.client).await?;
+        let switches_before = context_switches(server.pid)?;
+        let core_before = core_ticks(SERVER_CORE)?;
+        let cpu_before = cpu_seconds(server.pid)?;
+        let wrk = wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.duration).await?;
+        let cpu_after = cpu_seconds(server.pid)?;
+        let core_after = core_ticks(SERVER_CORE)?;
+        let switches_after = context_switches(server.pid)?;
+        let after = server.stats(&ctx.client).await?;
+        if wrk.errors.status > 0 || wrk.errors.socket() > 0 {
+            return Err(format!(
+                "{} round {round}: {} non-2xx responses, {} socket errors",
+                config.name(),
+                wrk.errors.status,
+                wrk.errors.socket()
+            )
+            .into());
+        }
+        // A warm cache must not let a bad token through either.
+        checks.extend(checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?);
+        let server_cpu_s = cpu_after - cpu_before;
+        Ok::<_, BoxError>(RunRecord {
+            round,
+            position,
+            config,
+            load_average_start,
+            rps: wrk.rps(),
+            p50_us: wrk.latency_us.p50,
+            p99_us: wrk.latency_us.p99,
+            server_cpu_s,
+            cpu_us_per_request: server_cpu_s * 1e6 / wrk.requests.max(1) as f64,
+            context_switches_per_request: (switches_after - switches_before) as f64
+                / wrk.requests.max(1) as f64,
+            server_cpu_utilisation: server_cpu_s / (wrk.duration_us as f64 / 1e6),
+            server_core_busy: (core_after.0 - core_before.0) as f64
+                / (core_after.1 - core_before.1).max(1) as f64,
+            handled: after.handled - before.handled,
+            cache: None,
+            checks,
+            ratio_to_bare: None,
+            wrk,
+        })
+    }
+    .await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let mut record = result?;
+    if first_sight {
+        record.cache = Some(observe_cache(ctx, round).await?);
+    }
+    Ok(record)
+}
+
+/// The first-sight twin run: the same server with the hit/miss observer, the same load.
+async fn observe_cache(ctx: &Context, round: usize) -> Result<CacheObservation, BoxError> {
+    let config = Config::StackFirstSight;
+    let audit_dir = ctx.tmp.join(format!("audit-observe-{round}"));
+    std::fs::create_dir_all(&audit_dir)?;
+    let mut spec = spec_for(ctx, config, &audit_dir);
+    spec.observe_cache = true;
+    let server = ServerProcess::start(&ctx.server_binary, &spec).await?;
+    let url = server.mcp_url();
+    let result = async {
+        checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
+        let args = [tokens_for(ctx, config).display().to_string()];
+        wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.warmup).await?;
+        let before = server.stats(&ctx.client).await?;
+        let cpu_before = cpu_seconds(server.pid)?;
+        let wrk = wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.duration).await?;
+        let cpu_after = cpu_seconds(server.pid)?;
+        let after = server.stats(&ctx.client).await?;
+        if !after.observed {
+            return Err("the first-sight twin run did not observe its cache".into());
+        }
+        let hits = after.cache_hits - before.cache_hits;
+        let misses = after.cache_misses - before.cache_misses;
+        Ok::<_, BoxError>(CacheObservation {
+            pool: ctx.first_sight_pool,
+            capacity: ctx.options.first_sight_cache,
+            hits,
+            misses,
+            miss_ratio: misses as f64 / (hits + misses).max(1) as f64,
+            observed_run_rps: wrk.rps(),
+            observed_run_cpu_us_per_request: (cpu_after - cpu_before) * 1e6
+                / wrk.requests.max(1) as f64,
+        })
+    }
+    .await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    result
+}
+
+/// How the rounds start `config`: the stack audits into `audit_dir`; first sight gets the small
+/// cache.
+pub(crate) fn spec_for(ctx: &Context, config: Config, audit_dir: &Path) -> ServerSpec {
+    ServerSpec {
+        config,
+        issuer: ctx.issuer.clone(),
+        jwks_uri: ctx.jwks_uri.clone(),
+        audit_file: config.is_stack().then(|| audit_dir.join("audit.jsonl")),
+        token_cache: config
+            .first_sight()
+            .then_some(ctx.options.first_sight_cache),
+        refresh_interval: None,
+        observe_cache: false,
+        wrapper: Vec::new(),
+    }
+}
+
+/// The token file `config` is loaded with.
+pub(crate) fn tokens_for(ctx: &Context, config: Config) -> PathBuf {
+    if config.first_sight() {
+        ctx.first_sight_tokens.clone()
+    } else {
+        ctx.repeated_tokens.clone()
+    }
+}

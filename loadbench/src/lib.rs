@@ -1,0 +1,141 @@
+//! Loopback load benchmark for mcp-auth: the same small MCP handler served bare, behind
+//! mcp-auth's full stack, and behind the peer libraries users would pick instead.
+//!
+//! - [`server`]: what `loadbench-server` serves in each [`Config`].
+//! - [`bench`]: what `loadbench run` does (tokens, rounds, wrk, /proc accounting, the flood and
+//!   memory benchmarks, the report).
+//!
+//! Run it with `loadbench/run.sh [--quick]`; see `loadbench/README.md`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+pub mod bench;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+/// The resource identifier every configuration protects (the tokens' audience).
+pub const RESOURCE: &str = "https://mcp.loadbench.example/mcp";
+/// The path the MCP endpoint is served on.
+pub const MCP_PATH: &str = "/mcp";
+/// The tool the benchmark calls.
+pub const TOOL: &str = "lookup";
+/// The scope the policy requires for [`TOOL`]; valid tokens carry it.
+pub const SCOPE: &str = "mcp:read";
+/// The pre-registered OAuth client the tokens are issued to.
+pub const CLIENT_ID: &str = "loadbench-client";
+/// The JSON-RPC request every load request carries (the Lua scripts hold the same bytes).
+pub const REQUEST_BODY: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"lookup","arguments":{"key":"answer"}}}"#;
+
+/// One way of serving the handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Config {
+    /// No authentication at all: the baseline.
+    Bare,
+    /// mcp-auth as deployed, tokens repeated as real clients repeat them.
+    Stack,
+    /// mcp-auth as deployed with a small verified-token cache, every request a token not seen
+    /// recently (first-sight verification).
+    StackFirstSight,
+    /// jwt-authorizer 0.15 (crates.io).
+    JwtAuthorizer,
+    /// tower-oauth2-resource-server 0.12 (crates.io).
+    TowerOauth2ResourceServer,
+    /// Ablation: the stack without audit.
+    StackNoAudit,
+    /// Ablation: the stack without client identity.
+    StackNoClients,
+    /// Ablation: the stack without a scope policy.
+    StackNoScopes,
+    /// Ablation: the facade with verification only (no scopes, clients or audit).
+    StackVerifyOnly,
+    /// Ablation: `VerifyLayer` alone, no facade.
+    VerifyLayer,
+    /// Ablation: `McpInspectLayer` alone (the JSON-RPC body read once), no authentication.
+    InspectOnly,
+}
+
+impl Config {
+    /// Every configuration, in report order.
+    pub const ALL: [Config; 5] = [
+        Config::Bare,
+        Config::Stack,
+        Config::StackFirstSight,
+        Config::JwtAuthorizer,
+        Config::TowerOauth2ResourceServer,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Config::Bare => "bare",
+            Config::Stack => "stack",
+            Config::StackFirstSight => "stack-first-sight",
+            Config::JwtAuthorizer => "jwt-authorizer",
+            Config::TowerOauth2ResourceServer => "tower-oauth2-resource-server",
+            Config::StackNoAudit => "stack-no-audit",
+            Config::StackNoClients => "stack-no-clients",
+            Config::StackNoScopes => "stack-no-scopes",
+            Config::StackVerifyOnly => "stack-verify-only",
+            Config::VerifyLayer => "verify-layer",
+            Config::InspectOnly => "inspect-only",
+        }
+    }
+
+    /// The ablation variants: the stack with one part left out at a time.
+    pub const ABLATION: [Config; 9] = [
+        Config::Bare,
+        Config::Stack,
+        Config::StackNoAudit,
+        Config::StackNoClients,
+        Config::StackNoScopes,
+        Config::StackVerifyOnly,
+        Config::VerifyLayer,
+        Config::InspectOnly,
+        Config::StackFirstSight,
+    ];
+
+    /// Parses a name given by [`Config::name`].
+    pub fn parse(name: &str) -> Option<Config> {
+        Config::ALL
+            .into_iter()
+            .chain(Config::ABLATION)
+            .find(|c| c.name() == name)
+    }
+
+    /// Whether requests need a valid token.
+    pub fn authenticated(self) -> bool {
+        !matches!(self, Config::Bare | Config::InspectOnly)
+    }
+
+    /// Whether the configuration verifies first sights (small cache, the pool of distinct
+    /// tokens).
+    pub fn first_sight(self) -> bool {
+        self == Config::StackFirstSight
+    }
+
+    /// Whether this is mcp-auth's full stack (the configurations that audit to a file).
+    pub fn is_stack(self) -> bool {
+        matches!(
+            self,
+            Config::Stack
+                | Config::StackFirstSight
+                | Config::StackNoClients
+                | Config::StackNoScopes
+        )
+    }
+}
+
+/// What the server counted, served at `GET /stats`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Requests that reached the handler.
+    pub handled: u64,
+    /// Whether verified-token cache hits were observed (`--observe-cache`).
+    pub observed: bool,
+    /// Requests whose `Principal` was the very object already cached for that token.
+    pub cache_hits: u64,
+    /// Requests whose `Principal` was built afresh (a full verification).
+    pub cache_misses: u64,
+}

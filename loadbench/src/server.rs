@@ -1,0 +1,376 @@
+//! The server side: one small MCP handler, served in each [`Config`].
+//!
+//! The handler is the same in every configuration: it reads the JSON-RPC `tools/call` body,
+//! answers it from memory and counts the request. Only what wraps it changes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mcp_auth::audit::{Auditor, JsonLinesFile};
+use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
+use mcp_auth::{
+    FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, McpInspectLayer, Principal, Requirement,
+    ResourceId, ScopePolicy, Verifier, VerifyLayer,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::net::TcpListener;
+use tower::{Layer, ServiceExt};
+
+use crate::{Config, MCP_PATH, RESOURCE, SCOPE, ServerStats, TOOL};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How `loadbench-server` runs.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// What wraps the handler.
+    pub config: Config,
+    /// Address to listen on (port 0 for an ephemeral one).
+    pub listen: SocketAddr,
+    /// The trusted issuer identifier.
+    pub issuer: String,
+    /// Where the issuer publishes its JWKS.
+    pub jwks_uri: String,
+    /// The stack's audit file (JSON Lines sink).
+    pub audit_file: Option<PathBuf>,
+    /// The stack's verified-token cache capacity (default: mcp-auth's own).
+    pub token_cache: Option<usize>,
+    /// The stack's JWKS refresh interval (default: mcp-auth's own).
+    pub refresh_interval: Option<Duration>,
+    /// Count verified-token cache hits and misses in the handler (see [`ServerStats`]).
+    pub observe_cache: bool,
+}
+
+/// Builds the configuration, binds, prints `listening ADDR` on stdout and serves until killed.
+///
+/// # Errors
+/// The address cannot be bound or the configuration cannot be built (e.g. the JWKS cannot be
+/// fetched at start-up).
+pub async fn run(options: ServerOptions) -> Result<(), BoxError> {
+    let listener = TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(&options).await?;
+    println!("listening {addr}");
+    // SIGTERM ends the server normally (so a profiler wrapping it writes its data).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            terminate.recv().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// The application for `options.config`: the handler at [`MCP_PATH`] wrapped as configured, and
+/// the unprotected counters at `/stats`.
+///
+/// # Errors
+/// The configuration cannot be built.
+pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
+    let state = AppState::new(options.observe_cache);
+    let handler = post(tools_call).with_state(state.clone());
+    let app: Router<AppState> = match options.config {
+        Config::Bare => Router::new().route_service(MCP_PATH, handler),
+        Config::Stack
+        | Config::StackFirstSight
+        | Config::StackNoAudit
+        | Config::StackNoClients
+        | Config::StackNoScopes
+        | Config::StackVerifyOnly => {
+            let parts = match options.config {
+                Config::StackNoAudit => Parts {
+                    audit: false,
+                    ..Parts::ALL
+                },
+                Config::StackNoClients => Parts {
+                    clients: false,
+                    ..Parts::ALL
+                },
+                Config::StackNoScopes => Parts {
+                    scopes: false,
+                    ..Parts::ALL
+                },
+                Config::StackVerifyOnly => Parts {
+                    audit: false,
+                    clients: false,
+                    scopes: false,
+                },
+                _ => Parts::ALL,
+            };
+            let auth = stack(options, parts)?;
+            let failures = auth.verifier().warm_up().await;
+            if let Some((issuer, error)) = failures.first() {
+                return Err(format!("cannot fetch the keys of {issuer}: {error}").into());
+            }
+            Router::new().route_service(MCP_PATH, auth.layer(handler))
+        }
+        Config::VerifyLayer => {
+            let verifier = Verifier::builder(ResourceId::parse(RESOURCE)?)
+                .issuer(IssuerConfig::jwks_uri(&options.issuer, &options.jwks_uri))
+                .fetch_policy(FetchPolicy::default().allow_loopback(true))
+                .build()?;
+            let failures = verifier.warm_up().await;
+            if let Some((issuer, error)) = failures.first() {
+                return Err(format!("cannot fetch the keys of {issuer}: {error}").into());
+            }
+            Router::new().route_service(MCP_PATH, VerifyLayer::new(verifier).layer(handler))
+        }
+        Config::InspectOnly => {
+            Router::new().route_service(MCP_PATH, McpInspectLayer::new().layer(handler))
+        }
+        Config::JwtAuthorizer => {
+            use jwt_authorizer::{IntoLayer, JwtAuthorizer, RegisteredClaims, Validation};
+            let authorizer = JwtAuthorizer::<RegisteredClaims>::from_jwks_url(&options.jwks_uri)
+                .validation(
+                    Validation::new()
+                        .iss(&[options.issuer.as_str()])
+                        .aud(&[RESOURCE])
+                        .nbf(true),
+                )
+                .build()
+                .await?;
+            // jwt-authorizer answers with axum 0.7 responses; the handler's response body is
+            // boxed into that type so both kinds of response have one type.
+            let inner = ServiceExt::<Request>::map_response(handler, |r: Response| {
+                r.map(axum07::body::Body::new)
+            });
+            let service = vec![authorizer].into_layer().layer(inner);
+            Router::new().route_service(MCP_PATH, service)
+        }
+        Config::TowerOauth2ResourceServer => {
+            use tower_oauth2_resource_server::server::OAuth2ResourceServer;
+            use tower_oauth2_resource_server::tenant::TenantConfiguration;
+            use tower_oauth2_resource_server::validation::ClaimsValidationSpec;
+            let audiences = vec![RESOURCE.to_owned()];
+            let tenant = TenantConfiguration::builder(&options.issuer)
+                .jwks_url(&options.jwks_uri)
+                .audiences(&audiences)
+                .claims_validation(ClaimsValidationSpec::recommended(
+                    &options.issuer,
+                    &audiences,
+                ))
+                .build()
+                .await?;
+            let server = <OAuth2ResourceServer>::builder()
+                .add_tenant(tenant)
+                .build()
+                .await?;
+            let service = server.into_layer::<Body>().layer(handler);
+            Router::new().route_service(MCP_PATH, service)
+        }
+    };
+    Ok(app.route("/stats", get(stats)).with_state(state))
+}
+
+/// Which optional parts of the stack are on.
+#[derive(Clone, Copy)]
+struct Parts {
+    audit: bool,
+    clients: bool,
+    scopes: bool,
+}
+
+impl Parts {
+    const ALL: Parts = Parts {
+        audit: true,
+        clients: true,
+        scopes: true,
+    };
+}
+
+/// mcp-auth as a real deployment stacks it: verification against the issuer's JWKS, client
+/// identity (Client ID Metadata Documents or pre-registered ids), a scope policy for the tool,
+/// and audit to a JSON Lines file. The ablation configurations leave parts out.
+fn stack(options: &ServerOptions, parts: Parts) -> Result<McpAuthLayer, BoxError> {
+    // The issuer and any client documents are on loopback over http: the development switch.
+    let fetch = FetchPolicy::default().allow_loopback(true);
+    let policy = ScopePolicy::builder()
+        .required(Requirement::all(SCOPE))
+        .tool(TOOL, Requirement::all(SCOPE))
+        .build()?;
+    let token_cache = options.token_cache;
+    let refresh_interval = options.refresh_interval;
+    let mut builder = McpAuth::builder(RESOURCE)
+        .issuer(IssuerConfig::jwks_uri(&options.issuer, &options.jwks_uri))
+        .challenge_scope(SCOPE)
+        .fetch_policy(fetch.clone())
+        .verifier(move |mut verifier| {
+            if let Some(tokens) = token_cache {
+                verifier = verifier.token_cache_capacity(tokens);
+            }
+            if let Some(interval) = refresh_interval {
+                verifier = verifier.refresh_interval(interval);
+            }
+            verifier
+        });
+    if parts.scopes {
+        builder = builder.scopes(policy);
+    }
+    if parts.clients {
+        let clients = ClientResolver::builder().fetch_policy(fetch).build()?;
+        let client_policy =
+            ClientPolicy::any_valid_document().pre_registered(PreRegisteredClients::all());
+        builder = builder.clients(clients, client_policy);
+    }
+    if parts.audit {
+        let audit_file = options
+            .audit_file
+            .as_ref()
+            .ok_or("the stack needs --audit-file")?;
+        let auditor = Auditor::builder()
+            .sink(JsonLinesFile::open(audit_file)?)
+            .start();
+        builder = builder.audit(auditor);
+    }
+    let auth = builder.build()?;
+    Ok(auth)
+}
+
+/// The handler's shared state: counters, and (when observing) the principal last seen for each
+/// token.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    handled: AtomicU64,
+    observe: Option<Observer>,
+}
+
+impl AppState {
+    fn new(observe: bool) -> Self {
+        Self(Arc::new(Shared {
+            handled: AtomicU64::new(0),
+            observe: observe.then(|| Observer {
+                seen: Mutex::new(Seen::default()),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+            }),
+        }))
+    }
+}
+
+/// Tells cache hits from misses exactly: the verifier hands out a clone of the cached
+/// `Principal` (one `Arc`) on a hit and builds a new one on a miss. Holding every principal seen
+/// keeps its allocation alive, so an equal address can only be the same object.
+struct Observer {
+    seen: Mutex<Seen>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// The principal last seen per token: the benchmark's pool tokens (`jti` = `t<n>`) by index,
+/// so the lookup costs next to nothing; any other token by `jti`.
+#[derive(Default)]
+struct Seen {
+    pool: Vec<Option<Principal>>,
+    other: HashMap<String, Option<Principal>>,
+}
+
+impl Seen {
+    fn slot(&mut self, jti: &str) -> &mut Option<Principal> {
+        let index = jti
+            .strip_prefix('t')
+            .filter(|n| !n.is_empty() && n.len() <= 7 && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<usize>().ok());
+        match index {
+            Some(n) => {
+                if self.pool.len() <= n {
+                    self.pool.resize(n + 1, None);
+                }
+                &mut self.pool[n]
+            }
+            None => self.other.entry(jti.to_owned()).or_default(),
+        }
+    }
+}
+
+impl Observer {
+    fn record(&self, principal: &Principal) {
+        let Some(jti) = principal.token_id() else {
+            return;
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = seen.slot(jti);
+        let hit = slot
+            .as_ref()
+            .is_some_and(|p| std::ptr::eq(p.claims(), principal.claims()));
+        if !hit {
+            *slot = Some(principal.clone());
+        }
+        drop(seen);
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The part of a JSON-RPC request the handler reads.
+#[derive(Deserialize)]
+struct Call<'a> {
+    #[serde(borrow)]
+    id: &'a RawValue,
+    method: &'a str,
+    params: Option<Params<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Params<'a> {
+    name: &'a str,
+}
+
+/// Answers an MCP `tools/call` from memory, echoing the request id.
+async fn tools_call(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    state.0.handled.fetch_add(1, Ordering::Relaxed);
+    if let Some(observer) = &state.0.observe
+        && let Some(principal) = parts.extensions.get::<Principal>()
+    {
+        observer.record(principal);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Ok(call) = serde_json::from_slice::<Call<'_>>(&bytes) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let answer = match (call.method, call.params.as_ref().map(|p| p.name)) {
+        ("tools/call", Some(TOOL)) => {
+            r#""result":{"content":[{"type":"text","text":"42"}],"isError":false}"#
+        }
+        _ => r#""error":{"code":-32601,"message":"unknown method or tool"}"#,
+    };
+    let body = format!(r#"{{"jsonrpc":"2.0","id":{},{answer}}}"#, call.id.get());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from(body),
+    )
+        .into_response()
+}
+
+async fn stats(State(state): State<AppState>) -> axum::Json<ServerStats> {
+    let shared = &state.0;
+    let (observed, cache_hits, cache_misses) = match &shared.observe {
+        Some(o) => (
+            true,
+            o.hits.load(Ordering::Relaxed),
+            o.misses.load(Ordering::Relaxed),
+        ),
+        None => (false, 0, 0),
+    };
+    axum::Json(ServerStats {
+        handled: shared.handled.load(Ordering::Relaxed),
+        observed,
+        cache_hits,
+        cache_misses,
+    })
+}
