@@ -54,16 +54,23 @@ pub enum Config {
     VerifyLayer,
     /// Ablation: `McpInspectLayer` alone (the JSON-RPC body read once), no authentication.
     InspectOnly,
+    /// A real MCP server, no authentication: rmcp's Streamable HTTP service (stateless, JSON
+    /// responses) answering the same `lookup` tool.
+    BareRmcp,
+    /// The same rmcp server behind the full stack.
+    StackRmcp,
 }
 
 impl Config {
     /// Every configuration, in report order.
-    pub const ALL: [Config; 5] = [
+    pub const ALL: [Config; 7] = [
         Config::Bare,
         Config::Stack,
         Config::StackFirstSight,
         Config::JwtAuthorizer,
         Config::TowerOauth2ResourceServer,
+        Config::BareRmcp,
+        Config::StackRmcp,
     ];
 
     /// The name used on the command line and in reports.
@@ -80,6 +87,17 @@ impl Config {
             Config::StackVerifyOnly => "stack-verify-only",
             Config::VerifyLayer => "verify-layer",
             Config::InspectOnly => "inspect-only",
+            Config::BareRmcp => "bare-rmcp",
+            Config::StackRmcp => "stack-rmcp",
+        }
+    }
+
+    /// The configuration this one's ratios are taken against in each round: the same server
+    /// without authentication.
+    pub fn baseline(self) -> Config {
+        match self {
+            Config::BareRmcp | Config::StackRmcp => Config::BareRmcp,
+            _ => Config::Bare,
         }
     }
 
@@ -106,7 +124,7 @@ impl Config {
 
     /// Whether requests need a valid token.
     pub fn authenticated(self) -> bool {
-        !matches!(self, Config::Bare | Config::InspectOnly)
+        !matches!(self, Config::Bare | Config::InspectOnly | Config::BareRmcp)
     }
 
     /// Whether the configuration verifies first sights (small cache, the pool of distinct
@@ -123,6 +141,7 @@ impl Config {
                 | Config::StackFirstSight
                 | Config::StackNoClients
                 | Config::StackNoScopes
+                | Config::StackRmcp
         )
     }
 }

@@ -126,6 +126,15 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
             }
             Router::new().route_service(MCP_PATH, VerifyLayer::new(verifier).layer(handler))
         }
+        Config::BareRmcp => Router::new().route_service(MCP_PATH, rmcp_service(state.clone())),
+        Config::StackRmcp => {
+            let auth = stack(options, Parts::ALL)?;
+            let failures = auth.verifier().warm_up().await;
+            if let Some((issuer, error)) = failures.first() {
+                return Err(format!("cannot fetch the keys of {issuer}: {error}").into());
+            }
+            Router::new().route_service(MCP_PATH, auth.layer(rmcp_service(state.clone())))
+        }
         Config::InspectOnly => {
             Router::new().route_service(MCP_PATH, McpInspectLayer::new().layer(handler))
         }
@@ -373,4 +382,67 @@ async fn stats(State(state): State<AppState>) -> axum::Json<ServerStats> {
         cache_hits,
         cache_misses,
     })
+}
+
+/// rmcp's Streamable HTTP service as a real MCP server would run it here: stateless, JSON
+/// responses, one `lookup` tool answered from memory (and counted).
+fn rmcp_service(
+    state: AppState,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    LookupServer,
+    rmcp::transport::streamable_http_server::session::never::NeverSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+    use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+    let mut config = StreamableHttpServerConfig::default();
+    config.legacy_session_mode = false;
+    config.json_response = true;
+    rmcp::transport::streamable_http_server::StreamableHttpService::new(
+        move || Ok(LookupServer::new(state.clone())),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    )
+}
+
+/// Arguments of the `lookup` tool.
+#[derive(Debug, Deserialize, rmcp::schemars::JsonSchema)]
+pub struct LookupArgs {
+    /// The key to look up.
+    pub key: String,
+}
+
+/// The rmcp server with the `lookup` tool.
+#[derive(Clone)]
+pub struct LookupServer {
+    state: AppState,
+}
+
+impl LookupServer {
+    fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[rmcp::tool_router]
+impl LookupServer {
+    /// Answers from memory.
+    #[rmcp::tool(description = "Look a key up in memory")]
+    fn lookup(
+        &self,
+        rmcp::handler::server::wrapper::Parameters(args): rmcp::handler::server::wrapper::Parameters<LookupArgs>,
+    ) -> String {
+        self.state.0.handled.fetch_add(1, Ordering::Relaxed);
+        format!("value of {}", args.key)
+    }
+}
+
+#[rmcp::tool_handler]
+impl rmcp::ServerHandler for LookupServer {
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        rmcp::model::ServerConfig::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
 }

@@ -121,12 +121,12 @@ pub(crate) async fn run(ctx: &Context) -> Result<Vec<RunRecord>, BoxError> {
             ));
             this_round.push(record);
         }
-        if let Some(bare) = this_round
-            .iter()
-            .find(|r| r.config == Config::Bare)
-            .cloned()
-        {
-            for record in &mut this_round {
+        // Each configuration against its own baseline (the same server without authentication)
+        // in the same round.
+        let baselines = this_round.clone();
+        for record in &mut this_round {
+            let baseline = record.config.baseline();
+            if let Some(bare) = baselines.iter().find(|r| r.config == baseline) {
                 record.ratio_to_bare = Some(Ratios {
                     rps: record.rps / bare.rps,
                     p50: record.p50_us as f64 / bare.p50_us as f64,
