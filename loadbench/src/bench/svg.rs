@@ -87,9 +87,9 @@ pub(crate) fn chart(report: &Report) -> String {
         );
         let mut label = format!("{} req/s", short_exact(s.rps));
         if let Some(r) = s.ratio_to_bare
-            && s.config != Config::Bare
+            && s.config != s.config.baseline()
         {
-            let _ = write!(label, " · {:.2}× bare", r[0]);
+            let _ = write!(label, " · {:.2}× {}", r[0], s.config.baseline().name());
         }
         if s.config.is_stack()
             && let Some(v) = s.rps_vs_jwt_authorizer
