@@ -105,7 +105,8 @@ impl JsonLinesFile {
 fn open_append(path: &Path) -> io::Result<(BufWriter<File>, u64)> {
     let file = OpenOptions::new().create(true).append(true).open(path)?;
     let len = file.metadata()?.len();
-    Ok((BufWriter::new(file), len))
+    // Large writes: fewer system calls per event under load.
+    Ok((BufWriter::with_capacity(64 * 1024, file), len))
 }
 
 impl AuditSink for JsonLinesFile {

@@ -38,8 +38,9 @@ pin_project! {
         Collecting {
             #[pin]
             collect: Collect<Limited<ReqBody>>,
-            #[pin]
-            deadline: tokio::time::Sleep,
+            // Armed only when the body is not all there at the first poll: most are, and they
+            // cost no timer.
+            deadline: Option<Pin<Box<tokio::time::Sleep>>>,
             parts: Option<request::Parts>,
             service: Option<S>,
             limits: InspectLimits,
@@ -78,7 +79,7 @@ where
     ) -> Self {
         Self {
             state: State::Collecting {
-                deadline: tokio::time::sleep(limits.read_timeout),
+                deadline: None,
                 collect,
                 parts: Some(parts),
                 service: Some(service),
@@ -124,7 +125,10 @@ where
                     let collected = match collect.poll(cx) {
                         Poll::Ready(collected) => Some(collected),
                         Poll::Pending => {
-                            ready!(deadline.poll(cx));
+                            let deadline = deadline.get_or_insert_with(|| {
+                                Box::pin(tokio::time::sleep(limits.read_timeout))
+                            });
+                            ready!(deadline.as_mut().poll(cx));
                             None
                         }
                     };

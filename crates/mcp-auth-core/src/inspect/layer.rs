@@ -38,7 +38,8 @@ impl InspectLimits {
 
     /// Time allowed for the whole request body to arrive; a body still incomplete after it gets
     /// 408, so a client that never finishes its body cannot hold the request open. Defaults to
-    /// 30 s.
+    /// 30 s. The timer is armed only for bodies not complete at once, on the Tokio runtime's
+    /// timer (servers built on hyper, axum or tonic have one).
     pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.read_timeout = timeout;
         self
