@@ -161,31 +161,13 @@ async fn run_report(command: &mut Command) -> Value {
 /// If the script cannot run or prints no report within 60 seconds.
 pub async fn ts_client(args: &[&str]) -> Value {
     require_node_modules();
-    let output = tokio::time::timeout(
-        Duration::from_secs(60),
+    run_report(
         Command::new("node")
             .arg("mcp-client.mjs")
             .args(args)
-            .current_dir(node_fixtures())
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
+            .current_dir(node_fixtures()),
     )
     .await
-    .expect("mcp-client.mjs did not finish within 60 s")
-    .expect("run node mcp-client.mjs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| {
-            panic!(
-                "no report from mcp-client.mjs; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    serde_json::from_str(line).expect("report JSON")
 }
 
 /// The claims of a JWT, unverified (for assertions about what an issuer put in a token).
