@@ -11,7 +11,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use mcp_auth_core::inspect::{InspectLimits, McpRequest};
+use mcp_auth_core::inspect::{InspectLimits, McpInspectLayer, McpRequest};
 use mcp_auth_core::{AuthBody, BearerToken, Principal, ResourceId, Scopes};
 use mcp_auth_scope::{Requirement, ScopeHierarchy, ScopeLayer, ScopePolicy};
 use serde_json::json;
@@ -77,6 +77,7 @@ fn benches(c: &mut Criterion) {
     let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
     let answer = listing.clone();
     let mut svc = ServiceBuilder::new()
+        .layer(McpInspectLayer::new())
         .layer(ScopeLayer::new(policy.clone(), &resource))
         .service_fn(move |_req: Request<AuthBody<Full<Bytes>>>| {
             let body = answer.clone();

@@ -5,7 +5,8 @@
 //! ([`Requirement::any_of`]) and an operator-declared [`ScopeHierarchy`] honoured wherever scopes
 //! are compared. Undeclared tools, resources and prompts are refused unless a fallback is set.
 //!
-//! [`ScopeLayer`] enforces it after the verification layer:
+//! [`ScopeLayer`] enforces it after the verification layer, reading the MCP content an outer
+//! [`McpInspectLayer`](mcp_auth_core::inspect::McpInspectLayer) parsed:
 //!
 //! - a request whose token lacks scopes gets `403` with
 //!   `WWW-Authenticate: Bearer error="insufficient_scope", scope="…", resource_metadata="…",
@@ -24,6 +25,7 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Full;
+//! use mcp_auth_core::inspect::McpInspectLayer;
 //! use mcp_auth_core::{BearerToken, Principal, ResourceId, Scopes};
 //! use mcp_auth_scope::{Requirement, ScopeLayer, ScopePolicy};
 //! use tower::{ServiceBuilder, ServiceExt};
@@ -37,6 +39,7 @@
 //!     .unwrap();
 //! let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
 //! let service = ServiceBuilder::new()
+//!     .layer(McpInspectLayer::new()) // reads the JSON-RPC body once, for every layer
 //!     .layer(ScopeLayer::new(policy, &resource))
 //!     .service_fn(|_req| async { Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::default())) });
 //!

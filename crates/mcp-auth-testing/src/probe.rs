@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
-use mcp_auth_core::{BearerToken, Principal, Scopes};
+use mcp_auth_core::inspect::McpInspectLayer;
+use mcp_auth_core::{AuthBody, BearerToken, Principal, Scopes};
 use serde_json::{Value, json};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -40,7 +41,8 @@ impl<B> Service<Request<B>> for MockMcpService {
 }
 
 /// Runs requests from a principal with chosen scopes through a layer (a scope policy, a client
-/// policy, a whole stack minus verification) in front of [`MockMcpService`].
+/// policy, a whole stack minus verification) in front of [`MockMcpService`], behind the request
+/// inspector as a stack places it.
 ///
 /// ```
 /// use mcp_auth_core::ResourceId;
@@ -91,9 +93,9 @@ impl<L> PolicyProbe<L> {
     pub async fn call_tool<B>(&self, scopes: &str, tool: &str) -> Outcome
     where
         L: Layer<MockMcpService>,
-        L::Service: Service<Request<Full<Bytes>>, Response = Response<B>>,
-        <L::Service as Service<Request<Full<Bytes>>>>::Error: std::fmt::Debug,
-        B: Body,
+        L::Service: Service<Request<AuthBody<Full<Bytes>>>, Response = Response<B>> + Clone,
+        <L::Service as Service<Request<AuthBody<Full<Bytes>>>>>::Error: std::fmt::Debug,
+        B: Body<Data = Bytes>,
         B::Error: std::fmt::Debug,
     {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
@@ -104,12 +106,13 @@ impl<L> PolicyProbe<L> {
     pub async fn send<B>(&self, scopes: &str, body: Value) -> Outcome
     where
         L: Layer<MockMcpService>,
-        L::Service: Service<Request<Full<Bytes>>, Response = Response<B>>,
-        <L::Service as Service<Request<Full<Bytes>>>>::Error: std::fmt::Debug,
-        B: Body,
+        L::Service: Service<Request<AuthBody<Full<Bytes>>>, Response = Response<B>> + Clone,
+        <L::Service as Service<Request<AuthBody<Full<Bytes>>>>>::Error: std::fmt::Debug,
+        B: Body<Data = Bytes>,
         B::Error: std::fmt::Debug,
     {
-        let mut service = self.layer.layer(MockMcpService);
+        // The one inspector of a stack stands outside every policy layer.
+        let mut service = McpInspectLayer::new().layer(self.layer.layer(MockMcpService));
         let principal =
             Principal::builder(&self.issuer, &self.subject, BearerToken::new("probe-token"))
                 .scopes(Scopes::parse(scopes))

@@ -202,10 +202,10 @@ impl McpAuthBuilder {
         Ok(McpAuthLayer {
             audit,
             metadata: MetadataLayer::try_new(metadata.clone())?,
-            inspect: McpInspectLayer::with_limits(self.limits),
+            inspect: McpInspectLayer::with_limits(self.limits).in_front_of_verification(),
             verify,
             clients,
-            scope: ScopeLayer::new(policy, &resource).inspect_limits(self.limits),
+            scope: ScopeLayer::new(policy, &resource),
             exchange,
             document: metadata,
             auditor: self.auditor,
@@ -240,11 +240,17 @@ pub enum BuildError {
 /// Metadata requests are answered without a token; the JSON-RPC body is read once (so a 401
 /// can name the scopes the operation needs); everything else needs a valid token, an admitted
 /// client and scopes that satisfy the policy. Layers not configured pass requests through.
+///
+/// A request without credentials is answered 401 whatever its body: the body is read (within
+/// [`InspectLimits::max_credential_less_bytes`]) only to choose the challenge's scope.
+///
+/// With the `axum` feature, [`McpAuthLayer::protect`] also serves the metadata document as real
+/// routes, so that `merge`, `nest` and `route_layer` cannot hide it from clients.
 #[derive(Clone)]
 #[must_use]
 pub struct McpAuthLayer {
     audit: AuditLayer,
-    metadata: MetadataLayer,
+    pub(crate) metadata: MetadataLayer,
     inspect: McpInspectLayer,
     verify: VerifyLayer,
     clients: CimdLayer,
@@ -255,7 +261,10 @@ pub struct McpAuthLayer {
 }
 
 /// The service [`McpAuthLayer`] produces around `S`.
-pub type McpAuthService<S> = Audit<Metadata<McpInspect<Verify<Cimd<McpInspect<Scope<Obo<S>>>>>>>>;
+///
+/// The request body is read and wrapped once, by the one inspector: the inner service `S`
+/// receives `Request<AuthBody<B>>` for a server whose requests are `Request<B>`.
+pub type McpAuthService<S> = Audit<Metadata<McpInspect<Verify<Cimd<Scope<Obo<S>>>>>>>;
 
 impl McpAuthLayer {
     /// The verifier (e.g. to [`warm_up`](Verifier::warm_up) at start-up).

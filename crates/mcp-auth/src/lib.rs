@@ -42,6 +42,9 @@
 //! - `stack` (default): all of them and [`McpAuth`].
 //! - `config` (default): the TOML configuration file ([`Config`]).
 //! - `rmcp`: the [`rmcp::Auth`] and [`rmcp::Obo`] extractors for rmcp tool handlers.
+//! - `axum`: [`McpAuthLayer::protect`] and [`McpAuthLayer::metadata_router`], which serve the
+//!   metadata document as real routes so that discovery survives `merge`, `nest` and
+//!   `route_layer`.
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
@@ -52,6 +55,8 @@ mod builder;
 mod config;
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
+#[cfg(feature = "axum")]
+mod router;
 
 pub use mcp_auth_core as core;
 pub use mcp_auth_core::inspect::{InspectLimits, McpInspectLayer, McpRequest};

@@ -242,9 +242,8 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
         config,
     );
     let mcp_path = url_path(&mcp_url);
-    let app = Router::new()
-        .route_service(&mcp_path, mcp)
-        .layer(auth.clone());
+    // The stack around the MCP route, and the metadata document as routes of its own.
+    let app = auth.protect(Router::new().route_service(&mcp_path, mcp));
     let task = tokio::spawn(async move {
         let _downstream = AbortOnDrop(downstream_task);
         if let Err(e) = axum::serve(listener, app).await {

@@ -44,6 +44,8 @@ pin_project! {
             parts: Option<request::Parts>,
             service: Option<S>,
             limits: InspectLimits,
+            // Failures hand the request on uninspected (verification answers it 401).
+            credential_less: bool,
         },
         Inner { #[pin] future: S::Future },
         Rejected { error: Option<AuthError>, grpc: bool },
@@ -76,6 +78,7 @@ where
         parts: request::Parts,
         service: S,
         limits: InspectLimits,
+        credential_less: bool,
     ) -> Self {
         Self {
             state: State::Collecting {
@@ -84,6 +87,7 @@ where
                 parts: Some(parts),
                 service: Some(service),
                 limits,
+                credential_less,
             },
         }
     }
@@ -121,6 +125,7 @@ where
                     parts,
                     service,
                     limits,
+                    credential_less,
                 } => {
                     let collected = match collect.poll(cx) {
                         Poll::Ready(collected) => Some(collected),
@@ -135,6 +140,7 @@ where
                     let mut parts = parts
                         .take()
                         .expect("ResponseFuture polled after completion");
+                    let mut read_whole = None;
                     let outcome = match collected {
                         None => Err(AuthError::new(
                             crate::AuthErrorKind::RequestTimeout,
@@ -146,6 +152,7 @@ where
                         )),
                         Some(Ok(collected)) => {
                             let bytes = collected.to_bytes();
+                            read_whole = Some(bytes.clone());
                             McpRequest::parse(&bytes, limits).map(|mcp| (mcp, bytes))
                         }
                         Some(Err(e)) if e.is::<LengthLimitError>() => {
@@ -156,18 +163,26 @@ where
                             format!("failed to read the request body: {e}"),
                         )),
                     };
-                    match outcome {
+                    let body = match outcome {
                         Ok((mcp, bytes)) => {
                             RequestRecord::update_in(&parts.extensions, |r| {
                                 r.mcp = Some(mcp.clone())
                             });
                             parts.extensions.insert(mcp);
+                            Ok(AuthBody::full(bytes))
+                        }
+                        Err(_) if *credential_less => {
+                            Ok(read_whole.map_or_else(AuthBody::empty, AuthBody::full))
+                        }
+                        Err(error) => Err(error),
+                    };
+                    match body {
+                        Ok(body) => {
                             let mut service = service
                                 .take()
                                 .expect("ResponseFuture polled after completion");
-                            let request = Request::from_parts(parts, AuthBody::full(bytes));
                             State::Inner {
-                                future: service.call(request),
+                                future: service.call(Request::from_parts(parts, body)),
                             }
                         }
                         Err(error) => State::Rejected {

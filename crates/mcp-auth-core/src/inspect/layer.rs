@@ -10,6 +10,7 @@ pub struct InspectLimits {
     pub(super) max_batch: usize,
     pub(super) max_depth: usize,
     pub(super) read_timeout: std::time::Duration,
+    pub(super) max_credential_less_bytes: usize,
 }
 
 impl InspectLimits {
@@ -45,6 +46,17 @@ impl InspectLimits {
         self
     }
 
+    /// Default limit on what is read of a request without credentials: 64 KiB.
+    pub const DEFAULT_MAX_CREDENTIAL_LESS_BYTES: usize = 64 * 1024;
+
+    /// Largest body read from a request without an `Authorization` header by an inspector placed
+    /// [in front of verification](McpInspectLayer::in_front_of_verification); such a body is read
+    /// only to choose the scope of the 401 challenge. Defaults to 64 KiB.
+    pub fn max_credential_less_bytes(mut self, bytes: usize) -> Self {
+        self.max_credential_less_bytes = bytes;
+        self
+    }
+
     /// Most messages in one JSON-RPC batch; larger batches get 400. Defaults to 100.
     pub fn max_batch(mut self, messages: usize) -> Self {
         self.max_batch = messages;
@@ -59,6 +71,7 @@ impl Default for InspectLimits {
             max_batch: Self::DEFAULT_MAX_BATCH,
             max_depth: Self::DEFAULT_MAX_DEPTH,
             read_timeout: Self::DEFAULT_READ_TIMEOUT,
+            max_credential_less_bytes: Self::DEFAULT_MAX_CREDENTIAL_LESS_BYTES,
         }
     }
 }
@@ -68,6 +81,7 @@ impl Default for InspectLimits {
 #[must_use]
 pub struct McpInspectLayer {
     limits: InspectLimits,
+    in_front_of_verification: bool,
 }
 
 impl McpInspectLayer {
@@ -78,7 +92,22 @@ impl McpInspectLayer {
 
     /// An inspector with the given limits.
     pub fn with_limits(limits: InspectLimits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            in_front_of_verification: false,
+        }
+    }
+
+    /// For an inspector placed outside the verification layer, so that a 401 can name the
+    /// scopes the operation needs: a request without an `Authorization` header is read only up
+    /// to [`InspectLimits::max_credential_less_bytes`] and is never refused here. When its body
+    /// is too large, late or not JSON-RPC it goes on without an
+    /// [`McpRequest`](super::McpRequest) (and, when not read whole, with an empty body), and
+    /// verification answers it 401 as it answers any request without credentials. Requests
+    /// with credentials are inspected as usual.
+    pub fn in_front_of_verification(mut self) -> Self {
+        self.in_front_of_verification = true;
+        self
     }
 }
 
@@ -86,6 +115,10 @@ impl<S> Layer<S> for McpInspectLayer {
     type Service = McpInspect<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        McpInspect::new(inner, self.limits)
+        McpInspect {
+            inner,
+            limits: self.limits,
+            in_front_of_verification: self.in_front_of_verification,
+        }
     }
 }

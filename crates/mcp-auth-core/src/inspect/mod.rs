@@ -48,7 +48,7 @@ mod service;
 pub use future::ResponseFuture;
 pub use layer::{InspectLimits, McpInspectLayer};
 pub use message::{McpMessage, McpRequest, MessageKind, Target};
-pub use service::McpInspect;
+pub use service::{McpInspect, awaits_inspection};
 
 #[cfg(test)]
 mod tests {
@@ -120,6 +120,71 @@ mod tests {
             .body(Endless(false))
             .unwrap();
         assert_eq!(svc.oneshot(request).await.unwrap().status(), 413);
+    }
+
+    /// The inner service answers with whether it saw an `McpRequest` and the body it received.
+    async fn in_front_of_verification(
+        request: Request<Full<Bytes>>,
+    ) -> Response<AuthBody<Full<Bytes>>> {
+        let svc = ServiceBuilder::new()
+            .layer(
+                McpInspectLayer::with_limits(
+                    InspectLimits::default().max_credential_less_bytes(48),
+                )
+                .in_front_of_verification(),
+            )
+            .service_fn(|req: Request<AuthBody<Full<Bytes>>>| async move {
+                let inspected = req.extensions().get::<McpRequest>().is_some();
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                let text = format!("{inspected} {}", String::from_utf8_lossy(&body));
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
+            });
+        svc.oneshot(request).await.unwrap()
+    }
+
+    async fn text(response: Response<AuthBody<Full<Bytes>>>) -> String {
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_credentials_a_bad_body_is_handed_on_for_verification_to_answer() {
+        for (body, expected) in [
+            ("{}", "false {}"),
+            ("not json", "false not json"),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+                r#"true {"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            ),
+            // Over the credential-less bound: not read on, handed on empty.
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"long"}}"#,
+                "false ",
+            ),
+        ] {
+            let request = Request::post("/mcp").body(Full::new(Bytes::from(body))).unwrap();
+            let response = in_front_of_verification(request).await;
+            assert_eq!(response.status(), 200, "{body}");
+            assert_eq!(text(response).await, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn with_credentials_a_bad_body_is_still_refused() {
+        let request = Request::post("/mcp")
+            .header("authorization", "Bearer abc")
+            .body(Full::new(Bytes::from("{}")))
+            .unwrap();
+        assert_eq!(in_front_of_verification(request).await.status(), 400);
+        let request = Request::post("/mcp")
+            .header("authorization", "Bearer abc")
+            .body(Full::new(Bytes::from(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"long"}}"#,
+            )))
+            .unwrap();
+        let response = in_front_of_verification(request).await;
+        assert_eq!(response.status(), 200);
+        assert!(text(response).await.starts_with("true "));
     }
 
     #[tokio::test]

@@ -15,14 +15,19 @@ use crate::{AuthBody, AuthError, BoxError, is_grpc};
 /// See the [module docs](crate::inspect) for an example.
 #[derive(Clone, Debug)]
 pub struct McpInspect<S> {
-    inner: S,
-    limits: InspectLimits,
+    pub(super) inner: S,
+    pub(super) limits: InspectLimits,
+    pub(super) in_front_of_verification: bool,
 }
 
 impl<S> McpInspect<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, limits: InspectLimits) -> Self {
-        Self { inner, limits }
+        Self {
+            inner,
+            limits,
+            in_front_of_verification: false,
+        }
     }
 
     /// A layer with the given limits.
@@ -33,8 +38,10 @@ impl<S> McpInspect<S> {
     crate::define_inner_service_accessors!();
 }
 
-/// True when the request is a JSON-RPC `POST` whose body has not been inspected yet.
-pub(crate) fn needs_inspection<B>(req: &Request<B>) -> bool {
+/// True when the request is a JSON-RPC `POST` whose body has not been inspected yet: a layer that
+/// authorises by MCP content and sees such a request has no inspector outside it, and must refuse
+/// rather than decide without the content.
+pub fn awaits_inspection<B>(req: &Request<B>) -> bool {
     req.method() == Method::POST
         && !is_grpc(req.headers())
         && req.extensions().get::<McpRequest>().is_none()
@@ -56,16 +63,31 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if !needs_inspection(&req) {
+        if !awaits_inspection(&req) {
             return ResponseFuture::inner(self.inner.call(req.map(AuthBody::inner)));
         }
-        let limit = self.limits.max_body_bytes;
+        // Without credentials the outcome is a 401 whatever the body says: read only enough to
+        // choose the challenge's scope, and let verification answer.
+        let credential_less =
+            self.in_front_of_verification && !req.headers().contains_key(header::AUTHORIZATION);
+        let limit = if credential_less {
+            self.limits
+                .max_credential_less_bytes
+                .min(self.limits.max_body_bytes)
+        } else {
+            self.limits.max_body_bytes
+        };
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > limit as u64) {
+            if credential_less {
+                let (parts, _) = req.into_parts();
+                let req = Request::from_parts(parts, AuthBody::empty());
+                return ResponseFuture::inner(self.inner.call(req));
+            }
             return ResponseFuture::rejected(AuthError::payload_too_large(limit), req.headers());
         }
         // The clone stays behind; the instance that was polled ready is the one called.
@@ -77,6 +99,7 @@ where
             parts,
             ready,
             self.limits,
+            credential_less,
         )
     }
 }

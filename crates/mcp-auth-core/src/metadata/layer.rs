@@ -3,7 +3,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tower_layer::Layer;
 
-use super::{Metadata, ProtectedResourceMetadata};
+use super::{Metadata, MetadataService, ProtectedResourceMetadata, WELL_KNOWN_PATH};
 
 /// Serves the RFC 9728 metadata document. See the [module docs](crate::metadata).
 #[derive(Clone, Debug)]
@@ -41,6 +41,20 @@ impl MetadataLayer {
                 resource_path: resource.metadata_path().to_owned(),
             }),
         })
+    }
+
+    /// The two paths the document is served at: the resource's suffixed well-known path first,
+    /// then the root well-known path (the same when the resource has no path).
+    pub fn paths(&self) -> [&str; 2] {
+        [self.shared.resource_path.as_str(), WELL_KNOWN_PATH]
+    }
+
+    /// The document as a service of its own, to mount as a route at each of
+    /// [`paths`](Self::paths) where a router decides what reaches the middleware.
+    pub fn service(&self) -> MetadataService {
+        MetadataService {
+            shared: self.shared.clone(),
+        }
     }
 }
 

@@ -10,6 +10,11 @@
 //!
 //! Every URL in the document comes from configuration, never from the `Host` header.
 //!
+//! A router that decides what reaches middleware (axum's `route_layer`, a `merge` after `layer`,
+//! `nest`) may never hand the well-known paths to this layer. Mount the document as routes of
+//! their own there: [`MetadataLayer::service`] at each of [`MetadataLayer::paths`] (the facade's
+//! `McpAuthLayer::metadata_router` does it for axum).
+//!
 //! # Example
 //!
 //! ```
@@ -50,7 +55,7 @@ mod service;
 
 pub use document::{MetadataError, ProtectedResourceMetadata, ProtectedResourceMetadataBuilder};
 pub use layer::MetadataLayer;
-pub use service::Metadata;
+pub use service::{Metadata, MetadataService};
 
 /// The response future of [`Metadata`].
 pub type ResponseFuture<F, B> = crate::LayerFuture<F, B>;

@@ -47,6 +47,34 @@ where
     }
 }
 
+/// A leaf service that answers only protected-resource metadata requests: the document at the
+/// resource's suffixed well-known path and at the root well-known path, 404 for any other path.
+///
+/// Mount it as a route of its own (see [`MetadataLayer::service`](super::MetadataLayer::service)
+/// and [`MetadataLayer::paths`](super::MetadataLayer::paths)) so that discovery works whatever
+/// middleware wraps the MCP route, e.g. under axum's `route_layer`, `merge` or `nest`.
+#[derive(Clone, Debug)]
+pub struct MetadataService {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl<ReqBody> Service<Request<ReqBody>> for MetadataService {
+    type Response = Response<AuthBody<http_body_util::Empty<bytes::Bytes>>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let path = req.uri().path();
+        let known = path == WELL_KNOWN_PATH || path == self.shared.resource_path;
+        std::future::ready(Ok(respond(req.method(), known, &self.shared)))
+    }
+}
+
 fn respond<B>(method: &Method, known: bool, shared: &Shared) -> Response<AuthBody<B>> {
     let mut response = if !known {
         json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found","error_description":"no protected-resource metadata at this path"}"#.into())
@@ -170,6 +198,33 @@ mod tests {
         ] {
             let r = call(Method::GET, path).await;
             assert_eq!(text(r).await, "inner", "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_leaf_service_answers_its_paths_and_404_elsewhere() {
+        let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
+        let metadata = ProtectedResourceMetadata::builder(&resource)
+            .authorization_server("https://as.example.com")
+            .build()
+            .unwrap();
+        let layer = MetadataLayer::new(metadata);
+        assert_eq!(
+            layer.paths(),
+            [
+                "/.well-known/oauth-protected-resource/mcp",
+                "/.well-known/oauth-protected-resource"
+            ]
+        );
+        for (path, status) in [
+            ("/.well-known/oauth-protected-resource/mcp", 200),
+            ("/.well-known/oauth-protected-resource", 200),
+            ("/mcp", 404),
+        ] {
+            let req = Request::get(path).body(Full::<Bytes>::default()).unwrap();
+            let r = layer.service().oneshot(req).await.unwrap();
+            assert_eq!(r.status(), status, "{path}");
+            assert_eq!(r.headers()["access-control-allow-origin"], "*");
         }
     }
 

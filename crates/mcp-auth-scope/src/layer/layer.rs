@@ -1,19 +1,21 @@
 use std::sync::Arc;
 
 use mcp_auth_core::ResourceId;
-use mcp_auth_core::inspect::{InspectLimits, McpInspect};
 use tower_layer::Layer;
 
 use super::Scope;
 use crate::ScopePolicy;
 
-/// Applies [`Scope`] (behind the request inspector) to a service. See the [crate docs](crate).
+/// Applies [`Scope`] to a service. See the [crate docs](crate).
+///
+/// Place an [`McpInspectLayer`](mcp_auth_core::inspect::McpInspectLayer) outside it (the facade's
+/// builder does): the scope layer decides by the inspected MCP content and refuses a JSON-RPC
+/// `POST` that nothing inspected.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ScopeLayer {
     policy: ScopePolicy,
     resource_metadata: Arc<str>,
-    limits: InspectLimits,
     max_listing_bytes: usize,
 }
 
@@ -23,15 +25,8 @@ impl ScopeLayer {
         Self {
             policy,
             resource_metadata: resource.metadata_url().into(),
-            limits: InspectLimits::default(),
             max_listing_bytes: 16 * 1024 * 1024,
         }
-    }
-
-    /// Limits for reading request bodies when no outer layer has inspected them.
-    pub fn inspect_limits(mut self, limits: InspectLimits) -> Self {
-        self.limits = limits;
-        self
     }
 
     /// Largest JSON listing (or single SSE event) filtered; a larger one fails the response
@@ -48,15 +43,14 @@ impl ScopeLayer {
 }
 
 impl<S> Layer<S> for ScopeLayer {
-    type Service = McpInspect<Scope<S>>;
+    type Service = Scope<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let scope = Scope {
+        Scope {
             inner,
             policy: self.policy.clone(),
             resource_metadata: self.resource_metadata.clone(),
             max_listing_bytes: self.max_listing_bytes,
-        };
-        McpInspect::new(scope, self.limits)
+        }
     }
 }

@@ -1,11 +1,14 @@
 //! The scope layer: enforces a [`ScopePolicy`](crate::ScopePolicy) after verification, and
 //! filters listings. See the [crate docs](crate) for the behaviour and an example.
 //!
-//! The layer reads the MCP content of the request through the inspector (it is stacked as
-//! `McpInspect<Scope<S>>`, and inspects only when no outer layer already did), and the caller
-//! from the [`Principal`](mcp_auth_core::Principal) the verification layer put in the
-//! extensions. A request without a principal is refused (403): the scope layer must sit inside
-//! the verification layer.
+//! The layer reads the MCP content of the request from the
+//! [`McpRequest`](mcp_auth_core::inspect::McpRequest) an outer
+//! [`McpInspectLayer`](mcp_auth_core::inspect::McpInspectLayer) put in the extensions (one
+//! inspector serves the whole stack, so the body is read and wrapped once: the inner service
+//! receives `Request<AuthBody<B>>`), and the caller from the
+//! [`Principal`](mcp_auth_core::Principal) the verification layer put there. A request without a
+//! principal, or a JSON-RPC `POST` nothing inspected, is refused (403) rather than decided
+//! without what the decision needs.
 
 mod body;
 mod filter;

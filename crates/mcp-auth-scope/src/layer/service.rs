@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use mcp_auth_core::inspect::McpRequest;
+use mcp_auth_core::inspect::{McpRequest, awaits_inspection};
 use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::{AuthError, BoxError, Principal};
 use tower_service::Service;
@@ -51,6 +51,15 @@ where
                 error.to_response(&self.resource_metadata, req.headers()),
             );
         };
+        if awaits_inspection(&req) {
+            let error = AuthError::access_denied(
+                "not_inspected",
+                "the request body was not inspected: place McpInspectLayer outside the scope layer",
+            );
+            return ResponseFuture::rejected(
+                error.to_response(&self.resource_metadata, req.headers()),
+            );
+        }
         let mcp = req.extensions().get::<McpRequest>();
         let verdict = self.policy.decide(principal.scopes(), mcp);
         let (check, denial) = verdict.into_parts();

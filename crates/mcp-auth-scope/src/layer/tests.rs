@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full};
-use mcp_auth_core::inspect::InspectLimits;
+use mcp_auth_core::inspect::{InspectLimits, McpInspectLayer};
 use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::{AuthBody, BearerToken, Principal, ResourceId, Scopes};
 use serde_json::{Value, json};
@@ -60,13 +60,13 @@ async fn run_with(
     respond: fn() -> Response<Full<Bytes>>,
 ) -> (u16, Option<String>, Value, RequestRecord) {
     let svc = ServiceBuilder::new()
-        .layer(
-            ScopeLayer::new(
-                policy,
-                &ResourceId::parse("https://mcp.example.com/mcp").unwrap(),
-            )
-            .inspect_limits(InspectLimits::default().max_body_bytes(1024)),
-        )
+        .layer(McpInspectLayer::with_limits(
+            InspectLimits::default().max_body_bytes(1024),
+        ))
+        .layer(ScopeLayer::new(
+            policy,
+            &ResourceId::parse("https://mcp.example.com/mcp").unwrap(),
+        ))
         .service_fn(move |_req: Request<AuthBody<Full<Bytes>>>| async move {
             Ok::<_, Infallible>(respond())
         });
@@ -462,6 +462,7 @@ impl Body for Trickle {
 async fn sse_listings_are_filtered_event_by_event() {
     let policy = policy();
     let svc = ServiceBuilder::new()
+        .layer(McpInspectLayer::new())
         .layer(ScopeLayer::new(policy, &ResourceId::parse("https://mcp.example.com/mcp").unwrap()))
         .service_fn(|_req: Request<AuthBody<Full<Bytes>>>| async {
             let answer = json!({"jsonrpc":"2.0","id":"L","result":{"tools":[{"name":"whoami"},{"name":"add_note"}]}});
@@ -502,6 +503,7 @@ async fn sse_listings_are_filtered_event_by_event() {
 #[tokio::test]
 async fn oversized_listings_fail_closed() {
     let svc = ServiceBuilder::new()
+        .layer(McpInspectLayer::new())
         .layer(
             ScopeLayer::new(
                 policy(),
@@ -524,5 +526,30 @@ async fn oversized_listings_fail_closed() {
         err.to_string()
             .contains("refusing to pass it on unfiltered"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_post_nothing_inspected_is_refused_not_decided_blind() {
+    let svc = ServiceBuilder::new()
+        .layer(ScopeLayer::new(
+            policy(),
+            &ResourceId::parse("https://mcp.example.com/mcp").unwrap(),
+        ))
+        .service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        });
+    let mut request = Request::post("/mcp")
+        .body(Full::new(Bytes::from(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"clear_notes"}}"#,
+        )))
+        .unwrap();
+    request.extensions_mut().insert(principal("mcp:read"));
+    let response = svc.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("place McpInspectLayer outside"),
+        "{body:?}"
     );
 }
