@@ -142,4 +142,4 @@ pub use request::{
     TOKEN_EXCHANGE_GRANT,
 };
 pub use store::{ExchangeStore, MemoryStore, StoreFuture, StoredExchange};
-pub use token::{ExchangedToken, TokenType};
+pub use token::{AuthorizeRequest, ExchangedToken, TokenType};

@@ -91,6 +91,26 @@ struct Issued {
     granted: Scopes,
 }
 
+/// An outgoing request builder that can carry an `Authorization` header, for
+/// [`ExchangedToken::apply_to`]. Implement it for the HTTP client you use.
+pub trait AuthorizeRequest {
+    /// Sets `Authorization` to `value` (already marked sensitive).
+    fn authorization(self, value: HeaderValue) -> Self;
+}
+
+impl AuthorizeRequest for http::request::Builder {
+    fn authorization(self, value: HeaderValue) -> Self {
+        self.header(AUTHORIZATION, value)
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl AuthorizeRequest for reqwest::RequestBuilder {
+    fn authorization(self, value: HeaderValue) -> Self {
+        self.header(AUTHORIZATION, value)
+    }
+}
+
 impl ExchangedToken {
     /// Assembles a token (for [`ExchangeStore`](crate::ExchangeStore) implementations that
     /// persist tokens; the client builds them from responses).
@@ -153,9 +173,10 @@ impl ExchangedToken {
         self.inner.header.clone()
     }
 
-    /// Sets `Authorization: Bearer …` on a `reqwest` request.
-    pub fn apply_to(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        request.header(AUTHORIZATION, self.bearer_header())
+    /// Sets `Authorization: Bearer …` on an outgoing request: an `http::request::Builder`, or
+    /// (with the default `reqwest` feature) a `reqwest::RequestBuilder`.
+    pub fn apply_to<R: AuthorizeRequest>(&self, request: R) -> R {
+        request.authorization(self.bearer_header())
     }
 
     /// A short, non-reversible identifier of the token for logs (`sha256:…`).
@@ -285,6 +306,12 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(request.headers()["authorization"], "Bearer tok");
+        let request = t
+            .apply_to(http::Request::get("http://127.0.0.1:1/"))
+            .body(())
+            .unwrap();
+        assert_eq!(request.headers()["authorization"], "Bearer tok");
+        assert!(request.headers()["authorization"].is_sensitive());
     }
 
     #[test]

@@ -51,6 +51,11 @@
 
 #[cfg(feature = "stack")]
 mod builder;
+
+/// The README's Rust snippets, compiled and run as doctests.
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
 #[cfg(feature = "config")]
 mod config;
 #[cfg(feature = "rmcp")]
@@ -72,8 +77,18 @@ pub use config::{
 };
 #[cfg(feature = "audit")]
 pub use mcp_auth_audit as audit;
+#[cfg(feature = "audit")]
+pub use mcp_auth_audit::{
+    AuditLayer, AuditSink, Auditor, ChannelSink, FlushPolicy, JsonLinesFile, Overflow,
+    TracingSink,
+};
 #[cfg(feature = "cimd")]
 pub use mcp_auth_cimd as cimd;
+#[cfg(feature = "cimd")]
+pub use mcp_auth_cimd::{
+    CimdLayer, ClientAllowList, ClientInfo, ClientPolicy, ClientResolver, PreRegisteredClients,
+    Registry,
+};
 #[cfg(any(feature = "jwt", feature = "cimd"))]
 pub use mcp_auth_fetch::FetchPolicy;
 #[cfg(feature = "jwt")]
@@ -82,7 +97,32 @@ pub use mcp_auth_jwt as jwt;
 pub use mcp_auth_jwt::{IssuerConfig, RequiredClaims, TypPolicy, Verifier, VerifyLayer};
 #[cfg(feature = "obo")]
 pub use mcp_auth_obo as obo;
+#[cfg(feature = "obo")]
+pub use mcp_auth_obo::{
+    ClientAuth, ExchangeRequest, ExchangedToken, OboLayer, OnBehalfOf, TokenExchangeClient,
+};
 #[cfg(feature = "scope")]
 pub use mcp_auth_scope as scope;
 #[cfg(feature = "scope")]
 pub use mcp_auth_scope::{Requirement, ScopeHierarchy, ScopeLayer, ScopePolicy, Undeclared};
+
+/// The names most servers need, in one import: `use mcp_auth::prelude::*;`.
+pub mod prelude {
+    pub use crate::{AuthBody, AuthError, McpInspectLayer, MetadataLayer, Principal, ResourceId, Scopes};
+    #[cfg(feature = "audit")]
+    pub use crate::{AuditLayer, Auditor, JsonLinesFile, TracingSink};
+    #[cfg(feature = "cimd")]
+    pub use crate::{CimdLayer, ClientPolicy, ClientResolver, PreRegisteredClients, Registry};
+    #[cfg(any(feature = "jwt", feature = "cimd"))]
+    pub use crate::FetchPolicy;
+    #[cfg(feature = "jwt")]
+    pub use crate::{IssuerConfig, Verifier, VerifyLayer};
+    #[cfg(feature = "stack")]
+    pub use crate::{McpAuth, McpAuthLayer};
+    #[cfg(feature = "obo")]
+    pub use crate::{ClientAuth, ExchangeRequest, OboLayer, OnBehalfOf, TokenExchangeClient};
+    #[cfg(feature = "rmcp")]
+    pub use crate::rmcp::{Auth, Obo};
+    #[cfg(feature = "scope")]
+    pub use crate::{Requirement, ScopeHierarchy, ScopeLayer, ScopePolicy};
+}

@@ -468,7 +468,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// Validates the configuration and builds the verifier.
+    /// Validates the configuration and builds the verifier: everything checkable without the
+    /// network, including that every issuer's discovery or JWKS URL is allowed by the fetch
+    /// policy (a loopback issuer needs the development switch).
     ///
     /// # Errors
     /// A [`ConfigError`] naming the issuer and the fix.
@@ -485,7 +487,8 @@ impl VerifierBuilder {
         let keys = Cache::new(self.issuers.len().max(1));
         let mut by_issuer = HashMap::new();
         let mut states = Vec::new();
-        let mut needs_fetcher = false;
+        // (issuer, first URL fetched for it), checked against the fetch policy below.
+        let mut fetched = Vec::new();
         for (index, config) in self.issuers.into_iter().enumerate() {
             let name = config.issuer.clone();
             if url::Url::parse(&name).is_err() {
@@ -543,14 +546,26 @@ impl VerifierBuilder {
                         Arc::new(KeySet::new(vec![hmac_key(secret)], 1, None)),
                     );
                 }
-                KeySource::JwksUri(_) | KeySource::Discovery => needs_fetcher = true,
+                KeySource::JwksUri(url) => fetched.push((name.clone(), url.clone())),
+                KeySource::Discovery => fetched.push((name.clone(), name.clone())),
             }
             states.push(IssuerState::new(config, epoch));
         }
-        let fetcher = if needs_fetcher {
-            Some(Fetcher::new(self.fetch_policy).map_err(|e| ConfigError::new(e.to_string()))?)
-        } else {
+        let fetcher = if fetched.is_empty() {
             None
+        } else {
+            let fetcher =
+                Fetcher::new(self.fetch_policy).map_err(|e| ConfigError::new(e.to_string()))?;
+            // Refuse now what every request would otherwise answer with 503.
+            for (name, url) in &fetched {
+                if let Err(e) = fetcher.check_url(url) {
+                    return Err(ConfigError::new(format!(
+                        "issuer `{name}`: {e}; {}",
+                        fetch_fix(&e)
+                    )));
+                }
+            }
+            Some(fetcher)
         };
         let clock = self.clock.unwrap_or_else(|| {
             Arc::new(|| {
@@ -590,3 +605,19 @@ impl ConfigError {
 
 #[cfg(test)]
 mod tests;
+
+/// How to admit a URL the fetch policy refused, in the words of the settings.
+fn fetch_fix(error: &mcp_auth_fetch::FetchError) -> &'static str {
+    match error {
+        mcp_auth_fetch::FetchError::ForbiddenAddress { reason, .. } if reason.starts_with("loopback") => {
+            "for a development issuer on this machine turn on the development switch: FetchPolicy::allow_loopback(true) (`allow_loopback = true` under `[fetch]` in the TOML)"
+        }
+        mcp_auth_fetch::FetchError::ForbiddenAddress { .. } => {
+            "for an issuer on an internal network use FetchPolicy::allow_private_networks(true) (`allow_private_networks = true` under `[fetch]`)"
+        }
+        mcp_auth_fetch::FetchError::Scheme { .. } => {
+            "issuers are fetched over https; plain http is allowed only to loopback hosts under the development switch, FetchPolicy::allow_loopback(true)"
+        }
+        _ => "use the issuer's absolute https URL",
+    }
+}

@@ -966,3 +966,49 @@ mod expiry {
         }
     }
 }
+
+#[test]
+fn an_issuer_the_fetch_policy_refuses_fails_the_build_naming_the_switch() {
+    for (issuer, config, fix) in [
+        (
+            "http://127.0.0.1:9/",
+            IssuerConfig::discover("http://127.0.0.1:9/"),
+            "FetchPolicy::allow_loopback(true)",
+        ),
+        (
+            "https://localhost/realms/dev",
+            IssuerConfig::jwks_uri("https://localhost/realms/dev", "https://localhost/jwks"),
+            "FetchPolicy::allow_loopback(true)",
+        ),
+        (
+            "https://10.1.2.3/",
+            IssuerConfig::discover("https://10.1.2.3/"),
+            "FetchPolicy::allow_private_networks(true)",
+        ),
+        (
+            "http://auth.example.com/",
+            IssuerConfig::discover("http://auth.example.com/"),
+            "over https",
+        ),
+    ] {
+        let error = Verifier::builder(resource())
+            .issuer(config)
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{issuer} was accepted"))
+            .to_string();
+        assert!(error.contains(issuer), "{error}");
+        assert!(error.contains(fix), "{error}");
+    }
+    // The same issuers are fine with the switch that admits them.
+    Verifier::builder(resource())
+        .issuer(IssuerConfig::discover("http://127.0.0.1:9/"))
+        .fetch_policy(dev_policy())
+        .build()
+        .unwrap();
+    Verifier::builder(resource())
+        .issuer(IssuerConfig::discover("https://10.1.2.3/"))
+        .fetch_policy(FetchPolicy::default().allow_private_networks(true))
+        .build()
+        .unwrap();
+}

@@ -248,6 +248,7 @@ impl TokenExchangeClientBuilder {
                     Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
                     _ => return Err(ConfigError::Issuer(issuer)),
                 }
+                fetcher.check_url(&issuer).map_err(ConfigError::Endpoint)?;
                 (
                     Endpoint::Discovered {
                         issuer: issuer.clone(),
