@@ -1,9 +1,13 @@
 //! The bounded queue between requests and sinks, and the writer thread behind it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 use crate::event::{AuditEvent, Observed, dropped_event, events};
 use crate::layer::AuditLayer;
@@ -14,7 +18,12 @@ use mcp_auth_core::record::Record;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Overflow {
-    /// The request finishing its event waits for room: no event is ever lost. The default.
+    /// A request that reached your service waits for room before its response ends: none of
+    /// its events is lost. The wait is asynchronous (the task waits, the runtime's thread serves
+    /// other requests meanwhile). Requests mcp-auth answered itself (denials, the metadata
+    /// document) never wait: when the queue is full their events are counted and reported as a
+    /// `dropped` event, so a flood of refused requests can neither slow the server nor crowd out
+    /// the events of authorised work. The default.
     #[default]
     Wait,
     /// The event is dropped and counted; the count is reported as a `dropped` event and by
@@ -22,7 +31,7 @@ pub enum Overflow {
     DropAndCount,
 }
 
-enum Message {
+pub(crate) enum Message {
     /// What one request left behind; the writer thread turns it into events, so building and
     /// formatting them costs the request nothing.
     Request(Box<(Observed, Record)>),
@@ -37,9 +46,12 @@ pub struct Auditor {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// An event that found the queue full and may wait for room: await it before the response ends.
+pub(crate) type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 #[derive(Debug)]
 pub(crate) struct Shared {
-    sender: SyncSender<Message>,
+    sender: Sender<Message>,
     overflow: Overflow,
     dropped_total: AtomicU64,
     dropped_unreported: Arc<AtomicU64>,
@@ -49,24 +61,48 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Queues the events of one request under the overflow policy.
-    pub(crate) fn submit(&self, observed: Observed, record: Record) {
+    /// Queues the events of one request under the overflow policy, without ever blocking the
+    /// thread. When the queue is full and the request may wait for room, returns the wait.
+    pub(crate) fn submit(
+        self: &Arc<Self>,
+        observed: Observed,
+        record: Record,
+        may_wait: bool,
+    ) -> Option<Waiting> {
         // The request event, and one per exchange.
         let n = 1 + record.exchanges.len() as u64;
         if self.closed.load(Ordering::Acquire) {
             self.count_dropped(n);
-            return;
+            return None;
         }
         let message = Message::Request(Box::new((observed, record)));
-        let sent = match self.overflow {
-            Overflow::Wait => self.sender.send(message).is_ok(),
-            Overflow::DropAndCount => match self.sender.try_send(message) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-            },
-        };
-        if !sent {
-            self.count_dropped(n);
+        match self.sender.try_send(message) {
+            Ok(()) => None,
+            Err(TrySendError::Full(message)) if may_wait && self.overflow == Overflow::Wait => {
+                let shared = self.clone();
+                Some(Box::pin(async move {
+                    if shared.sender.send(message).await.is_err() {
+                        shared.count_dropped(n);
+                    }
+                }))
+            }
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                self.count_dropped(n);
+                None
+            }
+        }
+    }
+
+    /// Like [`submit`](Self::submit) where nobody can wait (a response dropped early, a
+    /// failed service): a wait continues as a task of the current Tokio runtime, or, outside
+    /// one, the events are counted as dropped.
+    pub(crate) fn submit_detached(self: &Arc<Self>, observed: Observed, record: Record) {
+        let n = 1 + record.exchanges.len() as u64;
+        if let Some(waiting) = self.submit(observed, record, true) {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn(waiting)),
+                Err(_) => self.count_dropped(n),
+            }
         }
     }
 
@@ -125,7 +161,7 @@ impl AuditorBuilder {
     /// # Panics
     /// If the operating system refuses to start a thread.
     pub fn start(self) -> Auditor {
-        let (sender, receiver) = sync_channel(self.capacity);
+        let (sender, receiver) = channel(self.capacity);
         let unreported = Arc::new(AtomicU64::new(0));
         let writer_unreported = unreported.clone();
         let sinks = self.sinks;
@@ -176,8 +212,20 @@ impl Auditor {
             return;
         }
         let (ack, done) = std::sync::mpsc::channel();
-        if self.shared.sender.send(Message::Shutdown(ack)).is_ok() {
-            let _ = done.recv();
+        // Never `blocking_send`: it panics when called from async code by mistake.
+        let mut shutdown = Message::Shutdown(ack);
+        loop {
+            match self.shared.sender.try_send(shutdown) {
+                Ok(()) => {
+                    let _ = done.recv();
+                    break;
+                }
+                Err(TrySendError::Full(message)) => {
+                    shutdown = message;
+                    std::thread::sleep(LINGER);
+                }
+                Err(TrySendError::Closed(_)) => break,
+            }
         }
         if let Some(thread) = self
             .shared
@@ -192,7 +240,7 @@ impl Auditor {
 }
 
 fn write_loop(
-    receiver: Receiver<Message>,
+    mut receiver: Receiver<Message>,
     mut sinks: Vec<Box<dyn AuditSink>>,
     unreported: Arc<AtomicU64>,
 ) {
@@ -210,7 +258,7 @@ fn write_loop(
             }
         }
     };
-    while let Ok(message) = receiver.recv() {
+    while let Some(message) = receiver.blocking_recv() {
         let mut next = Some(message);
         // Drain what is queued before flushing: batches under load, prompt when idle.
         while let Some(message) = next.take() {

@@ -35,6 +35,7 @@ impl<S> Audit<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Audit<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<super::AuditBody<ResBody>>;
     type Error = S::Error;
@@ -71,6 +72,7 @@ where
             path,
             session_id: header_text(req.headers(), &MCP_SESSION_ID, 256),
             start,
+            may_wait: !metadata,
         };
         ResponseFuture::new(self.inner.call(req), Some(pending))
     }
