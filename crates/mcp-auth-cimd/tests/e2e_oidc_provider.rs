@@ -73,7 +73,7 @@ async fn start_server(provider: &Provider, registry: Registry, ca: &TestCa) -> S
         .fetch_policy(
             FetchPolicy::default()
                 .allow_loopback(true)
-                .root_certificate_pem(ca.ca_pem.clone()),
+                .root_certificate_pem(ca.ca_pem()),
         )
         .build()
         .unwrap();
@@ -122,7 +122,7 @@ async fn run_client(mcp_url: &str, client_id: &str, issuer: &str) -> Value {
 async fn a_cimd_client_passes_when_approved_and_gets_403_when_not() {
     let dir = temp_dir("e2e");
     let ca = TestCa::new();
-    let ca_file = ca.write_ca_file(&dir);
+    let ca_file = ca.write_ca_file(&dir).unwrap();
 
     let documents = DocServer::https(&ca).await;
     let client_id = documents.url(DOCUMENT_PATH);
@@ -188,7 +188,7 @@ async fn a_cimd_client_passes_when_approved_and_gets_403_when_not() {
         .fetch_policy(
             FetchPolicy::default()
                 .allow_loopback(true)
-                .root_certificate_pem(ca.ca_pem.clone()),
+                .root_certificate_pem(ca.ca_pem()),
         )
         .build()
         .unwrap();

@@ -165,7 +165,7 @@ async fn a_name_that_resolves_to_a_private_address_is_refused_without_connecting
     let server = DocServer::https(&ca).await;
     let port = server.base.rsplit(':').next().unwrap().to_owned();
     let resolver = ClientResolver::builder()
-        .fetch_policy(FetchPolicy::default().root_certificate_pem(ca.ca_pem.clone()))
+        .fetch_policy(FetchPolicy::default().root_certificate_pem(ca.ca_pem()))
         .build()
         .unwrap();
 
@@ -619,7 +619,7 @@ async fn https_documents_under_a_test_certificate_authority() {
         .fetch_policy(
             FetchPolicy::default()
                 .allow_loopback(true)
-                .root_certificate_pem(ca.ca_pem.clone()),
+                .root_certificate_pem(ca.ca_pem()),
         )
         .build()
         .unwrap();

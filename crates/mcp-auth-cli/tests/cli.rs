@@ -335,7 +335,7 @@ async fn the_default_registry_is_in_the_working_directory() {
 async fn https_documents_with_a_development_ca() {
     let dir = temp_dir("cli-https");
     let ca = TestCa::new();
-    let ca_file: PathBuf = ca.write_ca_file(&dir);
+    let ca_file: PathBuf = ca.write_ca_file(&dir).unwrap();
     let server = DocServer::https(&ca).await;
     let id = server.url(PATH);
     server.set(

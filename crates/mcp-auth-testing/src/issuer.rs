@@ -87,6 +87,7 @@ pub struct MockIssuerBuilder {
     algorithms: Vec<Algorithm>,
     audience: Option<String>,
     port: u16,
+    tls: Option<crate::TestCa>,
 }
 
 impl MockIssuerBuilder {
@@ -114,6 +115,13 @@ impl MockIssuerBuilder {
         self
     }
 
+    /// Serves over `https` with a certificate from `ca` (the issuer becomes
+    /// `https://127.0.0.1:PORT`); clients must trust [`TestCa::ca_pem`](crate::TestCa::ca_pem).
+    pub fn tls(mut self, ca: &crate::TestCa) -> Self {
+        self.tls = Some(ca.clone());
+        self
+    }
+
     /// Starts serving.
     ///
     /// # Panics
@@ -123,7 +131,8 @@ impl MockIssuerBuilder {
             .await
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
-        let issuer = format!("http://{addr}{}", self.path);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let issuer = format!("{scheme}://{addr}{}", self.path);
         let algorithms = if self.algorithms.is_empty() {
             vec![Algorithm::RS256]
         } else {
@@ -152,9 +161,20 @@ impl MockIssuerBuilder {
             kid_counter: AtomicUsize::new(algorithms.len()),
         });
         let app = Router::new().fallback(route).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let task = match self.tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }),
+            Some(ca) => {
+                let listener = crate::tls::TlsListener {
+                    tcp: listener,
+                    acceptor: ca.acceptor(),
+                };
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                })
+            }
+        };
         MockIssuer { shared, addr, task }
     }
 }
@@ -170,7 +190,14 @@ impl MockIssuer {
         Self::builder().start().await
     }
 
-    /// The issuer identifier (`http://127.0.0.1:PORT[/path]`).
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
+    fn origin(&self) -> String {
+        let scheme = self.shared.issuer.split("://").next().unwrap_or("http");
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The issuer identifier (`http://127.0.0.1:PORT[/path]`, `https` with
+    /// [`MockIssuerBuilder::tls`]).
     pub fn issuer(&self) -> &str {
         &self.shared.issuer
     }
@@ -182,7 +209,7 @@ impl MockIssuer {
 
     /// The JWKS URL.
     pub fn jwks_uri(&self) -> String {
-        format!("http://{}/jwks", self.addr)
+        format!("{}/jwks", self.origin())
     }
 
     /// A token with this issuer's defaults, signed by its current key.
@@ -294,7 +321,7 @@ impl MockIssuer {
 
     /// The token endpoint URL.
     pub fn token_endpoint(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("{}/token", self.origin())
     }
 
     /// Token requests served so far.

@@ -5,6 +5,8 @@
 //!   RFC 8693 token exchange for the clients and targets you allow.
 //! - [`TokenBuilder`]: tokens with any claims and headers, including deliberately broken ones.
 //! - [`SigningKey`]: keys generated at run time.
+//! - [`TestCa`]: a throwaway certificate authority, for `https` issuers ([`MockIssuerBuilder::tls`])
+//!   and tests of extra trusted roots.
 //! - [`PolicyProbe`]: asserts what a policy layer decides for a caller with chosen scopes, against
 //!   [`MockMcpService`].
 //!
@@ -30,10 +32,12 @@ mod exchange;
 mod issuer;
 mod keys;
 mod probe;
+mod tls;
 mod token;
 
 pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{SigningKey, alg_name};
 pub use probe::{MockMcpService, Outcome, PolicyProbe, challenge_param};
+pub use tls::TestCa;
 pub use token::{TokenBuilder, now};

@@ -183,6 +183,10 @@ pub struct FetchEntry {
     /// Overall timeout of one fetch, in milliseconds (default 5000).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Extra trusted root certificates (PEM files), e.g. an internal CA, for issuer,
+    /// client-document and token-exchange fetches.
+    #[serde(default)]
+    pub ca_files: Vec<String>,
 }
 
 /// `[limits]`.
@@ -205,6 +209,26 @@ fn bad(key: &str, message: impl std::fmt::Display) -> BuildError {
 }
 
 impl Config {
+    /// Parses TOML text, checking its structure (values are checked by
+    /// [`into_builder`](Self::into_builder)).
+    ///
+    /// # Errors
+    /// Syntax errors and unknown keys, with line and column.
+    pub fn from_toml(text: &str) -> Result<Self, BuildError> {
+        toml::from_str(text).map_err(|e| BuildError::File(e.to_string()))
+    }
+
+    /// Reads and parses a TOML file; see [`from_toml`](Self::from_toml).
+    ///
+    /// # Errors
+    /// The file cannot be read, or does not parse; the message names the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, BuildError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BuildError::File(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| BuildError::File(format!("{}: {e}", path.display())))
+    }
+
     /// Turns the configuration into a builder, validating every value.
     ///
     /// # Errors
@@ -241,6 +265,17 @@ impl Config {
                 return Err(bad("fetch.timeout_ms", "must be at least 1"));
             }
             fetch = fetch.timeout(Duration::from_millis(ms));
+        }
+        for path in &self.fetch.ca_files {
+            let pem = std::fs::read(path)
+                .map_err(|e| bad("fetch.ca_files", format!("cannot read `{path}`: {e}")))?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(bad(
+                    "fetch.ca_files",
+                    format!("`{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+                ));
+            }
+            fetch = fetch.root_certificate_pem(pem);
         }
         builder = builder.fetch_policy(fetch.clone());
         let mut limits = InspectLimits::default();
@@ -473,8 +508,7 @@ impl McpAuth {
     /// # Errors
     /// Syntax errors (with line and column) and invalid values, each naming the key.
     pub fn from_toml(text: &str) -> Result<McpAuthBuilder, BuildError> {
-        let config: Config = toml::from_str(text).map_err(|e| BuildError::File(e.to_string()))?;
-        config.into_builder()
+        Config::from_toml(text)?.into_builder()
     }
 
     /// Reads the whole stack's configuration from a TOML file.
@@ -533,6 +567,14 @@ mod tests {
             (
                 &format!("{BASE}[fetch]\ntimeout_ms = 0"),
                 "fetch.timeout_ms",
+            ),
+            (
+                &format!("{BASE}[fetch]\nca_files = [\"/nonexistent/ca.pem\"]"),
+                "fetch.ca_files: cannot read `/nonexistent/ca.pem`",
+            ),
+            (
+                &format!("{BASE}[fetch]\nca_files = [\"Cargo.toml\"]"),
+                "fetch.ca_files: `Cargo.toml` holds no PEM certificate",
             ),
             (&format!("{BASE}unknown = 1"), "unknown field `unknown`"),
             (

@@ -22,7 +22,7 @@ use mcp_auth::audit::{Auditor, JsonLinesFile, TracingSink};
 use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
 use mcp_auth::obo::{ClientAuth, TokenExchangeClient};
 use mcp_auth::{
-    FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement, ResourceId,
+    Config, FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement, ResourceId,
     ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
 };
 use mcp_auth_testing::MockIssuer;
@@ -67,6 +67,13 @@ pub struct Options {
     pub exchange_client: Option<(String, String)>,
     /// Append audit events to this JSON Lines file (they always go to the log too).
     pub audit_file: Option<std::path::PathBuf>,
+    /// Run the configuration in this TOML file (the `mcp_auth::Config` format) instead of the
+    /// built-in one: its resource, issuers, policy, clients, exchange and audit. The MCP route
+    /// is served at the resource's path; `call_downstream` has no downstream API then.
+    pub config: Option<std::path::PathBuf>,
+    /// Trust this extra root certificate (PEM) for issuer, client-document and token-exchange
+    /// fetches, e.g. an internal CA.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -77,6 +84,8 @@ impl Default for Options {
             issuer: None,
             exchange_client: None,
             audit_file: None,
+            config: None,
+            ca_file: None,
         }
     }
 }
@@ -96,8 +105,9 @@ pub struct Server {
     pub dev_issuer: Option<MockIssuer>,
     /// The auth layer in front of the MCP service.
     pub auth: McpAuthLayer,
-    /// The downstream API that `call_downstream` reaches by token exchange.
-    pub downstream_url: String,
+    /// The downstream API that `call_downstream` reaches by token exchange (none with a
+    /// configuration file).
+    pub downstream_url: Option<String>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -139,6 +149,101 @@ impl Drop for Server {
 pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
+    let built = match &options.config {
+        Some(path) => from_config_file(path, options.ca_file.as_deref())?,
+        None => built_in(&options, addr).await?,
+    };
+    let Built {
+        auth,
+        mcp_url,
+        dev_issuer,
+        downstream,
+    } = built;
+    let failures = auth.verifier().warm_up().await;
+    for (issuer, error) in failures {
+        tracing::warn!(%issuer, %error, "could not fetch the issuer's keys yet; will retry on demand");
+    }
+
+    let resource_host = url_host(&mcp_url);
+    let mut allowed_hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    allowed_hosts.extend(resource_host);
+    allowed_hosts.push(addr.ip().to_string());
+    let notebook = Notebook::default();
+    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
+    // Stateless: every request carries its own token and is authorised on its own.
+    config.legacy_session_mode = false;
+    config.json_response = true;
+    let http = reqwest::Client::new();
+    let downstream_url = downstream.as_ref().map(|(url, _)| url.clone());
+    let tool_downstream = downstream_url.clone();
+    let mcp = StreamableHttpService::new(
+        move || {
+            Ok(NotesServer::new(
+                notebook.clone(),
+                tool_downstream.clone(),
+                http.clone(),
+            ))
+        },
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    let mcp_path = url_path(&mcp_url);
+    // The stack around the MCP route, and the metadata document as routes of its own.
+    let app = auth.protect(Router::new().route_service(&mcp_path, mcp));
+    let task = tokio::spawn(async move {
+        let _downstream = downstream.map(|(_, task)| AbortOnDrop(task));
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(Server {
+        addr,
+        metadata_url: auth.verifier().resource().metadata_url(),
+        mcp_url,
+        dev_issuer,
+        auth,
+        downstream_url,
+        task: Some(task),
+    })
+}
+
+/// What `start` serves: the stack, the resource, and the example's extras.
+struct Built {
+    auth: McpAuthLayer,
+    mcp_url: String,
+    dev_issuer: Option<MockIssuer>,
+    downstream: Option<(String, tokio::task::JoinHandle<()>)>,
+}
+
+/// The stack as a configuration file describes it, with `ca_file` added to its trusted roots.
+fn from_config_file(
+    path: &std::path::Path,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Built, Box<dyn std::error::Error + Send + Sync>> {
+    let mut config = Config::from_file(path)?;
+    if let Some(ca) = ca_file {
+        config.fetch.ca_files.push(ca.display().to_string());
+    }
+    let mcp_url = config.resource.clone();
+    let auth = config.into_builder()?.build()?;
+    Ok(Built {
+        auth,
+        mcp_url,
+        dev_issuer: None,
+        downstream: None,
+    })
+}
+
+/// The example's own stack: every layer, an embedded development issuer unless `--issuer`, and
+/// a downstream API reached by token exchange.
+async fn built_in(
+    options: &Options,
+    addr: SocketAddr,
+) -> Result<Built, Box<dyn std::error::Error + Send + Sync>> {
     let mcp_url = options
         .resource
         .clone()
@@ -156,7 +261,12 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
     };
     // The example's development switch: issuers, client documents and the downstream API on
     // loopback over plain http.
-    let dev_fetch = FetchPolicy::default().allow_loopback(true);
+    let mut dev_fetch = FetchPolicy::default().allow_loopback(true);
+    if let Some(path) = &options.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("--ca-file: cannot read {}: {e}", path.display()))?;
+        dev_fetch = dev_fetch.root_certificate_pem(pem);
+    }
 
     let (downstream_url, downstream_task) =
         downstream_api(issuer_config.clone(), &dev_fetch).await?;
@@ -209,55 +319,11 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
     if let Some(exchange) = exchange {
         builder = builder.on_behalf_of(exchange);
     }
-    let auth = builder.build()?;
-    let failures = auth.verifier().warm_up().await;
-    for (issuer, error) in failures {
-        tracing::warn!(%issuer, %error, "could not fetch the issuer's keys yet; will retry on demand");
-    }
-
-    let resource_host = url_host(&mcp_url);
-    let mut allowed_hosts = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
-    allowed_hosts.extend(resource_host);
-    allowed_hosts.push(addr.ip().to_string());
-    let notebook = Notebook::default();
-    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
-    // Stateless: every request carries its own token and is authorised on its own.
-    config.legacy_session_mode = false;
-    config.json_response = true;
-    let http = reqwest::Client::new();
-    let downstream = Some(downstream_url.clone());
-    let mcp = StreamableHttpService::new(
-        move || {
-            Ok(NotesServer::new(
-                notebook.clone(),
-                downstream.clone(),
-                http.clone(),
-            ))
-        },
-        Arc::new(NeverSessionManager::default()),
-        config,
-    );
-    let mcp_path = url_path(&mcp_url);
-    // The stack around the MCP route, and the metadata document as routes of its own.
-    let app = auth.protect(Router::new().route_service(&mcp_path, mcp));
-    let task = tokio::spawn(async move {
-        let _downstream = AbortOnDrop(downstream_task);
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
-    Ok(Server {
-        addr,
-        metadata_url: auth.verifier().resource().metadata_url(),
+    Ok(Built {
+        auth: builder.build()?,
         mcp_url,
         dev_issuer,
-        auth,
-        downstream_url,
-        task: Some(task),
+        downstream: Some((downstream_url, downstream_task)),
     })
 }
 

@@ -1,59 +1,104 @@
-//! `cargo run -p protected-server [-- --listen ADDR] [--resource URL] [--issuer URL]`
+//! `cargo run -p protected-server [-- --listen ADDR] [--resource URL] [--issuer URL]
+//! [--config FILE] [--ca-file PEM] ...`; `--help` lists every flag.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use protected_server::{Options, start};
 
-const HELP: &str = "\
-protected-server: an MCP server (rmcp, Streamable HTTP) protected by mcp-auth
+fn command() -> Command {
+    Command::new("protected-server")
+        .about("An MCP server (rmcp, Streamable HTTP) protected by mcp-auth")
+        .after_help(
+            "Without --issuer or --config, a development issuer runs on 127.0.0.1 and \
+             ready-to-use tokens are printed. Set RUST_LOG=debug for more detail.",
+        )
+        .arg(
+            Arg::new("listen")
+                .long("listen")
+                .value_name("ADDR")
+                .default_value("127.0.0.1:8080")
+                .value_parser(value_parser!(std::net::SocketAddr))
+                .help("Address to listen on"),
+        )
+        .arg(
+            Arg::new("resource")
+                .long("resource")
+                .value_name("URL")
+                .help("Public resource identifier [default: http://<listen>/mcp]"),
+        )
+        .arg(
+            Arg::new("issuer")
+                .long("issuer")
+                .value_name("URL")
+                .help(
+                    "Trust this issuer (found by discovery) instead of running an embedded \
+                     development issuer; http on loopback is allowed",
+                ),
+        )
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .value_parser(value_parser!(PathBuf))
+                .conflicts_with_all(["resource", "issuer", "exchange-client-id", "audit-file"])
+                .help(
+                    "Run the configuration in this TOML file (resource, issuers, scopes, \
+                     clients, token exchange, audit, fetch) instead of the built-in one",
+                ),
+        )
+        .arg(
+            Arg::new("ca-file")
+                .long("ca-file")
+                .value_name("PEM")
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "Trust this extra root certificate for issuer, client-document and \
+                     token-exchange fetches (an internal CA)",
+                ),
+        )
+        .arg(
+            Arg::new("audit-file")
+                .long("audit-file")
+                .value_name("PATH")
+                .value_parser(value_parser!(PathBuf))
+                .help("Append audit events (JSON Lines) to PATH; they are always logged"),
+        )
+        .arg(
+            Arg::new("exchange-client-id")
+                .long("exchange-client-id")
+                .value_name("ID")
+                .requires("issuer")
+                .action(ArgAction::Set)
+                .help(
+                    "With --issuer: this server's client id for token exchange; the secret is \
+                     read from the environment variable OBO_CLIENT_SECRET",
+                ),
+        )
+}
 
-USAGE:
-    protected-server [--listen ADDR] [--resource URL] [--issuer URL] [--audit-file PATH]
-                     [--exchange-client-id ID]
-
-OPTIONS:
-    --listen ADDR             address to listen on            [default: 127.0.0.1:8080]
-    --resource URL            public resource identifier      [default: http://<listen>/mcp]
-    --issuer URL              trust this issuer (found by discovery) instead of running an
-                              embedded development issuer; http on loopback is allowed
-    --audit-file PATH         append audit events (JSON Lines) to PATH; they are always logged
-    --exchange-client-id ID   with --issuer: this server's client id for token exchange; the
-                              secret is read from the environment variable OBO_CLIENT_SECRET
-    -h, --help                show this help
-
-Without --issuer, a development issuer runs on 127.0.0.1 and ready-to-use tokens are printed.
-Set RUST_LOG=debug for more detail.";
-
-fn parse_args() -> Result<Options, String> {
-    let mut options = Options::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--listen" => {
-                let v = value("--listen")?;
-                options.listen = v.parse().map_err(|_| {
-                    format!("--listen: `{v}` is not an address like 127.0.0.1:8080")
-                })?;
-            }
-            "--resource" => options.resource = Some(value("--resource")?),
-            "--issuer" => options.issuer = Some(value("--issuer")?),
-            "--audit-file" => options.audit_file = Some(value("--audit-file")?.into()),
-            "--exchange-client-id" => {
-                let id = value("--exchange-client-id")?;
-                let secret = std::env::var("OBO_CLIENT_SECRET").map_err(|_| {
-                    "--exchange-client-id needs the secret in OBO_CLIENT_SECRET".to_owned()
-                })?;
-                options.exchange_client = Some((id, secret));
-            }
-            "-h" | "--help" => {
-                println!("{HELP}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}` (see --help)")),
+fn options(matches: &ArgMatches) -> Result<Options, String> {
+    let exchange_client = match matches.get_one::<String>("exchange-client-id") {
+        Some(id) => {
+            let secret = std::env::var("OBO_CLIENT_SECRET").map_err(|_| {
+                "--exchange-client-id needs the secret in OBO_CLIENT_SECRET".to_owned()
+            })?;
+            Some((id.clone(), secret))
         }
-    }
-    Ok(options)
+        None => None,
+    };
+    Ok(Options {
+        listen: *matches
+            .get_one("listen")
+            .expect("--listen has a default value"),
+        resource: matches.get_one::<String>("resource").cloned(),
+        issuer: matches.get_one::<String>("issuer").cloned(),
+        exchange_client,
+        audit_file: matches.get_one::<PathBuf>("audit-file").cloned(),
+        config: matches.get_one::<PathBuf>("config").cloned(),
+        ca_file: matches.get_one::<PathBuf>("ca-file").cloned(),
+    })
 }
 
 #[tokio::main]
@@ -63,7 +108,7 @@ async fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let options = match parse_args() {
+    let options = match options(&command().get_matches()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -184,10 +229,9 @@ fn print_banner(server: &protected_server::Server) {
         "{} \\\n  -H \"authorization: Bearer $READER\"\n",
         call("call_downstream", "{}")
     );
-    println!(
-        "Downstream API:     {} (accepts only exchanged tokens)",
-        server.downstream_url
-    );
+    if let Some(url) = &server.downstream_url {
+        println!("Downstream API:     {url} (accepts only exchanged tokens)");
+    }
     println!("Audit events are logged under target mcp_auth::audit.");
     println!("Ready. Ctrl-C to stop.");
 }

@@ -3,67 +3,17 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-/// A test certificate authority and a server certificate it issued for 127.0.0.1 and localhost.
-pub struct TestCa {
-    /// The CA certificate, PEM: what clients trust.
-    pub ca_pem: String,
-    config: Arc<rustls::ServerConfig>,
-}
-
-impl TestCa {
-    pub fn new() -> TestCa {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mcp-auth test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![
-                    leaf.der().clone(),
-                    CertificateDer::from(ca_cert.der().to_vec()),
-                ],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-            )
-            .unwrap();
-        TestCa {
-            ca_pem: ca_cert.pem(),
-            config: Arc::new(config),
-        }
-    }
-
-    /// Writes the CA certificate into `dir` and returns its path.
-    pub fn write_ca_file(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("test-ca.pem");
-        std::fs::write(&path, &self.ca_pem).unwrap();
-        path
-    }
-}
+pub use mcp_auth_testing::TestCa;
 
 /// A fresh directory under the system temporary directory.
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -163,7 +113,7 @@ impl DocServer {
     }
 
     pub async fn https(ca: &TestCa) -> DocServer {
-        Self::start(Some(TlsAcceptor::from(ca.config.clone()))).await
+        Self::start(Some(ca.acceptor())).await
     }
 
     async fn start(tls: Option<TlsAcceptor>) -> DocServer {
