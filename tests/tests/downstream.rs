@@ -55,7 +55,10 @@ async fn call_downstream_exchanges_the_token_and_the_api_sees_user_and_server() 
         json!([SERVER.0]),
         "and our server acting for them"
     );
-    assert_eq!(seen["aud"], json!([server.downstream_url.as_deref().unwrap()]));
+    assert_eq!(
+        seen["aud"],
+        json!([server.downstream_url.as_deref().unwrap()])
+    );
 
     // The user's own token does not open the downstream API: no passthrough possible.
     let direct = reqwest::Client::new()

@@ -115,7 +115,10 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
         }
     });
     let first_poll = std::future::poll_fn(|cx| Poll::Ready(c.as_mut().poll(cx))).await;
-    assert!(first_poll.is_pending(), "C should wait for room in the queue");
+    assert!(
+        first_poll.is_pending(),
+        "C should wait for room in the queue"
+    );
     assert_eq!(stall(), Stall::Stalled);
 
     // Meanwhile the same thread answers the metadata document and a 401 at once.
@@ -137,7 +140,11 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
         .unwrap();
     assert_eq!(denied.status(), 401);
     denied.into_body().collect().await.unwrap();
-    assert_eq!(stall(), Stall::Stalled, "answered while the sink still stalled");
+    assert_eq!(
+        stall(),
+        Stall::Stalled,
+        "answered while the sink still stalled"
+    );
 
     // Once the sink moves on, C completes and no authorised request's event is lost.
     *state.0.lock().unwrap() = Stall::Released;
@@ -153,7 +160,9 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
     let events = events.lock().unwrap();
     let ok = events
         .iter()
-        .filter(|e| e.kind == EventKind::Request && e.http.as_ref().is_some_and(|h| h.status == 200))
+        .filter(|e| {
+            e.kind == EventKind::Request && e.http.as_ref().is_some_and(|h| h.status == 200)
+        })
         .count();
     assert_eq!(ok, 3, "A, B and C: {events:?}");
     // The 401 did not wait: its event was counted as dropped, and reported.

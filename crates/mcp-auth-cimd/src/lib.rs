@@ -34,7 +34,7 @@
 //!
 //! ```no_run
 //! use mcp_auth_cimd::{CimdLayer, ClientPolicy, ClientResolver, Registry};
-//! use mcp_auth_core::ResourceId;
+//! use mcp_auth_core::{Rejector, ResourceId};
 //! use mcp_auth_jwt::{IssuerConfig, Verifier, VerifyLayer};
 //! use tower::ServiceBuilder;
 //!
@@ -47,7 +47,7 @@
 //! // Only clients an operator approved with `mcp-auth clients approve URL`.
 //! let registry = Registry::open("/etc/mcp/mcp-clients.json")?;
 //! let clients = CimdLayer::new(ClientResolver::builder().build()?, ClientPolicy::registry(registry))
-//!     .resource_metadata(resource.metadata_url());
+//!     .rejector(Rejector::for_resource(&resource));
 //!
 //! let stack = ServiceBuilder::new()
 //!     .layer(VerifyLayer::new(verifier)) // outside: establishes the Principal

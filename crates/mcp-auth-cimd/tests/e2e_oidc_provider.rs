@@ -77,8 +77,9 @@ async fn start_server(provider: &Provider, registry: Registry, ca: &TestCa) -> S
         )
         .build()
         .unwrap();
-    let clients = CimdLayer::new(resolver, ClientPolicy::registry(registry))
-        .resource_metadata(auth.verifier().resource().metadata_url());
+    let clients = CimdLayer::new(resolver, ClientPolicy::registry(registry)).rejector(
+        mcp_auth_core::Rejector::for_resource(auth.verifier().resource()),
+    );
 
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(["127.0.0.1".to_owned(), addr.ip().to_string()]);

@@ -39,7 +39,7 @@ fn resolver() -> ClientResolver {
 }
 
 fn layer(policy: ClientPolicy) -> CimdLayer {
-    CimdLayer::new(resolver(), policy).resource_metadata(METADATA)
+    CimdLayer::new(resolver(), policy).rejector(mcp_auth_core::Rejector::new(METADATA))
 }
 
 /// Answers 200 with the admitted client's name (or `-`) in `x-client-name`.

@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::{AuthBody, BearerChallenge, Scopes};
+use bytes::Bytes;
+
+use crate::{BearerChallenge, Scopes};
 
 /// What kind of denial an [`AuthError`] is; decides status, challenge and gRPC code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,19 +96,21 @@ impl AuthErrorKind {
 ///
 /// It carries a precise, safe description (never a token, never internal addresses), a short
 /// machine-readable reason for audit (`"expired"`, `"bad_signature"`, ...), and what the client
-/// needs to recover: the scopes for the challenge, or when to retry. Layers render it with
-/// [`AuthError::to_response`] and attach it to the response extensions so outer layers (audit)
-/// can see why a request was refused.
+/// needs to recover: the scopes for the challenge, or when to retry. Layers render it through a
+/// [`Rejector`](crate::Rejector), which attaches it to the response extensions so outer layers
+/// (audit) can see why a request was refused.
 ///
 /// ```
 /// use mcp_auth_core::{AuthError, Scopes};
 /// use http::StatusCode;
 ///
 /// let err = AuthError::insufficient_scope(Scopes::parse("files:read files:write"), "tool `write_file` needs files:write");
-/// let response = err.to_response::<http_body_util::Empty<bytes::Bytes>>(
+/// let rejector = mcp_auth_core::Rejector::new(
 ///     "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
-///     &http::HeaderMap::new(),
 /// );
+/// let response = rejector
+///     .reject(err, &http::HeaderMap::new())
+///     .into_response::<http_body_util::Empty<bytes::Bytes>>();
 /// assert_eq!(response.status(), StatusCode::FORBIDDEN);
 /// assert!(response.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="files:read files:write""#));
 /// ```
@@ -249,28 +253,15 @@ impl AuthError {
         Some(challenge)
     }
 
-    /// Renders the denial: a gRPC trailers-only response when the request's `content-type` is
-    /// `application/grpc*`, an HTTP response with a JSON body otherwise. The error itself is put
-    /// in the response extensions.
-    pub fn to_response<B>(
-        &self,
-        resource_metadata: &str,
-        request_headers: &HeaderMap,
-    ) -> Response<AuthBody<B>> {
-        if is_grpc(request_headers) {
-            self.to_grpc_response(resource_metadata)
-        } else {
-            self.to_http_response(resource_metadata)
-        }
-    }
-
-    /// Renders as an HTTP response with a `{"error", "error_description"}` JSON body.
-    pub fn to_http_response<B>(&self, resource_metadata: &str) -> Response<AuthBody<B>> {
+    /// Renders as an HTTP response with a `{"error", "error_description"}` JSON body; the error
+    /// itself is put in the response extensions. Layers render through a
+    /// [`Rejector`](crate::Rejector), which also answers gRPC callers in gRPC.
+    pub fn to_http_response(&self, resource_metadata: &str) -> Response<Bytes> {
         let body = serde_json::json!({
             "error": self.kind.code(),
             "error_description": self.description,
         });
-        let mut response = Response::new(AuthBody::full(body.to_string()));
+        let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(
@@ -285,8 +276,8 @@ impl AuthError {
 
     /// Renders as a gRPC trailers-only response: HTTP 200, `grpc-status`, `grpc-message`, and the
     /// challenge in `www-authenticate` metadata.
-    pub fn to_grpc_response<B>(&self, resource_metadata: &str) -> Response<AuthBody<B>> {
-        let mut response = Response::new(AuthBody::empty());
+    pub fn to_grpc_response(&self, resource_metadata: &str) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::new());
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -369,20 +360,18 @@ fn grpc_percent_encode(message: &str) -> String {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use http_body_util::{BodyExt, Empty};
 
     const MD: &str = "https://r.example/.well-known/oauth-protected-resource/mcp";
 
-    async fn body_json(response: Response<AuthBody<Empty<Bytes>>>) -> serde_json::Value {
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&bytes).unwrap()
+    async fn body_json(response: Response<Bytes>) -> serde_json::Value {
+        serde_json::from_slice(response.body()).unwrap()
     }
 
     #[tokio::test]
     async fn missing_token_has_no_error_param() {
         let r = AuthError::missing_token()
             .with_scope(Scopes::parse("mcp:read"))
-            .to_http_response::<Empty<Bytes>>(MD);
+            .to_http_response(MD);
         assert_eq!(r.status(), 401);
         assert_eq!(
             r.headers()["www-authenticate"],
@@ -399,7 +388,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_token_carries_error_and_description() {
         let r = AuthError::invalid_token("expired", "token expired at 2026-01-01T00:00:00Z")
-            .to_http_response::<Empty<Bytes>>(MD);
+            .to_http_response(MD);
         assert_eq!(r.status(), 401);
         assert_eq!(
             r.headers()["www-authenticate"],
@@ -428,26 +417,21 @@ mod tests {
             ),
         ];
         for (err, status) in cases {
-            assert_eq!(
-                err.to_http_response::<Empty<Bytes>>(MD).status(),
-                status,
-                "{err:?}"
-            );
+            assert_eq!(err.to_http_response(MD).status(), status, "{err:?}");
         }
     }
 
     #[test]
     fn unavailable_has_retry_after_and_no_challenge() {
         let r = AuthError::unavailable("jwks_unavailable", "d", Duration::from_millis(1500))
-            .to_http_response::<Empty<Bytes>>(MD);
+            .to_http_response(MD);
         assert_eq!(r.headers()["retry-after"], "2");
         assert!(r.headers().get("www-authenticate").is_none());
     }
 
     #[test]
     fn access_denied_has_no_challenge() {
-        let r = AuthError::access_denied("client_not_allowed", "d")
-            .to_http_response::<Empty<Bytes>>(MD);
+        let r = AuthError::access_denied("client_not_allowed", "d").to_http_response(MD);
         assert!(r.headers().get("www-authenticate").is_none());
     }
 
@@ -458,8 +442,13 @@ mod tests {
             "content-type",
             HeaderValue::from_static("application/grpc+proto"),
         );
-        let r = AuthError::invalid_token("expired", "token expired, 100% sure\n")
-            .to_response::<Empty<Bytes>>(MD, &headers);
+        let rejector = crate::Rejector::new(MD);
+        let r: Response<Bytes> = rejector
+            .reject(
+                AuthError::invalid_token("expired", "token expired, 100% sure\n"),
+                &headers,
+            )
+            .into();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["grpc-status"], "16");
         assert_eq!(r.headers()["grpc-message"], "token expired, 100%25 sure%0A");
@@ -478,10 +467,8 @@ mod tests {
             ),
         ];
         for (err, code) in codes {
-            assert_eq!(
-                err.to_response::<Empty<Bytes>>(MD, &headers).headers()["grpc-status"],
-                code
-            );
+            let r: Response<Bytes> = rejector.reject(err, &headers).into();
+            assert_eq!(r.headers()["grpc-status"], code);
         }
     }
 

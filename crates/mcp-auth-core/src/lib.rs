@@ -11,7 +11,9 @@
 //! - [`inspect`]: the MCP request inspector, which reads a JSON-RPC body once for every layer.
 //! - [`metadata`]: the RFC 9728 protected-resource metadata document and the layer serving it.
 //! - [`record`]: the per-request record layers fill for the audit layer.
-//! - [`AuthBody`] and [`LayerFuture`]: the body and future types layers share.
+//! - [`Rejector`] and [`Rejection`]: the one rejection path every layer uses, with a hook
+//!   ([`RenderRejection`]) to change how denials look.
+//! - [`AuthBody`] and [`AuthFuture`]: the body and response future every layer shares.
 //!
 //! # Example
 //!
@@ -21,8 +23,7 @@
 //! use mcp_auth_core::{AuthError, ResourceId};
 //!
 //! let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
-//! let response = AuthError::missing_token()
-//!     .to_http_response::<http_body_util::Empty<bytes::Bytes>>(&resource.metadata_url());
+//! let response = AuthError::missing_token().to_http_response(&resource.metadata_url());
 //! assert_eq!(response.status(), 401);
 //! assert_eq!(
 //!     response.headers()["www-authenticate"],
@@ -41,6 +42,7 @@ mod macros;
 pub mod metadata;
 mod principal;
 pub mod record;
+mod reject;
 mod resource;
 mod scopes;
 mod token;
@@ -51,8 +53,9 @@ mod proptests;
 pub use body::AuthBody;
 pub use challenge::BearerChallenge;
 pub use error::{AuthError, AuthErrorKind, is_grpc};
-pub use future::LayerFuture;
+pub use future::{AuthFuture, Undecided, take_ready};
 pub use principal::{Actor, Principal, PrincipalBuilder};
+pub use reject::{Rejection, Rejector, RenderRejection};
 pub use resource::{ResourceId, ResourceIdError};
 pub use scopes::Scopes;
 pub use token::{BearerToken, TokenDigest};

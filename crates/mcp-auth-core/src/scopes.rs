@@ -105,6 +105,13 @@ impl Scopes {
     }
 }
 
+impl From<&str> for Scopes {
+    /// Parses a space-separated `scope` string, as [`Scopes::parse`].
+    fn from(scope: &str) -> Self {
+        Self::parse(scope)
+    }
+}
+
 impl<'a> FromIterator<&'a str> for Scopes {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
         let mut scopes: Vec<Box<str>> = iter

@@ -6,7 +6,7 @@ use mcp_auth_audit::{Audit, AuditLayer, Auditor};
 use mcp_auth_cimd::{Cimd, CimdLayer, ClientPolicy, ClientResolver};
 use mcp_auth_core::inspect::{InspectLimits, McpInspect, McpInspectLayer, McpRequest};
 use mcp_auth_core::metadata::{Metadata, MetadataError, MetadataLayer, ProtectedResourceMetadata};
-use mcp_auth_core::{ResourceId, ResourceIdError, Scopes};
+use mcp_auth_core::{Rejector, RenderRejection, ResourceId, ResourceIdError, Scopes};
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
 use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};
 use mcp_auth_scope::{Scope, ScopeLayer, ScopePolicy};
@@ -36,6 +36,7 @@ impl McpAuth {
             clients: None,
             exchange: None,
             auditor: None,
+            render_rejection: None,
         }
     }
 }
@@ -56,6 +57,7 @@ pub struct McpAuthBuilder {
     clients: Option<(ClientResolver, ClientPolicy)>,
     exchange: Option<TokenExchangeClient>,
     auditor: Option<Auditor>,
+    render_rejection: Option<Box<dyn FnOnce(Rejector) -> Rejector>>,
 }
 
 impl McpAuthBuilder {
@@ -112,9 +114,9 @@ impl McpAuthBuilder {
     }
 
     /// The `scope` of 401 challenges when the policy does not say more: what a client should
-    /// ask for to use the server at all.
-    pub fn challenge_scope(mut self, scope: &str) -> Self {
-        self.challenge_scope = Scopes::parse(scope);
+    /// ask for to use the server at all, e.g. `"mcp:read"`.
+    pub fn challenge_scope(mut self, scope: impl Into<Scopes>) -> Self {
+        self.challenge_scope = scope.into();
         self
     }
 
@@ -134,6 +136,14 @@ impl McpAuthBuilder {
     /// for loopback issuers lives here).
     pub fn fetch_policy(mut self, policy: FetchPolicy) -> Self {
         self.fetch_policy = policy;
+        self
+    }
+
+    /// Renders every layer's denials with `render` instead of the default (see
+    /// [`RenderRejection`]); the typed [`AuthError`](crate::AuthError) stays in the response
+    /// extensions for the audit layer.
+    pub fn render_rejection(mut self, render: impl RenderRejection) -> Self {
+        self.render_rejection = Some(Box::new(move |rejector| rejector.render_with(render)));
         self
     }
 
@@ -178,21 +188,24 @@ impl McpAuthBuilder {
             verifier = configure(verifier);
         }
         let verifier = verifier.build()?;
+        // One rejector renders every layer's denials alike.
+        let mut rejector = Rejector::for_resource(&resource);
+        if let Some(custom) = self.render_rejection {
+            rejector = custom(rejector);
+        }
         let hint_policy = policy.clone();
         let verify = VerifyLayer::new(verifier)
+            .rejector(rejector.clone())
             .challenge_scope(self.challenge_scope)
             .scope_hint(move |extensions| {
                 hint_policy.challenge_hint(extensions.get::<McpRequest>())
             });
-        let metadata_url = resource.metadata_url();
         let clients = match self.clients {
-            Some((resolver, policy)) => {
-                CimdLayer::new(resolver, policy).resource_metadata(&metadata_url)
-            }
+            Some((resolver, policy)) => CimdLayer::new(resolver, policy).rejector(rejector.clone()),
             None => CimdLayer::disabled(),
         };
         let exchange = match self.exchange {
-            Some(client) => OboLayer::new(client, &resource),
+            Some(client) => OboLayer::new(client, &resource).rejector(rejector.clone()),
             None => OboLayer::disabled(),
         };
         let audit = match &self.auditor {
@@ -202,10 +215,12 @@ impl McpAuthBuilder {
         Ok(McpAuthLayer {
             audit,
             metadata: MetadataLayer::try_new(metadata.clone())?,
-            inspect: McpInspectLayer::with_limits(self.limits).in_front_of_verification(),
+            inspect: McpInspectLayer::with_limits(self.limits)
+                .in_front_of_verification()
+                .rejector(rejector.clone()),
             verify,
             clients,
-            scope: ScopeLayer::new(policy, &resource),
+            scope: ScopeLayer::new(policy, &resource).rejector(rejector),
             exchange,
             document: metadata,
             auditor: self.auditor,

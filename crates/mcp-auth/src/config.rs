@@ -255,7 +255,7 @@ impl Config {
             builder = builder.scopes_supported(self.scopes_supported);
         }
         if let Some(scope) = &self.challenge_scope {
-            builder = builder.challenge_scope(scope);
+            builder = builder.challenge_scope(scope.as_str());
         }
         let mut fetch = FetchPolicy::default()
             .allow_loopback(self.fetch.allow_loopback)

@@ -79,8 +79,7 @@ pub use config::{
 pub use mcp_auth_audit as audit;
 #[cfg(feature = "audit")]
 pub use mcp_auth_audit::{
-    AuditLayer, AuditSink, Auditor, ChannelSink, FlushPolicy, JsonLinesFile, Overflow,
-    TracingSink,
+    AuditLayer, AuditSink, Auditor, ChannelSink, FlushPolicy, JsonLinesFile, Overflow, TracingSink,
 };
 #[cfg(feature = "cimd")]
 pub use mcp_auth_cimd as cimd;
@@ -108,21 +107,23 @@ pub use mcp_auth_scope::{Requirement, ScopeHierarchy, ScopeLayer, ScopePolicy, U
 
 /// The names most servers need, in one import: `use mcp_auth::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AuthBody, AuthError, McpInspectLayer, MetadataLayer, Principal, ResourceId, Scopes};
-    #[cfg(feature = "audit")]
-    pub use crate::{AuditLayer, Auditor, JsonLinesFile, TracingSink};
-    #[cfg(feature = "cimd")]
-    pub use crate::{CimdLayer, ClientPolicy, ClientResolver, PreRegisteredClients, Registry};
     #[cfg(any(feature = "jwt", feature = "cimd"))]
     pub use crate::FetchPolicy;
+    #[cfg(feature = "rmcp")]
+    pub use crate::rmcp::{Auth, Obo};
+    #[cfg(feature = "audit")]
+    pub use crate::{AuditLayer, Auditor, JsonLinesFile, TracingSink};
+    pub use crate::{
+        AuthBody, AuthError, McpInspectLayer, MetadataLayer, Principal, ResourceId, Scopes,
+    };
+    #[cfg(feature = "cimd")]
+    pub use crate::{CimdLayer, ClientPolicy, ClientResolver, PreRegisteredClients, Registry};
+    #[cfg(feature = "obo")]
+    pub use crate::{ClientAuth, ExchangeRequest, OboLayer, OnBehalfOf, TokenExchangeClient};
     #[cfg(feature = "jwt")]
     pub use crate::{IssuerConfig, Verifier, VerifyLayer};
     #[cfg(feature = "stack")]
     pub use crate::{McpAuth, McpAuthLayer};
-    #[cfg(feature = "obo")]
-    pub use crate::{ClientAuth, ExchangeRequest, OboLayer, OnBehalfOf, TokenExchangeClient};
-    #[cfg(feature = "rmcp")]
-    pub use crate::rmcp::{Auth, Obo};
     #[cfg(feature = "scope")]
     pub use crate::{Requirement, ScopeHierarchy, ScopeLayer, ScopePolicy};
 }

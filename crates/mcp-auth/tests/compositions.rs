@@ -179,10 +179,17 @@ async fn a_request_without_credentials_gets_401_whatever_its_body() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{}"}}}}"#,
         "x".repeat(1 << 20)
     );
-    for body in ["{}".to_owned(), "not json".to_owned(), "[".repeat(500), huge] {
+    for body in [
+        "{}".to_owned(),
+        "not json".to_owned(),
+        "[".repeat(500),
+        huge,
+    ] {
         let (status, headers, _) = send(
             app.clone(),
-            Request::post("/mcp").body(Body::from(body.clone())).unwrap(),
+            Request::post("/mcp")
+                .body(Body::from(body.clone()))
+                .unwrap(),
         )
         .await;
         assert_eq!(status, 401, "{}", &body[..body.len().min(40)]);
@@ -201,4 +208,51 @@ async fn a_request_without_credentials_gets_401_whatever_its_body() {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn one_custom_rendering_applies_to_every_layers_denials() {
+    let issuer = MockIssuer::builder()
+        .audience("https://mcp.example.com/mcp")
+        .start()
+        .await;
+    let auth = McpAuth::builder("https://mcp.example.com/mcp")
+        .issuer(IssuerConfig::static_keys(issuer.issuer(), issuer.jwks()))
+        .scopes(
+            mcp_auth::ScopePolicy::builder()
+                .tool("t", mcp_auth::Requirement::all("mcp:write"))
+                .build()
+                .unwrap(),
+        )
+        .render_rejection(
+            |error: &mcp_auth::AuthError, mut response: Response<bytes::Bytes>| {
+                response
+                    .headers_mut()
+                    .insert("x-denial", error.reason().parse().unwrap());
+                *response.body_mut() = bytes::Bytes::from(format!("denied: {}", error.reason()));
+                response
+            },
+        )
+        .build()
+        .unwrap();
+    let app = auth.protect(mcp_routes());
+    // Verification's 401, the inspector's 400 and the scope layer's 403, rendered alike.
+    let reader = issuer.token().scope("mcp:read").sign();
+    for (token, body, status, reason) in [
+        (None, CALL, 401, "missing_token"),
+        (Some(&reader), "{}", 400, "malformed_jsonrpc"),
+        (Some(&reader), CALL, 403, "insufficient_scope"),
+    ] {
+        let mut request = Request::post("/mcp");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let (got, headers, text) = send(app.clone(), request.body(Body::from(body)).unwrap()).await;
+        assert_eq!(got, status, "{text}");
+        assert_eq!(headers["x-denial"], reason, "{text}");
+        assert_eq!(text, format!("denied: {reason}"));
+        if status != 400 {
+            assert!(headers.contains_key("www-authenticate"));
+        }
+    }
 }

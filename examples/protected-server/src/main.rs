@@ -28,15 +28,10 @@ fn command() -> Command {
                 .value_name("URL")
                 .help("Public resource identifier [default: http://<listen>/mcp]"),
         )
-        .arg(
-            Arg::new("issuer")
-                .long("issuer")
-                .value_name("URL")
-                .help(
-                    "Trust this issuer (found by discovery) instead of running an embedded \
+        .arg(Arg::new("issuer").long("issuer").value_name("URL").help(
+            "Trust this issuer (found by discovery) instead of running an embedded \
                      development issuer; http on loopback is allowed",
-                ),
-        )
+        ))
         .arg(
             Arg::new("config")
                 .long("config")

@@ -143,12 +143,11 @@ impl<B: Body> Body for AuditBody<B> {
         if ended
             && let Some(mut guard) = this.guard.take()
             && let Some(mut waiting) = guard.emit_at_end()
+            && waiting.as_mut().poll(cx).is_pending()
         {
-            if waiting.as_mut().poll(cx).is_pending() {
-                *this.waiting = Some(waiting);
-                *this.last = Some(frame);
-                return Poll::Pending;
-            }
+            *this.waiting = Some(waiting);
+            *this.last = Some(frame);
+            return Poll::Pending;
         }
         Poll::Ready(frame)
     }

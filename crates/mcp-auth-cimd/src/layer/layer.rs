@@ -1,9 +1,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Request};
 use mcp_auth_core::record::{ClientSummary, RequestRecord};
-use mcp_auth_core::{AuthBody, AuthError, Principal};
+use mcp_auth_core::{AuthError, Principal, Rejection, Rejector};
 use tower_layer::Layer;
 
 use super::Cimd;
@@ -21,7 +21,7 @@ pub struct CimdLayer {
 pub(super) struct Shared {
     pub(super) resolver: ClientResolver,
     pub(super) policy: ClientPolicy,
-    resource_metadata: String,
+    rejector: Rejector,
 }
 
 /// What `call` can decide before any I/O.
@@ -59,17 +59,13 @@ impl Shared {
         }
     }
 
-    pub(super) fn render<B>(
-        &self,
-        error: &AuthError,
-        headers: &HeaderMap,
-    ) -> Response<AuthBody<B>> {
+    pub(super) fn reject(&self, error: AuthError, headers: &HeaderMap) -> Rejection {
         tracing::debug!(
             reason = error.reason(),
             description = error.description(),
             "client refused"
         );
-        error.to_response(&self.resource_metadata, headers)
+        self.rejector.reject(error, headers)
     }
 }
 
@@ -104,7 +100,7 @@ impl CimdLayer {
             shared: Some(Arc::new(Shared {
                 resolver,
                 policy,
-                resource_metadata: String::new(),
+                rejector: Rejector::default(),
             })),
         }
     }
@@ -115,15 +111,14 @@ impl CimdLayer {
         Self { shared: None }
     }
 
-    /// The protected-resource metadata URL used when rendering denials (e.g.
-    /// `ResourceId::metadata_url()`). This layer's 403 and 503 carry no `WWW-Authenticate`
-    /// challenge today, so it only matters if that changes; set it anyway so every layer of a
-    /// stack renders alike. Defaults to empty.
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+    /// Renders denials with `rejector`, so that every layer of a stack answers alike (this
+    /// layer's 403 and 503 carry no challenge, but a custom rendering applies to them too).
+    /// Defaults to [`Rejector::default`].
+    pub fn rejector(mut self, rejector: Rejector) -> Self {
         if let Some(shared) = &mut self.shared {
             Arc::get_mut(shared)
                 .expect("configure CimdLayer before cloning it")
-                .resource_metadata = url.into();
+                .rejector = rejector;
         }
         self
     }
@@ -146,7 +141,7 @@ impl fmt::Debug for CimdLayer {
                 .debug_struct("CimdLayer")
                 .field("resolver", &shared.resolver)
                 .field("policy", &shared.policy)
-                .field("resource_metadata", &shared.resource_metadata)
+                .field("rejector", &shared.rejector)
                 .finish(),
             None => f.write_str("CimdLayer(disabled)"),
         }

@@ -27,7 +27,7 @@
 //! use http::{Request, Response};
 //! use http_body_util::Empty;
 //! use mcp_auth_cimd::{CimdLayer, ClientAllowList, ClientPolicy, ClientResolver, PreRegisteredClients};
-//! use mcp_auth_core::{BearerToken, Principal};
+//! use mcp_auth_core::{BearerToken, Principal, Rejector};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -35,7 +35,7 @@
 //! let policy = ClientPolicy::allow_list(ClientAllowList::new().host("app.example.com"))
 //!     .pre_registered(PreRegisteredClients::only(["batch-job"]));
 //! let layer = CimdLayer::new(ClientResolver::builder().build().unwrap(), policy)
-//!     .resource_metadata("https://mcp.example.com/.well-known/oauth-protected-resource/mcp");
+//!     .rejector(Rejector::new("https://mcp.example.com/.well-known/oauth-protected-resource/mcp"));
 //! let service = ServiceBuilder::new()
 //!     .layer(layer)
 //!     .service_fn(|_req: Request<Empty<Bytes>>| async {
@@ -69,6 +69,6 @@ mod future;
 mod layer;
 mod service;
 
-pub use future::ResponseFuture;
+pub use future::{Resolving, ResponseFuture};
 pub use layer::CimdLayer;
 pub use service::Cimd;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use mcp_auth_core::{AuthBody, LayerFuture};
+use mcp_auth_core::{AuthBody, take_ready};
 use tower_service::Service;
 
 use super::ResponseFuture;
@@ -32,10 +32,11 @@ impl<S: fmt::Debug> fmt::Debug for Cimd<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Cimd<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ReqBody: Send + 'static,
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, ResBody>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -44,30 +45,30 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let Some(shared) = &self.shared else {
-            return ResponseFuture::decided(LayerFuture::inner(self.inner.call(req)));
+            return ResponseFuture::call(self.inner.call(req));
         };
         match shared.decide(req.extensions()) {
             Decision::Admit(admission) => {
                 admit(&mut req, admission);
-                ResponseFuture::decided(LayerFuture::inner(self.inner.call(req)))
+                ResponseFuture::call(self.inner.call(req))
             }
-            Decision::Deny(error) => {
-                ResponseFuture::decided(LayerFuture::ready(shared.render(&error, req.headers())))
-            }
+            Decision::Deny(error) => ResponseFuture::reject(shared.reject(error, req.headers())),
             Decision::Resolve(client_id) => {
                 let shared = shared.clone();
-                let for_resolution = shared.clone();
                 // The audit record names the client before the outcome is known; admission
                 // replaces it with the full summary.
                 record_client(req.extensions(), &client_id);
                 let resolving = Box::pin(async move {
-                    let resolved = for_resolution.resolver.resolve(&client_id).await;
-                    for_resolution.policy.finish(resolved)
+                    let resolved = shared.resolver.resolve(&client_id).await;
+                    match shared.policy.finish(resolved) {
+                        Ok(admission) => {
+                            admit(&mut req, admission);
+                            Ok(req)
+                        }
+                        Err(error) => Err(shared.reject(error, req.headers())),
+                    }
                 });
-                // The clone stays behind; the instance that was polled ready is the one called.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::resolving(resolving, req, ready, shared)
+                ResponseFuture::decide(resolving, take_ready(&mut self.inner))
             }
         }
     }

@@ -1,5 +1,7 @@
 use tower_layer::Layer;
 
+use crate::Rejector;
+
 use super::McpInspect;
 
 /// Limits the inspector enforces on request bodies.
@@ -77,11 +79,12 @@ impl Default for InspectLimits {
 }
 
 /// Applies [`McpInspect`] to a service. See the [module docs](crate::inspect) for an example.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct McpInspectLayer {
     limits: InspectLimits,
     in_front_of_verification: bool,
+    rejector: Rejector,
 }
 
 impl McpInspectLayer {
@@ -95,7 +98,15 @@ impl McpInspectLayer {
         Self {
             limits,
             in_front_of_verification: false,
+            rejector: Rejector::default(),
         }
+    }
+
+    /// Renders this layer's denials (400, 408, 413) with `rejector`, as the rest of the stack
+    /// does. Defaults to [`Rejector::default`].
+    pub fn rejector(mut self, rejector: Rejector) -> Self {
+        self.rejector = rejector;
+        self
     }
 
     /// For an inspector placed outside the verification layer, so that a 401 can name the
@@ -119,6 +130,7 @@ impl<S> Layer<S> for McpInspectLayer {
             inner,
             limits: self.limits,
             in_front_of_verification: self.in_front_of_verification,
+            rejector: self.rejector.clone(),
         }
     }
 }

@@ -162,7 +162,9 @@ mod tests {
                 "false ",
             ),
         ] {
-            let request = Request::post("/mcp").body(Full::new(Bytes::from(body))).unwrap();
+            let request = Request::post("/mcp")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap();
             let response = in_front_of_verification(request).await;
             assert_eq!(response.status(), 200, "{body}");
             assert_eq!(text(response).await, expected);

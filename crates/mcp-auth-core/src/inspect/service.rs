@@ -3,12 +3,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::future::{ReadBody, ResponseFuture};
 use super::{InspectLimits, McpInspectLayer, McpRequest};
-use crate::{AuthBody, AuthError, BoxError, is_grpc};
+use crate::{AuthBody, AuthError, BoxError, Rejector, is_grpc, take_ready};
 
 /// Middleware that parses the MCP content of a request into an [`McpRequest`] extension.
 ///
@@ -18,6 +17,7 @@ pub struct McpInspect<S> {
     pub(super) inner: S,
     pub(super) limits: InspectLimits,
     pub(super) in_front_of_verification: bool,
+    pub(super) rejector: Rejector,
 }
 
 impl<S> McpInspect<S> {
@@ -27,6 +27,7 @@ impl<S> McpInspect<S> {
             inner,
             limits,
             in_front_of_verification: false,
+            rejector: Rejector::default(),
         }
     }
 
@@ -64,7 +65,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if !awaits_inspection(&req) {
-            return ResponseFuture::inner(self.inner.call(req.map(AuthBody::inner)));
+            return ResponseFuture::call(self.inner.call(req.map(AuthBody::inner)));
         }
         // Without credentials the outcome is a 401 whatever the body says: read only enough to
         // choose the challenge's scope, and let verification answer.
@@ -86,20 +87,18 @@ where
             if credential_less {
                 let (parts, _) = req.into_parts();
                 let req = Request::from_parts(parts, AuthBody::empty());
-                return ResponseFuture::inner(self.inner.call(req));
+                return ResponseFuture::call(self.inner.call(req));
             }
-            return ResponseFuture::rejected(AuthError::payload_too_large(limit), req.headers());
+            let error = AuthError::payload_too_large(limit);
+            return ResponseFuture::reject(self.rejector.reject(error, req.headers()));
         }
-        // The clone stays behind; the instance that was polled ready is the one called.
-        let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        let (parts, body) = req.into_parts();
-        ResponseFuture::collecting(
-            Limited::new(body, limit).collect(),
-            parts,
-            ready,
+        let reading = ReadBody::new(
+            req,
+            limit,
             self.limits,
             credential_less,
-        )
+            self.rejector.clone(),
+        );
+        ResponseFuture::decide(reading, take_ready(&mut self.inner))
     }
 }

@@ -58,7 +58,7 @@ pub use layer::MetadataLayer;
 pub use service::{Metadata, MetadataService};
 
 /// The response future of [`Metadata`].
-pub type ResponseFuture<F, B> = crate::LayerFuture<F, B>;
+pub type ResponseFuture<S, R> = crate::AuthFuture<S, R>;
 
 /// The well-known path prefix of RFC 9728.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";

@@ -1,13 +1,14 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use tower_service::Service;
 
 use super::layer::Shared;
 use super::{ResponseFuture, WELL_KNOWN_PATH};
-use crate::{AuthBody, LayerFuture};
+use crate::AuthBody;
 
 /// Middleware that answers protected-resource metadata requests. See the
 /// [module docs](crate::metadata).
@@ -27,7 +28,7 @@ where
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S, Request<ReqBody>>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -37,13 +38,13 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let path = req.uri().path();
         let Some(rest) = path.strip_prefix(WELL_KNOWN_PATH) else {
-            return LayerFuture::inner(self.inner.call(req));
+            return ResponseFuture::call(self.inner.call(req));
         };
         if !rest.is_empty() && !rest.starts_with('/') {
-            return LayerFuture::inner(self.inner.call(req));
+            return ResponseFuture::call(self.inner.call(req));
         }
         let known = rest.is_empty() || path == self.shared.resource_path;
-        LayerFuture::ready(respond(req.method(), known, &self.shared))
+        ResponseFuture::respond(respond(req.method(), known, &self.shared))
     }
 }
 
@@ -59,7 +60,7 @@ pub struct MetadataService {
 }
 
 impl<ReqBody> Service<Request<ReqBody>> for MetadataService {
-    type Response = Response<AuthBody<http_body_util::Empty<bytes::Bytes>>>;
+    type Response = Response<http_body_util::Full<bytes::Bytes>>;
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
 
@@ -71,11 +72,12 @@ impl<ReqBody> Service<Request<ReqBody>> for MetadataService {
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let path = req.uri().path();
         let known = path == WELL_KNOWN_PATH || path == self.shared.resource_path;
-        std::future::ready(Ok(respond(req.method(), known, &self.shared)))
+        let response = respond(req.method(), known, &self.shared);
+        std::future::ready(Ok(response.map(http_body_util::Full::new)))
     }
 }
 
-fn respond<B>(method: &Method, known: bool, shared: &Shared) -> Response<AuthBody<B>> {
+fn respond(method: &Method, known: bool, shared: &Shared) -> Response<Bytes> {
     let mut response = if !known {
         json_response(StatusCode::NOT_FOUND, r#"{"error":"not_found","error_description":"no protected-resource metadata at this path"}"#.into())
     } else if method == Method::GET || method == Method::HEAD {
@@ -85,11 +87,11 @@ fn respond<B>(method: &Method, known: bool, shared: &Shared) -> Response<AuthBod
             HeaderValue::from_static("public, max-age=300"),
         );
         if method == Method::HEAD {
-            *r.body_mut() = AuthBody::empty();
+            *r.body_mut() = Bytes::new();
         }
         r
     } else if method == Method::OPTIONS {
-        let mut r = Response::new(AuthBody::empty());
+        let mut r = Response::new(Bytes::new());
         *r.status_mut() = StatusCode::NO_CONTENT;
         let h = r.headers_mut();
         h.insert(
@@ -123,8 +125,8 @@ fn respond<B>(method: &Method, known: bool, shared: &Shared) -> Response<AuthBod
     response
 }
 
-fn json_response<B>(status: StatusCode, body: bytes::Bytes) -> Response<AuthBody<B>> {
-    let mut r = Response::new(AuthBody::full(body));
+fn json_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,14 +1,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::{Extensions, HeaderMap};
-use mcp_auth_core::{AuthBody, AuthError, AuthErrorKind, Scopes};
+use http::Request;
+use mcp_auth_core::{AuthError, AuthErrorKind, Rejection, Rejector, Scopes};
 use tower_layer::Layer;
 
 use super::Verify;
 use crate::Verifier;
 
-type ScopeHint = Arc<dyn Fn(&Extensions) -> Option<Scopes> + Send + Sync>;
+type ScopeHint = Arc<dyn Fn(&http::Extensions) -> Option<Scopes> + Send + Sync>;
 
 /// Applies [`Verify`] to a service. See the [module docs](crate::layer) for an example.
 #[derive(Clone)]
@@ -19,19 +19,14 @@ pub struct VerifyLayer {
 
 pub(super) struct Shared {
     pub(super) verifier: Verifier,
-    resource_metadata: String,
+    rejector: Rejector,
     challenge_scope: Scopes,
     scope_hint: Option<ScopeHint>,
 }
 
 impl Shared {
-    /// Renders a denial with this layer's metadata URL and challenge scope.
-    pub(super) fn render<B>(
-        &self,
-        error: AuthError,
-        headers: &HeaderMap,
-        extensions: &Extensions,
-    ) -> http::Response<AuthBody<B>> {
+    /// Rejects `request`, with the operation's scope in a 401 challenge.
+    pub(super) fn reject<B>(&self, error: AuthError, request: &Request<B>) -> Rejection {
         let challengeable = matches!(
             error.kind(),
             AuthErrorKind::MissingToken | AuthErrorKind::InvalidToken
@@ -40,42 +35,49 @@ impl Shared {
             let scope = self
                 .scope_hint
                 .as_ref()
-                .and_then(|hint| hint(extensions))
+                .and_then(|hint| hint(request.extensions()))
                 .unwrap_or_else(|| self.challenge_scope.clone());
             error.with_scope(scope)
         } else {
             error
         };
-        error.to_response(&self.resource_metadata, headers)
+        self.rejector.reject(error, request.headers())
     }
 }
 
 impl VerifyLayer {
     /// Verifies bearer tokens with `verifier`. Challenges point at the metadata URL derived from
     /// the verifier's resource identifier.
+    ///
+    /// This layer only *points* at the RFC 9728 metadata document; it does not serve it.
+    /// Clients that cannot fetch the document cannot find the issuer, so serve it too: put a
+    /// [`MetadataLayer`](mcp_auth_core::metadata::MetadataLayer) outside this layer, or mount
+    /// its [`service`](mcp_auth_core::metadata::MetadataLayer::service) as a route (the facade's
+    /// `McpAuth::builder` does both for you).
     pub fn new(verifier: Verifier) -> Self {
-        let resource_metadata = verifier.resource().metadata_url();
+        let rejector = Rejector::for_resource(verifier.resource());
         Self {
             shared: Arc::new(Shared {
                 verifier,
-                resource_metadata,
+                rejector,
                 challenge_scope: Scopes::empty(),
                 scope_hint: None,
             }),
         }
     }
 
-    /// Overrides the `resource_metadata` URL advertised in challenges (when the metadata is
-    /// served somewhere other than the derived location).
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.shared_mut().resource_metadata = url.into();
+    /// Renders denials with `rejector` (its metadata URL, its custom rendering), so that every
+    /// layer of a stack answers alike. Defaults to [`Rejector::for_resource`] of the verifier's
+    /// resource.
+    pub fn rejector(mut self, rejector: Rejector) -> Self {
+        self.shared_mut().rejector = rejector;
         self
     }
 
     /// The `scope` advertised in 401 challenges: what a client should request to use this
-    /// server at all. Defaults to none.
-    pub fn challenge_scope(mut self, scope: Scopes) -> Self {
-        self.shared_mut().challenge_scope = scope;
+    /// server at all, e.g. `"mcp:read"`. Defaults to none.
+    pub fn challenge_scope(mut self, scope: impl Into<Scopes>) -> Self {
+        self.shared_mut().challenge_scope = scope.into();
         self
     }
 
@@ -84,7 +86,7 @@ impl VerifyLayer {
     /// `None` falls back to [`VerifyLayer::challenge_scope`].
     pub fn scope_hint(
         mut self,
-        hint: impl Fn(&Extensions) -> Option<Scopes> + Send + Sync + 'static,
+        hint: impl Fn(&http::Extensions) -> Option<Scopes> + Send + Sync + 'static,
     ) -> Self {
         self.shared_mut().scope_hint = Some(Arc::new(hint));
         self
@@ -104,7 +106,7 @@ impl fmt::Debug for VerifyLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifyLayer")
             .field("verifier", &self.shared.verifier)
-            .field("resource_metadata", &self.shared.resource_metadata)
+            .field("rejector", &self.shared.rejector)
             .field("challenge_scope", &self.shared.challenge_scope)
             .finish_non_exhaustive()
     }

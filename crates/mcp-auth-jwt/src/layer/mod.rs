@@ -57,6 +57,6 @@ mod future;
 mod layer;
 mod service;
 
-pub use future::ResponseFuture;
+pub use future::{ResponseFuture, Verifying};
 pub use layer::VerifyLayer;
 pub use service::Verify;

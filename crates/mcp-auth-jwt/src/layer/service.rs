@@ -8,6 +8,7 @@ use tower_service::Service;
 use super::ResponseFuture;
 use super::layer::Shared;
 use mcp_auth_core::record::RequestRecord;
+use mcp_auth_core::{Principal, take_ready};
 
 use crate::bearer;
 use crate::verifier::Attempt;
@@ -35,6 +36,7 @@ impl<S: fmt::Debug> fmt::Debug for Verify<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Verify<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ReqBody: Send + 'static,
 {
     type Response = Response<mcp_auth_core::AuthBody<ResBody>>;
     type Error = S::Error;
@@ -48,7 +50,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let token = match bearer::extract(req.headers(), req.uri()) {
             Ok(token) => token,
-            Err(error) => return ResponseFuture::rejected(error, &req, self.shared.clone()),
+            Err(error) => return ResponseFuture::reject(self.shared.reject(error, &req)),
         };
         match self
             .shared
@@ -56,25 +58,36 @@ where
             .try_verify(token, true, Some(bearer::check_syntax))
         {
             Attempt::Done(Ok(principal)) => {
-                RequestRecord::update_in(req.extensions(), |r| {
-                    r.principal = Some(principal.clone())
-                });
-                req.extensions_mut().insert(principal);
+                admit(&mut req, principal);
                 ResponseFuture::call(self.inner.call(req))
             }
-            Attempt::Done(Err(error)) => ResponseFuture::rejected(error, &req, self.shared.clone()),
+            Attempt::Done(Err(error)) => ResponseFuture::reject(self.shared.reject(error, &req)),
             Attempt::NeedKeys { issuer, seen } => {
                 let token = token.to_owned();
-                let verifier = self.shared.verifier.clone();
-                let verifying =
-                    Box::pin(
-                        async move { verifier.verify_after_refresh(&token, issuer, seen).await },
-                    );
-                // The clone stays behind; the instance that was polled ready is the one called.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(verifying, req, ready, self.shared.clone())
+                let shared = self.shared.clone();
+                let verifying = Box::pin(async move {
+                    match shared
+                        .verifier
+                        .verify_after_refresh(&token, issuer, seen)
+                        .await
+                    {
+                        Ok(principal) => {
+                            admit(&mut req, principal);
+                            Ok(req)
+                        }
+                        Err(error) => Err(shared.reject(error, &req)),
+                    }
+                });
+                ResponseFuture::decide(verifying, take_ready(&mut self.inner))
             }
         }
     }
+}
+
+/// Puts the verified caller where inner layers, handlers and the audit layer look for it.
+fn admit<B>(request: &mut Request<B>, principal: Principal) {
+    RequestRecord::update_in(request.extensions(), |r| {
+        r.principal = Some(principal.clone())
+    });
+    request.extensions_mut().insert(principal);
 }

@@ -609,7 +609,9 @@ mod tests;
 /// How to admit a URL the fetch policy refused, in the words of the settings.
 fn fetch_fix(error: &mcp_auth_fetch::FetchError) -> &'static str {
     match error {
-        mcp_auth_fetch::FetchError::ForbiddenAddress { reason, .. } if reason.starts_with("loopback") => {
+        mcp_auth_fetch::FetchError::ForbiddenAddress { reason, .. }
+            if reason.starts_with("loopback") =>
+        {
             "for a development issuer on this machine turn on the development switch: FetchPolicy::allow_loopback(true) (`allow_loopback = true` under `[fetch]` in the TOML)"
         }
         mcp_auth_fetch::FetchError::ForbiddenAddress { .. } => {

@@ -48,15 +48,12 @@ where
         let this = self.project();
         let response = ready!(this.future.poll(cx))?;
         let denial = this.state.as_ref().and_then(|s| s.take_denial());
-        let metadata = this
-            .shared
-            .as_ref()
-            .map_or("", |s| s.resource_metadata.as_str());
-        Poll::Ready(Ok(match denial {
+        Poll::Ready(Ok(match (denial, this.shared.as_ref()) {
             // The handler's own answer is dropped: the failure it propagated is the outcome.
-            Some(error) if *this.grpc => error.to_grpc_response(metadata),
-            Some(error) => error.to_http_response(metadata),
-            None => response.map(AuthBody::inner),
+            (Some(error), Some(shared)) => {
+                shared.rejector.reject_as(error, *this.grpc).into_response()
+            }
+            _ => response.map(AuthBody::inner),
         }))
     }
 }

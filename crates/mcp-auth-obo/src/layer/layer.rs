@@ -1,7 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mcp_auth_core::ResourceId;
+use mcp_auth_core::{Rejector, ResourceId};
 use tower_layer::Layer;
 
 use super::Obo;
@@ -18,7 +18,7 @@ pub struct OboLayer {
 #[derive(Clone)]
 pub(super) struct Shared {
     pub(super) client: TokenExchangeClient,
-    pub(super) resource_metadata: String,
+    pub(super) rejector: Rejector,
 }
 
 impl OboLayer {
@@ -28,7 +28,7 @@ impl OboLayer {
         Self {
             shared: Some(Arc::new(Shared {
                 client,
-                resource_metadata: resource.metadata_url(),
+                rejector: Rejector::for_resource(resource),
             })),
         }
     }
@@ -39,11 +39,11 @@ impl OboLayer {
         Self { shared: None }
     }
 
-    /// Overrides the `resource_metadata` URL advertised in challenges (when the metadata is
-    /// served somewhere other than the derived location).
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+    /// Renders the failures handlers propagate with `rejector`, so that every layer of a stack
+    /// answers alike. Defaults to [`Rejector::for_resource`].
+    pub fn rejector(mut self, rejector: Rejector) -> Self {
         if let Some(shared) = &mut self.shared {
-            Arc::make_mut(shared).resource_metadata = url.into();
+            Arc::make_mut(shared).rejector = rejector;
         }
         self
     }

@@ -5,7 +5,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::Response;
 use http_body::Body;
-use mcp_auth_core::{AuthBody, BoxError};
+use mcp_auth_core::{AuthBody, BoxError, Rejection};
 use pin_project_lite::pin_project;
 
 use super::ListFilterBody;
@@ -25,7 +25,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F> {
         Inner { #[pin] future: F, filter: Option<Box<ListFilter>> },
-        Rejected { response: Option<Response<AuthBody<()>>> },
+        Rejected { rejection: Option<Rejection> },
     }
 }
 
@@ -36,10 +36,10 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(super) fn rejected(response: Response<AuthBody<()>>) -> Self {
+    pub(super) fn rejected(rejection: Rejection) -> Self {
         Self {
             kind: Kind::Rejected {
-                response: Some(response),
+                rejection: Some(rejection),
             },
         }
     }
@@ -62,18 +62,10 @@ where
                     ListFilterBody::wrap(response, filter).map(AuthBody::inner)
                 ))
             }
-            KindProj::Rejected { response } => {
-                let response = response
-                    .take()
-                    .expect("ResponseFuture polled after completion");
-                // A rejection built its own body; only its bytes are carried over.
-                let (parts, body) = response.into_parts();
-                let body = match body {
-                    AuthBody::Full { data } => AuthBody::full(data.unwrap_or_default()),
-                    AuthBody::Inner { .. } => AuthBody::empty(),
-                };
-                Poll::Ready(Ok(Response::from_parts(parts, body)))
-            }
+            KindProj::Rejected { rejection } => Poll::Ready(Ok(rejection
+                .take()
+                .expect("ResponseFuture polled after completion")
+                .into_response())),
         }
     }
 }

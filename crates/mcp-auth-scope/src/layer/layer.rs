@@ -1,6 +1,4 @@
-use std::sync::Arc;
-
-use mcp_auth_core::ResourceId;
+use mcp_auth_core::{Rejector, ResourceId};
 use tower_layer::Layer;
 
 use super::Scope;
@@ -15,7 +13,7 @@ use crate::ScopePolicy;
 #[must_use]
 pub struct ScopeLayer {
     policy: ScopePolicy,
-    resource_metadata: Arc<str>,
+    rejector: Rejector,
     max_listing_bytes: usize,
 }
 
@@ -24,7 +22,7 @@ impl ScopeLayer {
     pub fn new(policy: ScopePolicy, resource: &ResourceId) -> Self {
         Self {
             policy,
-            resource_metadata: resource.metadata_url().into(),
+            rejector: Rejector::for_resource(resource),
             max_listing_bytes: 16 * 1024 * 1024,
         }
     }
@@ -33,6 +31,13 @@ impl ScopeLayer {
     /// rather than leaking unfiltered items. Defaults to 16 MiB.
     pub fn max_listing_bytes(mut self, bytes: usize) -> Self {
         self.max_listing_bytes = bytes;
+        self
+    }
+
+    /// Renders denials with `rejector`, so that every layer of a stack answers alike. Defaults
+    /// to [`Rejector::for_resource`] of the resource given to [`ScopeLayer::new`].
+    pub fn rejector(mut self, rejector: Rejector) -> Self {
+        self.rejector = rejector;
         self
     }
 
@@ -49,7 +54,7 @@ impl<S> Layer<S> for ScopeLayer {
         Scope {
             inner,
             policy: self.policy.clone(),
-            resource_metadata: self.resource_metadata.clone(),
+            rejector: self.rejector.clone(),
             max_listing_bytes: self.max_listing_bytes,
         }
     }

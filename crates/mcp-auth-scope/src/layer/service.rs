@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -6,7 +5,7 @@ use http::{Request, Response};
 use http_body::Body;
 use mcp_auth_core::inspect::{McpRequest, awaits_inspection};
 use mcp_auth_core::record::RequestRecord;
-use mcp_auth_core::{AuthError, BoxError, Principal};
+use mcp_auth_core::{AuthError, BoxError, Principal, Rejector};
 use tower_service::Service;
 
 use super::ResponseFuture;
@@ -18,7 +17,7 @@ use crate::ScopePolicy;
 pub struct Scope<S> {
     pub(super) inner: S,
     pub(super) policy: ScopePolicy,
-    pub(super) resource_metadata: Arc<str>,
+    pub(super) rejector: Rejector,
     pub(super) max_listing_bytes: usize,
 }
 
@@ -47,27 +46,21 @@ where
                 "no_principal",
                 "no verified caller: the scope layer must be placed inside the verification layer",
             );
-            return ResponseFuture::rejected(
-                error.to_response(&self.resource_metadata, req.headers()),
-            );
+            return ResponseFuture::rejected(self.rejector.reject(error, req.headers()));
         };
         if awaits_inspection(&req) {
             let error = AuthError::access_denied(
                 "not_inspected",
                 "the request body was not inspected: place McpInspectLayer outside the scope layer",
             );
-            return ResponseFuture::rejected(
-                error.to_response(&self.resource_metadata, req.headers()),
-            );
+            return ResponseFuture::rejected(self.rejector.reject(error, req.headers()));
         }
         let mcp = req.extensions().get::<McpRequest>();
         let verdict = self.policy.decide(principal.scopes(), mcp);
         let (check, denial) = verdict.into_parts();
         RequestRecord::update_in(req.extensions(), |r| r.scope = Some(check));
         if let Some(error) = denial {
-            return ResponseFuture::rejected(
-                error.to_response(&self.resource_metadata, req.headers()),
-            );
+            return ResponseFuture::rejected(self.rejector.reject(error, req.headers()));
         }
         let filter = match mcp {
             Some(mcp) if self.policy.filters_lists() => ListFilter::for_request(
