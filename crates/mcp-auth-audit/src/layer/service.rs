@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{HeaderMap, HeaderName, Request, Response};
@@ -22,15 +21,13 @@ use crate::auditor::Shared;
 pub struct RequestId(pub String);
 
 /// Middleware that records one audit event per request. See the [module docs](crate::layer).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Audit<S> {
     pub(super) inner: S,
     pub(super) shared: Option<Arc<Shared>>,
 }
 
-impl<S> Audit<S> {
-    mcp_auth_core::define_inner_service_accessors!();
-}
+mcp_auth_core::middleware_service!(Audit);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Audit<S>
 where
@@ -41,10 +38,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    mcp_auth_core::forward_ready!();
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let Some(shared) = &self.shared else {

@@ -1,6 +1,4 @@
-use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use mcp_auth_core::{AuthBody, take_ready};
@@ -17,17 +15,7 @@ pub struct Cimd<S> {
     pub(super) shared: Option<Arc<Shared>>,
 }
 
-impl<S> Cimd<S> {
-    mcp_auth_core::define_inner_service_accessors!();
-}
-
-impl<S: fmt::Debug> fmt::Debug for Cimd<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cimd")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
+mcp_auth_core::middleware_service!(Cimd);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Cimd<S>
 where
@@ -38,10 +26,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    mcp_auth_core::forward_ready!();
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let Some(shared) = &self.shared else {

@@ -1,5 +1,3 @@
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body::Body;
@@ -12,13 +10,15 @@ use crate::{AuthBody, AuthError, BoxError, Rejector, is_grpc, take_ready};
 /// Middleware that parses the MCP content of a request into an [`McpRequest`] extension.
 ///
 /// See the [module docs](crate::inspect) for an example.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct McpInspect<S> {
     pub(super) inner: S,
     pub(super) limits: InspectLimits,
     pub(super) in_front_of_verification: bool,
     pub(super) rejector: Rejector,
 }
+
+crate::middleware_service!(McpInspect);
 
 impl<S> McpInspect<S> {
     /// Wraps `inner`.
@@ -35,8 +35,6 @@ impl<S> McpInspect<S> {
     pub fn layer(limits: InspectLimits) -> McpInspectLayer {
         McpInspectLayer::with_limits(limits)
     }
-
-    crate::define_inner_service_accessors!();
 }
 
 /// True when the request is a JSON-RPC `POST` whose body has not been inspected yet: a layer that
@@ -58,10 +56,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    crate::forward_ready!();
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if !awaits_inspection(&req) {

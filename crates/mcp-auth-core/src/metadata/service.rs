@@ -12,15 +12,13 @@ use crate::AuthBody;
 
 /// Middleware that answers protected-resource metadata requests. See the
 /// [module docs](crate::metadata).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Metadata<S> {
     pub(super) inner: S,
     pub(super) shared: Arc<Shared>,
 }
 
-impl<S> Metadata<S> {
-    crate::define_inner_service_accessors!();
-}
+crate::middleware_service!(Metadata);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Metadata<S>
 where
@@ -30,10 +28,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, Request<ReqBody>>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    crate::forward_ready!();
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let path = req.uri().path();

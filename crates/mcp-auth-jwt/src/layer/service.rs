@@ -1,6 +1,4 @@
-use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
@@ -21,17 +19,7 @@ pub struct Verify<S> {
     pub(super) shared: Arc<Shared>,
 }
 
-impl<S> Verify<S> {
-    mcp_auth_core::define_inner_service_accessors!();
-}
-
-impl<S: fmt::Debug> fmt::Debug for Verify<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verify")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
+mcp_auth_core::middleware_service!(Verify);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Verify<S>
 where
@@ -42,10 +30,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    mcp_auth_core::forward_ready!();
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let token = match bearer::extract(req.headers(), req.uri()) {

@@ -1,6 +1,4 @@
-use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use mcp_auth_core::record::RequestRecord;
@@ -19,17 +17,7 @@ pub struct Obo<S> {
     pub(super) shared: Option<Arc<Shared>>,
 }
 
-impl<S> Obo<S> {
-    mcp_auth_core::define_inner_service_accessors!();
-}
-
-impl<S: fmt::Debug> fmt::Debug for Obo<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Obo")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
+mcp_auth_core::middleware_service!(Obo);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Obo<S>
 where
@@ -39,10 +27,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    mcp_auth_core::forward_ready!();
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let grpc = is_grpc(req.headers());

@@ -1,5 +1,3 @@
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
@@ -13,7 +11,7 @@ use super::filter::ListFilter;
 use crate::ScopePolicy;
 
 /// Middleware that enforces a scope policy. Built by [`ScopeLayer`](super::ScopeLayer).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Scope<S> {
     pub(super) inner: S,
     pub(super) policy: ScopePolicy,
@@ -21,9 +19,7 @@ pub struct Scope<S> {
     pub(super) max_listing_bytes: usize,
 }
 
-impl<S> Scope<S> {
-    mcp_auth_core::define_inner_service_accessors!();
-}
+mcp_auth_core::middleware_service!(Scope);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Scope<S>
 where
@@ -35,10 +31,7 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    mcp_auth_core::forward_ready!();
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let Some(principal) = req.extensions().get::<Principal>() else {
