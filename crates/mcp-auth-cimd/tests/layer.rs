@@ -3,9 +3,7 @@
 mod support;
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +16,7 @@ use mcp_auth_cimd::{
 use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal};
 use mcp_auth_fetch::FetchPolicy;
+use mcp_auth_testing::StrictReadiness;
 use serde_json::{Value, json};
 use support::{DocServer, Reply, document, temp_dir};
 use tower::{Service, ServiceExt};
@@ -429,46 +428,11 @@ async fn grpc_requests_get_trailers_only_denials() {
     assert_eq!(response.headers()["grpc-status"], "7");
 }
 
-/// An inner service that refuses to be called unless this very instance was polled ready.
-#[derive(Default)]
-struct StrictReadiness {
-    ready: bool,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Clone for StrictReadiness {
-    fn clone(&self) -> Self {
-        // A clone has not been polled.
-        Self {
-            ready: false,
-            calls: self.calls.clone(),
-        }
-    }
-}
-
-impl Service<Request<Body>> for StrictReadiness {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.ready = true;
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _req: Request<Body>) -> Self::Future {
-        assert!(self.ready, "called without poll_ready on this instance");
-        self.ready = false;
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        std::future::ready(Ok(Response::new(Full::default())))
-    }
-}
-
 #[tokio::test]
 async fn the_instance_polled_ready_is_the_one_called_on_the_network_path() {
     let (server, id) = valid_server().await;
-    let inner = StrictReadiness::default();
-    let calls = inner.calls.clone();
+    let inner = StrictReadiness::new(tower::service_fn(echo));
+    let calls = inner.call_counter();
     let mut service = tower::ServiceBuilder::new()
         .layer(layer(ClientPolicy::any_valid_document()))
         .service(inner);

@@ -7,8 +7,13 @@
 //! - [`SigningKey`]: keys generated at run time.
 //! - [`TestCa`]: a throwaway certificate authority, for `https` issuers ([`MockIssuerBuilder::tls`])
 //!   and tests of extra trusted roots.
-//! - [`PolicyProbe`]: asserts what a policy layer decides for a caller with chosen scopes, against
-//!   [`MockMcpService`].
+//! - [`PolicyProbe`]: asserts what a policy layer, or a whole stack with real tokens, decides for
+//!   a caller with chosen scopes, against [`MockMcpService`] (which lists the tools, resources
+//!   and prompts you give it).
+//! - [`McpTestClient`]: an MCP client over Streamable HTTP (right headers, bearer token, JSON or
+//!   SSE answers) for integration tests.
+//! - [`StrictReadiness`]: an inner service that fails a test when a layer calls an instance
+//!   that was not polled ready.
 //!
 //! # Example
 //!
@@ -28,16 +33,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod client;
 mod exchange;
 mod issuer;
 mod keys;
+mod mock_service;
 mod probe;
+mod ready;
 mod tls;
 mod token;
 
+pub use client::{McpReply, McpTestClient, PROTOCOL_VERSION};
 pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{SigningKey, alg_name};
-pub use probe::{MockMcpService, Outcome, PolicyProbe, challenge_param};
+pub use mock_service::MockMcpService;
+pub use probe::{Outcome, PolicyProbe, challenge_param};
+pub use ready::StrictReadiness;
 pub use tls::TestCa;
 pub use token::{TokenBuilder, now};

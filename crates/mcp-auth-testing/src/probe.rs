@@ -1,48 +1,25 @@
 //! Asserting what a policy layer decides, in a few lines, against a mock MCP service.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use mcp_auth_core::inspect::McpInspectLayer;
 use mcp_auth_core::{AuthBody, BearerToken, Principal, Scopes};
+
+use crate::{MockMcpService, TokenBuilder};
 use serde_json::{Value, json};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// A stand-in MCP server: answers every request with `200` and a JSON-RPC result, and counts
-/// nothing. What reaches it was allowed.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MockMcpService;
-
-impl<B> Service<Request<B>> for MockMcpService {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _req: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::from_static(
-            br#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
-        )));
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        ready(Ok(response))
-    }
-}
-
-/// Runs requests from a principal with chosen scopes through a layer (a scope policy, a client
-/// policy, a whole stack minus verification) in front of [`MockMcpService`], behind the request
-/// inspector as a stack places it.
+/// Runs requests from a caller with chosen scopes through a layer in front of a
+/// [`MockMcpService`], behind the request inspector as a stack places it.
+///
+/// Two kinds of caller:
+/// - [`PolicyProbe::new`]: a verified [`Principal`] put straight into the request, for layers
+///   that sit inside verification (a scope policy, a client policy);
+/// - [`PolicyProbe::with_tokens`]: real tokens from a [`MockIssuer`](crate::MockIssuer) in the
+///   `Authorization` header, for a whole stack such as `McpAuthLayer`.
 ///
 /// ```
 /// use mcp_auth_core::ResourceId;
@@ -67,26 +44,98 @@ impl<B> Service<Request<B>> for MockMcpService {
 #[derive(Clone, Debug)]
 pub struct PolicyProbe<L> {
     layer: L,
-    issuer: String,
-    subject: String,
+    caller: Caller,
+    server: MockMcpService,
+}
+
+#[derive(Clone, Debug)]
+enum Caller {
+    /// A principal inserted into the extensions.
+    Principal { issuer: String, subject: String },
+    /// Tokens minted from this template, sent as bearer tokens.
+    Tokens(Box<TokenBuilder>),
 }
 
 impl<L> PolicyProbe<L> {
-    /// Probes `layer`.
+    /// Probes `layer` with a verified principal in every request (no token on the wire).
     pub fn new(layer: L) -> Self {
         Self {
             layer,
-            issuer: "https://issuer.test".into(),
-            subject: "probe-user".into(),
+            caller: Caller::Principal {
+                issuer: "https://issuer.test".into(),
+                subject: "probe-user".into(),
+            },
+            server: MockMcpService::new(),
         }
     }
 
-    /// Sets the principal's issuer and subject.
+    /// Probes `layer` (a whole stack, verification included) with real bearer tokens minted
+    /// from `template`, e.g. `issuer.token()` of a [`MockIssuer`](crate::MockIssuer) whose
+    /// audience is the stack's resource; each request's token gets the requested scopes.
+    ///
+    /// ```
+    /// use mcp_auth_core::ResourceId;
+    /// use mcp_auth_jwt::{IssuerConfig, Verifier, VerifyLayer};
+    /// use mcp_auth_testing::{MockIssuer, PolicyProbe};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let issuer = MockIssuer::builder().audience("https://mcp.example.com/mcp").start().await;
+    /// let verifier = Verifier::builder(ResourceId::parse("https://mcp.example.com/mcp").unwrap())
+    ///     .issuer(IssuerConfig::static_keys(issuer.issuer(), issuer.jwks()))
+    ///     .build()
+    ///     .unwrap();
+    /// let probe = PolicyProbe::with_tokens(VerifyLayer::new(verifier), issuer.token());
+    /// probe.call_tool("mcp:read", "anything").await.assert_allowed();
+    /// probe.without_token().call_tool("", "anything").await.assert_unauthorized();
+    /// # }
+    /// ```
+    pub fn with_tokens(layer: L, template: TokenBuilder) -> Self {
+        Self {
+            layer,
+            caller: Caller::Tokens(Box::new(template)),
+            server: MockMcpService::new(),
+        }
+    }
+
+    /// Sets the principal's issuer and subject (for [`PolicyProbe::new`]).
     #[must_use]
     pub fn principal(mut self, issuer: &str, subject: &str) -> Self {
-        self.issuer = issuer.into();
-        self.subject = subject.into();
+        self.caller = Caller::Principal {
+            issuer: issuer.into(),
+            subject: subject.into(),
+        };
         self
+    }
+
+    /// Sends the following requests with no credentials at all.
+    #[must_use]
+    pub fn without_token(mut self) -> Self {
+        self.caller = Caller::Tokens(Box::new(TokenBuilder::none()));
+        self
+    }
+
+    /// The mock server behind the layer (to give it tools, resources and prompts to list).
+    #[must_use]
+    pub fn server(mut self, server: MockMcpService) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// `tools/list` by a caller granted `scopes`; see [`Outcome::listed`].
+    pub async fn list_tools<B>(&self, scopes: &str) -> Outcome
+    where
+        L: Layer<MockMcpService>,
+        L::Service: Service<Request<AuthBody<Full<Bytes>>>, Response = Response<B>> + Clone,
+        <L::Service as Service<Request<AuthBody<Full<Bytes>>>>>::Error: std::fmt::Debug,
+        B: Body<Data = Bytes>,
+        B::Error: std::fmt::Debug,
+    {
+        self.send(
+            scopes,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await
     }
 
     /// `tools/call` of `tool` by a caller granted `scopes` (space-separated).
@@ -112,16 +161,30 @@ impl<L> PolicyProbe<L> {
         B::Error: std::fmt::Debug,
     {
         // The one inspector of a stack stands outside every policy layer.
-        let mut service = McpInspectLayer::new().layer(self.layer.layer(MockMcpService));
-        let principal =
-            Principal::builder(&self.issuer, &self.subject, BearerToken::new("probe-token"))
-                .scopes(Scopes::parse(scopes))
-                .build();
+        let mut service = McpInspectLayer::new()
+            .in_front_of_verification()
+            .layer(self.layer.layer(self.server.clone()));
         let mut request = Request::post("/mcp")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("request");
-        request.extensions_mut().insert(principal);
+        match &self.caller {
+            Caller::Principal { issuer, subject } => {
+                let principal =
+                    Principal::builder(issuer, subject, BearerToken::new("probe-token"))
+                        .scopes(Scopes::parse(scopes))
+                        .build();
+                request.extensions_mut().insert(principal);
+            }
+            Caller::Tokens(template) if template.is_none() => {}
+            Caller::Tokens(template) => {
+                let token = template.as_ref().clone().scope(scopes).sign();
+                request.headers_mut().insert(
+                    http::header::AUTHORIZATION,
+                    http::HeaderValue::from_str(&format!("Bearer {token}")).expect("token"),
+                );
+            }
+        }
         std::future::poll_fn(|cx| service.poll_ready(cx))
             .await
             .expect("service ready");
@@ -193,6 +256,36 @@ impl Outcome {
             "{self:?}"
         );
         assert_eq!(self.challenge_scope().as_deref(), Some(scope), "{self:?}");
+    }
+
+    /// Asserts a `401` with a challenge: the caller must (re)authenticate.
+    ///
+    /// # Panics
+    /// When it is anything else.
+    #[track_caller]
+    pub fn assert_unauthorized(&self) {
+        assert_eq!(self.status, 401, "expected 401, got {self:?}");
+        assert!(
+            self.challenge
+                .as_deref()
+                .is_some_and(|c| c.contains("resource_metadata=")),
+            "expected a challenge naming the metadata, got {self:?}"
+        );
+    }
+
+    /// The names a listing answer carried (`tools` and `prompts` by `name`, `resources` by
+    /// `uri`), in order; empty for anything else.
+    pub fn listed(&self) -> Vec<String> {
+        let result = &self.body["result"];
+        [("tools", "name"), ("prompts", "name"), ("resources", "uri")]
+            .iter()
+            .filter_map(|(list, key)| Some((result.get(list)?.as_array()?, key)))
+            .flat_map(|(items, key)| {
+                items
+                    .iter()
+                    .filter_map(move |item| item.get(*key)?.as_str().map(str::to_owned))
+            })
+            .collect()
     }
 
     /// Asserts a `403` with no challenge: refused whatever the scopes.

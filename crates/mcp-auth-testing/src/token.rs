@@ -53,6 +53,21 @@ impl TokenBuilder {
         }
     }
 
+    /// A builder that stands for "no token at all" in [`PolicyProbe`](crate::PolicyProbe).
+    pub(crate) fn none() -> Self {
+        Self {
+            header: Map::new(),
+            claims: Map::new(),
+            key: None,
+            signature: Signature::None,
+        }
+    }
+
+    /// True for [`TokenBuilder::none`].
+    pub(crate) fn is_none(&self) -> bool {
+        self.key.is_none() && self.header.is_empty() && self.claims.is_empty()
+    }
+
     pub(crate) fn with_defaults(key: &SigningKey, issuer: &str, audience: Option<&str>) -> Self {
         let now = now();
         let mut b = Self::new(key)

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use mcp_auth_testing::{MockIssuer, TestCa};
+use mcp_auth_testing::{McpTestClient, MockIssuer, TestCa};
 use protected_server::{Options, Server, start};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -16,31 +16,14 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-async fn call(server: &Server, tool: &str, token: &str) -> (u16, String, Value) {
+/// The server's MCP endpoint on the address it listens on (its resource may be a public URL).
+fn client(server: &Server, token: &str) -> McpTestClient {
     let path = server
         .mcp_url
         .splitn(4, '/')
         .nth(3)
         .map_or_else(|| "/".to_owned(), |p| format!("/{p}"));
-    let response = reqwest::Client::new()
-        .post(format!("http://{}{path}", server.addr))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .bearer_auth(token)
-        .body(format!(
-            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{"text":"hi"}}}}}}"#
-        ))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
-    (status, challenge, body)
+    McpTestClient::new(format!("http://{}{path}", server.addr)).bearer(token)
 }
 
 #[tokio::test]
@@ -64,9 +47,12 @@ async fn ca_file_lets_the_server_trust_an_issuer_behind_an_internal_ca() {
         .audience(&trusting.mcp_url)
         .scope("mcp:read")
         .sign();
-    let (status, _, body) = call(&trusting, "whoami", &token).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.to_string().contains(issuer.issuer()), "{body}");
+    let reply = client(&trusting, &token)
+        .call_tool("whoami", json!({}))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let who: Value = serde_json::from_str(reply.text()).unwrap();
+    assert_eq!(who["issuer"], issuer.issuer());
 
     // Without the CA the issuer's certificate is not trusted: its keys cannot be had.
     let distrusting = start(Options {
@@ -81,8 +67,10 @@ async fn ca_file_lets_the_server_trust_an_issuer_behind_an_internal_ca() {
         .audience(&distrusting.mcp_url)
         .scope("mcp:read")
         .sign();
-    let (status, _, _) = call(&distrusting, "whoami", &token).await;
-    assert_eq!(status, 503);
+    let reply = client(&distrusting, &token)
+        .call_tool("whoami", json!({}))
+        .await;
+    assert_eq!(reply.status, 503);
 }
 
 #[tokio::test]
@@ -128,13 +116,14 @@ add_note = ["notes:write"]
         .audience("https://notes.example.com/mcp")
         .scope("notes:read")
         .sign();
-    let (status, _, body) = call(&server, "whoami", &reader).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, challenge, _) = call(&server, "add_note", &reader).await;
-    assert_eq!(status, 403);
-    assert!(
-        challenge.contains(r#"scope="notes:read notes:write""#),
-        "{challenge}"
+    let reader = client(&server, &reader);
+    let reply = reader.call_tool("whoami", json!({})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let reply = reader.call_tool("add_note", json!({"text": "hi"})).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(
+        reply.challenge_param("scope").as_deref(),
+        Some("notes:read notes:write")
     );
 
     let metadata = reqwest::get(format!(

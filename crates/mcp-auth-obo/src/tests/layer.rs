@@ -1,6 +1,7 @@
 //! OboLayer: the handle in the extensions, audit summaries, and the status of propagated
 //! failures.
 
+use mcp_auth_testing::StrictReadiness;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -285,38 +286,16 @@ async fn a_denial_made_through_a_copy_of_the_extensions_still_counts() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
-/// An inner service that panics when called without a prior `poll_ready`.
-#[derive(Clone, Default)]
-struct MustBeReady {
-    ready: bool,
-}
-
-impl Service<Request<Full<Bytes>>> for MustBeReady {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        self.ready = true;
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Full<Bytes>>) -> Self::Future {
-        assert!(std::mem::take(&mut self.ready), "called without poll_ready");
-        let has_handle = OnBehalfOf::from_extensions(req.extensions()).is_some();
-        std::future::ready(Ok(Response::new(Full::from(has_handle.to_string()))))
-    }
-}
-
 #[tokio::test]
 async fn readiness_is_forwarded_to_the_inner_service() {
     let mock = MockAs::start().await;
     let clock = Clock::new();
     let resource = ResourceId::parse(RESOURCE).unwrap();
-    let mut svc = OboLayer::new(mock.client(&clock), &resource).layer(MustBeReady::default());
+    let inner = StrictReadiness::new(tower::service_fn(|req: Request<Full<Bytes>>| async move {
+        let has_handle = OnBehalfOf::from_extensions(req.extensions()).is_some();
+        Ok::<_, Infallible>(Response::new(Full::from(has_handle.to_string())))
+    }));
+    let mut svc = OboLayer::new(mock.client(&clock), &resource).layer(inner);
     for principal in [Some(caller("alice", &clock, HOUR)), None] {
         let expected = principal.is_some().to_string();
         let response = svc
