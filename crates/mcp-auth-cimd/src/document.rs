@@ -192,9 +192,9 @@ fn wrong_type(member: &str, expected: &'static str) -> DocumentError {
     }
 }
 
-/// Member names come from the document; keep what is echoed short.
+/// Member names come from the document; keep what is echoed short and harmless.
 fn truncate(member: &str) -> String {
-    member.chars().take(64).collect()
+    mcp_auth_core::untrusted_text(member, 64)
 }
 
 fn required_str<'a>(

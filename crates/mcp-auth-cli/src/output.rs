@@ -6,19 +6,10 @@ use std::path::Path;
 use mcp_auth_cimd::{Approval, ApprovedClient, ClientInfo};
 use serde_json::{Value, json};
 
-/// Makes document text safe for a terminal: control characters and the invisible or
-/// direction-changing ones (which could disguise a name or a URL) are shown escaped.
+/// Document text made safe for a terminal (see [`mcp_auth_core::untrusted_text`]); documents
+/// are at most 5 KB, so nothing a person should see is cut.
 pub(crate) fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
-        if c.is_control() || invisible {
-            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    mcp_auth_core::untrusted_text(text, 5 * 1024)
 }
 
 fn approval_text(approval: Approval, entry: Option<&ApprovedClient>, registry: &Path) -> String {

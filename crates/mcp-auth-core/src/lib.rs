@@ -45,6 +45,7 @@ pub mod record;
 mod reject;
 mod resource;
 mod scopes;
+mod text;
 mod token;
 
 #[cfg(test)]
@@ -58,6 +59,7 @@ pub use principal::{Actor, Principal, PrincipalBuilder};
 pub use reject::{Rejection, Rejector, RenderRejection};
 pub use resource::{ResourceId, ResourceIdError};
 pub use scopes::Scopes;
+pub use text::untrusted_text;
 pub use token::{BearerToken, TokenDigest};
 
 /// Boxed error type for body failures.

@@ -230,24 +230,9 @@ pub(crate) fn hmac_key(secret: &[u8]) -> VerificationKey {
     }
 }
 
-/// Truncates untrusted text for messages.
+/// Untrusted text (a `kid`, a claim) as echoed in messages.
 pub(crate) fn clip(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .take(64)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if s.chars().count() > 64 {
-        format!("{cleaned}...")
-    } else {
-        cleaned
-    }
+    mcp_auth_core::untrusted_text(s, 64)
 }
 
 #[cfg(test)]
@@ -322,7 +307,7 @@ mod tests {
 
     #[test]
     fn clip_sanitises() {
-        assert_eq!(clip("a\nb"), "a?b");
-        assert_eq!(clip(&"x".repeat(100)).len(), 67);
+        assert_eq!(clip("a\nb"), "a\\u{000a}b");
+        assert_eq!(clip(&"x".repeat(100)).chars().count(), 65);
     }
 }

@@ -268,7 +268,7 @@ fn pem_wrap(label: &str, der: &[u8]) -> String {
 }
 
 fn clip(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(40).collect()
+    mcp_auth_core::untrusted_text(s, 40)
 }
 
 #[cfg(test)]

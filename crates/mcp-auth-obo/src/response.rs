@@ -176,7 +176,7 @@ fn sanitise(text: &str, redact: &[&str]) -> String {
             text = text.replace(secret, "<redacted>");
         }
     }
-    text.chars().take(MAX_DESCRIPTION_CHARS).collect()
+    mcp_auth_core::untrusted_text(&text, MAX_DESCRIPTION_CHARS)
 }
 
 fn retry_after(response: &FetchResponse) -> Option<Duration> {
@@ -298,7 +298,9 @@ mod tests {
         assert_eq!(code, OAuthErrorCode::InvalidGrant);
         let d = description.unwrap();
         assert!(d.starts_with("token <redacted>is bad"), "{d}");
-        assert_eq!(d.chars().count(), MAX_DESCRIPTION_CHARS);
+        // The kept characters, and the ellipsis that marks the cut.
+        assert_eq!(d.chars().count(), MAX_DESCRIPTION_CHARS + 1);
+        assert!(d.ends_with('…'));
         assert!(oauth_error(&object(json!({"error": 5})), &[]).is_none());
     }
 }

@@ -426,16 +426,7 @@ fn describe(message: &McpMessage, index: Option<usize>) -> String {
 }
 
 fn clip(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .take(80)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if s.chars().count() > 80 {
-        format!("{cleaned}...")
-    } else {
-        cleaned
-    }
+    mcp_auth_core::untrusted_text(s, 80)
 }
 
 /// Builds a [`ScopePolicy`].
