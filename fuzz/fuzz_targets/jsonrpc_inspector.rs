@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_auth_core::inspect::{InspectLimits, McpRequest};
+use mcp_auth_core::mcp::{InspectLimits, McpRequest};
 
 fuzz_target!(|data: &[u8]| {
     let limits = InspectLimits::default().max_batch(16).max_depth(32);

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use mcp_auth_core::inspect::{McpRequest, MessageKind, Target};
+use mcp_auth_core::mcp::{McpRequest, MessageKind, Target};
 use mcp_auth_core::record::{ClientSummary, ExchangeSummary, Record, ScopeCheck};
 use mcp_auth_core::{AuthError, Principal, Scopes};
 use serde::Serialize;

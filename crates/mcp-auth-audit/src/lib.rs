@@ -46,13 +46,17 @@ mod auditor;
 mod event;
 mod file;
 pub mod layer;
+mod queue;
+mod request_id;
 mod sink;
 
-pub use auditor::{Auditor, AuditorBuilder, Overflow};
+pub use auditor::{Auditor, AuditorBuilder};
 pub use event::{
     AuditEvent, DecisionInfo, EventKind, ExchangeInfo, HttpInfo, McpInfo, McpMessageInfo,
     PrincipalInfo, SCHEMA_ID, SCHEMA_JSON,
 };
 pub use file::{FlushPolicy, JsonLinesFile};
-pub use layer::{Audit, AuditBody, AuditLayer, RequestId};
+pub use layer::{Audit, AuditBody, AuditLayer};
+pub use queue::Overflow;
+pub use request_id::RequestId;
 pub use sink::{AuditSink, ChannelSink, MemorySink, TracingSink};

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use mcp_auth_audit::{
     AuditEvent, AuditSink, Auditor, EventKind, JsonLinesFile, MemorySink, Overflow, SCHEMA_JSON,
 };
-use mcp_auth_core::inspect::McpInspectLayer;
+use mcp_auth_core::middleware::inspect::McpInspectLayer;
 use mcp_auth_core::record::{ExchangeSummary, RequestRecord};
 use mcp_auth_core::{ResourceId, Scopes};
 use mcp_auth_jwt::{IssuerConfig, Verifier, VerifyLayer};
@@ -49,7 +49,7 @@ fn stack(
         .layer(ScopeLayer::new(policy, &resource))
         .service_fn(|req: Request<_>| async move {
             // A handler that exchanges a token, as an on-behalf-of handle would record it.
-            if let Some(mcp) = req.extensions().get::<mcp_auth_core::inspect::McpRequest>()
+            if let Some(mcp) = req.extensions().get::<mcp_auth_core::mcp::McpRequest>()
                 && mcp
                     .messages()
                     .iter()

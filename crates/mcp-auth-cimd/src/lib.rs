@@ -79,6 +79,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod admission;
 mod client_info;
 mod document;
 mod error;

@@ -8,8 +8,11 @@
 //! - [`ResourceId`]: this server's RFC 8707 resource identifier, compared in canonical form.
 //! - [`BearerChallenge`] and [`AuthError`]: every denial, rendered as an HTTP response with an
 //!   RFC 6750 challenge and a small JSON body, or as a trailers-only gRPC response.
-//! - [`inspect`]: the MCP request inspector, which reads a JSON-RPC body once for every layer.
-//! - [`metadata`]: the RFC 9728 protected-resource metadata document and the layer serving it.
+//! - [`mcp`]: what a request asks of the MCP server ([`mcp::McpRequest`]: methods, tools,
+//!   resources, prompts), parsed within [`mcp::InspectLimits`].
+//! - [`metadata`]: the RFC 9728 protected-resource metadata document.
+//! - [`middleware`]: the two middleware every stack shares, the request inspector
+//!   ([`middleware::inspect`]) and the metadata document's server ([`middleware::metadata`]).
 //! - [`record`]: the per-request record layers fill for the audit layer.
 //! - [`Rejector`] and [`Rejection`]: the one rejection path every layer uses, with a hook
 //!   ([`RenderRejection`]) to change how denials look.
@@ -37,9 +40,10 @@ mod body;
 mod challenge;
 mod error;
 mod future;
-pub mod inspect;
 mod macros;
+pub mod mcp;
 pub mod metadata;
+pub mod middleware;
 mod principal;
 pub mod record;
 mod reject;

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::inspect::McpRequest;
+use crate::mcp::McpRequest;
 use crate::{Principal, Scopes};
 
 /// A record shared by every layer that handles one request.

@@ -42,7 +42,10 @@ mod tests {
     fn escapes_what_could_fool_a_reader_and_keeps_the_rest() {
         assert_eq!(untrusted_text("café", 10), "café");
         assert_eq!(untrusted_text("a\u{1b}[2Jb", 10), "a\\u{001b}[2Jb");
-        assert_eq!(untrusted_text("zero\u{200b}width", 20), "zero\\u{200b}width");
+        assert_eq!(
+            untrusted_text("zero\u{200b}width", 20),
+            "zero\\u{200b}width"
+        );
         assert_eq!(untrusted_text("\u{feff}", 5), "\\u{feff}");
     }
 

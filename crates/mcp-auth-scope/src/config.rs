@@ -1,12 +1,11 @@
 //! The policy as configuration: the `[scopes]` table of the facade's file, through serde.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
 
 use crate::requirement::RequirementConfig;
-use crate::{Requirement, ScopeHierarchy, ScopePolicy, Undeclared};
+use crate::{PolicyError, Requirement, ScopeHierarchy, ScopePolicy, Undeclared};
 
 /// A scope policy as written in configuration. Every key is optional.
 ///
@@ -119,35 +118,6 @@ impl ScopeConfig {
         builder.build()
     }
 }
-
-/// An invalid scope policy: the configuration key at fault and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyError {
-    key: String,
-    message: String,
-}
-
-impl PolicyError {
-    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The configuration key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
-}
-
-impl std::error::Error for PolicyError {}
 
 impl Requirement {
     /// Parses a requirement the way configuration writes it (for tests and tools).

@@ -6,7 +6,7 @@
 //! are compared. Undeclared tools, resources and prompts are refused unless a fallback is set.
 //!
 //! [`ScopeLayer`] enforces it after the verification layer, reading the MCP content an outer
-//! [`McpInspectLayer`](mcp_auth_core::inspect::McpInspectLayer) parsed:
+//! [`McpInspectLayer`](mcp_auth_core::middleware::inspect::McpInspectLayer) parsed:
 //!
 //! - a request whose token lacks scopes gets `403` with
 //!   `WWW-Authenticate: Bearer error="insufficient_scope", scope="…", resource_metadata="…",
@@ -25,7 +25,7 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Full;
-//! use mcp_auth_core::inspect::McpInspectLayer;
+//! use mcp_auth_core::middleware::inspect::McpInspectLayer;
 //! use mcp_auth_core::{BearerToken, Principal, ResourceId, Scopes};
 //! use mcp_auth_scope::{Requirement, ScopeLayer, ScopePolicy};
 //! use tower::{ServiceBuilder, ServiceExt};
@@ -60,6 +60,7 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod config;
+mod error;
 mod hierarchy;
 pub mod layer;
 mod pattern;
@@ -69,7 +70,8 @@ mod requirement;
 #[cfg(test)]
 mod proptests;
 
-pub use config::{PolicyError, ScopeConfig};
+pub use config::ScopeConfig;
+pub use error::PolicyError;
 pub use hierarchy::ScopeHierarchy;
 pub use layer::{Scope, ScopeLayer};
 pub use policy::{ScopePolicy, ScopePolicyBuilder, TargetKind, Undeclared, Verdict};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mcp_auth_core::inspect::{McpMessage, McpRequest, MessageKind, Target};
+use mcp_auth_core::mcp::{McpMessage, McpRequest, MessageKind, Target};
 use mcp_auth_core::record::ScopeCheck;
 use mcp_auth_core::{AuthError, Scopes};
 

@@ -44,7 +44,7 @@ proptest! {
             .build()
             .unwrap();
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"}}"#;
-        let mcp = mcp_auth_core::inspect::McpRequest::parse(body, &Default::default()).unwrap();
+        let mcp = mcp_auth_core::mcp::McpRequest::parse(body, &Default::default()).unwrap();
         let small = policy.decide(&g, Some(&mcp));
         let large = policy.decide(&g.union(&extra), Some(&mcp));
         if small.is_allowed() {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use mcp_auth_core::inspect::{McpRequest, Target};
+use mcp_auth_core::mcp::{McpRequest, Target};
 use serde_json::{Value, json};
 use tower_service::Service;
 

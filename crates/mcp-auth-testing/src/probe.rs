@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
-use mcp_auth_core::inspect::McpInspectLayer;
+use mcp_auth_core::middleware::inspect::McpInspectLayer;
 use mcp_auth_core::{AuthBody, BearerToken, Principal, Scopes};
 
 use crate::{MockMcpService, TokenBuilder};

@@ -4,8 +4,10 @@ use std::fmt;
 
 use mcp_auth_audit::{Audit, AuditLayer, Auditor};
 use mcp_auth_cimd::{Cimd, CimdLayer, ClientPolicy, ClientResolver};
-use mcp_auth_core::inspect::{InspectLimits, McpInspect, McpInspectLayer, McpRequest};
-use mcp_auth_core::metadata::{Metadata, MetadataError, MetadataLayer, ProtectedResourceMetadata};
+use mcp_auth_core::mcp::{InspectLimits, McpRequest};
+use mcp_auth_core::metadata::{MetadataError, ProtectedResourceMetadata};
+use mcp_auth_core::middleware::inspect::{McpInspect, McpInspectLayer};
+use mcp_auth_core::middleware::metadata::{Metadata, MetadataLayer};
 use mcp_auth_core::{Rejector, RenderRejection, ResourceId, ResourceIdError, Scopes};
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
 use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};

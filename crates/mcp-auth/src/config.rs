@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mcp_auth_core::inspect::InspectLimits;
+use mcp_auth_core::mcp::InspectLimits;
 use mcp_auth_jwt::{Algorithm, IssuerConfig, RequiredClaims, TypPolicy};
 use mcp_auth_scope::ScopeConfig;
 use serde::Deserialize;

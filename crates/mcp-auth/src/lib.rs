@@ -64,8 +64,10 @@ pub mod rmcp;
 mod router;
 
 pub use mcp_auth_core as core;
-pub use mcp_auth_core::inspect::{InspectLimits, McpInspectLayer, McpRequest};
-pub use mcp_auth_core::metadata::{MetadataLayer, ProtectedResourceMetadata};
+pub use mcp_auth_core::mcp::{InspectLimits, McpRequest};
+pub use mcp_auth_core::metadata::ProtectedResourceMetadata;
+pub use mcp_auth_core::middleware::inspect::McpInspectLayer;
+pub use mcp_auth_core::middleware::metadata::MetadataLayer;
 pub use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal, ResourceId, Scopes};
 
 #[cfg(feature = "stack")]

@@ -8,8 +8,8 @@ use mcp_auth_core::AuthError;
 use mcp_auth_core::record::RequestRecord;
 use pin_project_lite::pin_project;
 
-use crate::auditor::{Shared, Waiting};
 use crate::event::Observed;
+use crate::queue::{Shared, Waiting};
 
 /// What the service saw when the request came in.
 pub(crate) struct Pending {

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::Audit;
-use crate::auditor::Shared;
+use crate::queue::Shared;
 
 /// Applies [`Audit`] to a service. Obtain it from [`Auditor::layer`](crate::Auditor::layer).
 #[derive(Clone, Debug)]

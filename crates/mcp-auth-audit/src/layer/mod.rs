@@ -15,4 +15,4 @@ mod service;
 pub use body::AuditBody;
 pub use future::ResponseFuture;
 pub use layer::AuditLayer;
-pub use service::{Audit, RequestId};
+pub use service::Audit;

@@ -1,11 +1,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderName, Request, Response};
+use http::{HeaderName, Request, Response};
 
-// Names parsed once, not on every lookup.
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+// Parsed once, not on every lookup.
 static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 use mcp_auth_core::metadata::WELL_KNOWN_PATH;
 use mcp_auth_core::record::RequestRecord;
@@ -13,12 +11,8 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use super::body::Pending;
-use crate::auditor::Shared;
-
-/// The id of a request, as recorded in its audit events; in the request extensions for
-/// handlers that want to log it too.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(pub String);
+use crate::queue::Shared;
+use crate::request_id::{RequestId, header_text, request_id};
 
 /// Middleware that records one audit event per request. See the [module docs](crate::layer).
 #[derive(Clone)]
@@ -69,72 +63,5 @@ where
             may_wait: !metadata,
         };
         ResponseFuture::new(self.inner.call(req), Some(pending))
-    }
-}
-
-/// The caller's `X-Request-Id`, else the trace id of its `traceparent`, else a new id: 32 hex
-/// digits from a per-process random prefix and a counter (unique, no system call per request).
-fn request_id(headers: &HeaderMap) -> String {
-    if let Some(id) = header_text(headers, &X_REQUEST_ID, 128) {
-        return id;
-    }
-    let trace = headers
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let mut parts = v.split('-');
-            let (_version, trace) = (parts.next()?, parts.next()?);
-            (trace.len() == 32
-                && trace.bytes().all(|b| b.is_ascii_hexdigit())
-                && trace != "0".repeat(32))
-            .then(|| trace.to_owned())
-        });
-    trace.unwrap_or_else(new_request_id)
-}
-
-fn new_request_id() -> String {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
-    format!(
-        "{prefix:016x}{:016x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A header value usable in an event: visible ASCII, at most `max` bytes.
-fn header_text(headers: &HeaderMap, name: &HeaderName, max: usize) -> Option<String> {
-    let value = headers.get(name)?.to_str().ok()?.trim();
-    (!value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| value.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids() {
-        let mut h = HeaderMap::new();
-        h.insert("x-request-id", "abc-123".parse().unwrap());
-        assert_eq!(request_id(&h), "abc-123");
-        let mut h = HeaderMap::new();
-        h.insert(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(request_id(&h), "4bf92f3577b34da6a3ce929d0e0e4736");
-        let mut h = HeaderMap::new();
-        h.insert("x-request-id", "has space".parse().unwrap());
-        h.insert("traceparent", "garbage".parse().unwrap());
-        let generated = request_id(&h);
-        assert_eq!(generated.len(), 32, "generated");
-        assert_ne!(generated, request_id(&h), "unique");
-        h.insert("x-request-id", "x".repeat(200).parse().unwrap());
-        assert_eq!(request_id(&h).len(), 32);
     }
 }

@@ -1,14 +1,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderMap, Request};
-use mcp_auth_core::record::{ClientSummary, RequestRecord};
-use mcp_auth_core::{AuthError, Principal, Rejection, Rejector};
+use http::HeaderMap;
+use mcp_auth_core::{AuthError, Rejection, Rejector};
 use tower_layer::Layer;
 
 use super::Cimd;
-use crate::policy::Step;
-use crate::{Admission, CimdUrl, ClientPolicy, ClientResolver};
+use crate::admission::{Decision, decide};
+use crate::{ClientPolicy, ClientResolver};
 
 /// Applies [`Cimd`] to a service. See the [module docs](crate::layer) for an example.
 #[derive(Clone)]
@@ -24,39 +23,9 @@ pub(super) struct Shared {
     rejector: Rejector,
 }
 
-/// What `call` can decide before any I/O.
-pub(super) enum Decision {
-    Admit(Admission),
-    Deny(AuthError),
-    Resolve(String),
-}
-
 impl Shared {
     pub(super) fn decide(&self, extensions: &http::Extensions) -> Decision {
-        let Some(principal) = extensions.get::<Principal>() else {
-            tracing::error!(
-                "CimdLayer received a request without a verified Principal: \
-                 place the verification layer (VerifyLayer) outside CimdLayer"
-            );
-            return Decision::Deny(AuthError::access_denied(
-                "no_principal",
-                "the client cannot be identified: the request was not authenticated",
-            ));
-        };
-        let Some(client_id) = principal.client_id() else {
-            return Decision::Deny(AuthError::access_denied(
-                "token_without_client",
-                "the access token names no client (neither client_id nor azp)",
-            ));
-        };
-        match self.policy.begin(client_id, &self.resolver) {
-            Step::Admit(admission) => Decision::Admit(admission),
-            Step::Deny(error) => {
-                record_client(extensions, client_id);
-                Decision::Deny(error)
-            }
-            Step::Resolve => Decision::Resolve(client_id.to_owned()),
-        }
+        decide(&self.policy, &self.resolver, extensions)
     }
 
     pub(super) fn reject(&self, error: AuthError, headers: &HeaderMap) -> Rejection {
@@ -67,30 +36,6 @@ impl Shared {
         );
         self.rejector.reject(error, headers)
     }
-}
-
-/// Puts the admitted client where handlers and the audit layer look for it.
-pub(super) fn admit<B>(request: &mut Request<B>, admission: Admission) {
-    match admission {
-        Admission::Document(info) => {
-            RequestRecord::update_in(request.extensions(), |r| r.client = Some(info.summary()));
-            request.extensions_mut().insert(info);
-        }
-        Admission::PreRegistered(id) => {
-            RequestRecord::update_in(request.extensions(), |r| {
-                r.client = Some(ClientSummary::new(id))
-            });
-        }
-    }
-}
-
-/// Records which client was refused, for the audit layer.
-pub(super) fn record_client(extensions: &http::Extensions, client_id: &str) {
-    RequestRecord::update_in(extensions, |r| {
-        r.client = Some(
-            ClientSummary::new(client_id).metadata_document(CimdUrl::looks_like_url(client_id)),
-        );
-    });
 }
 
 impl CimdLayer {

@@ -5,7 +5,8 @@ use mcp_auth_core::{AuthBody, take_ready};
 use tower_service::Service;
 
 use super::ResponseFuture;
-use super::layer::{Decision, Shared, admit, record_client};
+use super::layer::Shared;
+use crate::admission::{Decision, admit, record_client};
 
 /// Middleware that admits or refuses the verified token's client. See the
 /// [module docs](crate::layer) for an example.

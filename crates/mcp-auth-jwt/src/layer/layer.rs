@@ -51,8 +51,8 @@ impl VerifyLayer {
     ///
     /// This layer only *points* at the RFC 9728 metadata document; it does not serve it.
     /// Clients that cannot fetch the document cannot find the issuer, so serve it too: put a
-    /// [`MetadataLayer`](mcp_auth_core::metadata::MetadataLayer) outside this layer, or mount
-    /// its [`service`](mcp_auth_core::metadata::MetadataLayer::service) as a route (the facade's
+    /// [`MetadataLayer`](mcp_auth_core::middleware::metadata::MetadataLayer) outside this layer, or mount
+    /// its [`service`](mcp_auth_core::middleware::metadata::MetadataLayer::service) as a route (the facade's
     /// `McpAuth::builder` does both for you).
     pub fn new(verifier: Verifier) -> Self {
         let rejector = Rejector::for_resource(verifier.resource());
@@ -82,7 +82,7 @@ impl VerifyLayer {
     }
 
     /// Computes the 401 `scope` from the request's extensions when it knows the operation (e.g.
-    /// from an [`McpRequest`](mcp_auth_core::inspect::McpRequest) placed by an outer layer);
+    /// from an [`McpRequest`](mcp_auth_core::mcp::McpRequest) placed by an outer layer);
     /// `None` falls back to [`VerifyLayer::challenge_scope`].
     pub fn scope_hint(
         mut self,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use mcp_auth_core::Scopes;
-use mcp_auth_core::inspect::{McpRequest, MessageKind};
+use mcp_auth_core::mcp::{McpRequest, MessageKind};
 use serde_json::Value;
 
 use crate::{ScopePolicy, TargetKind};

@@ -6,7 +6,7 @@ use crate::ScopePolicy;
 
 /// Applies [`Scope`] to a service. See the [crate docs](crate).
 ///
-/// Place an [`McpInspectLayer`](mcp_auth_core::inspect::McpInspectLayer) outside it (the facade's
+/// Place an [`McpInspectLayer`](mcp_auth_core::middleware::inspect::McpInspectLayer) outside it (the facade's
 /// builder does): the scope layer decides by the inspected MCP content and refuses a JSON-RPC
 /// `POST` that nothing inspected.
 #[derive(Clone, Debug)]

@@ -2,8 +2,8 @@
 //! filters listings. See the [crate docs](crate) for the behaviour and an example.
 //!
 //! The layer reads the MCP content of the request from the
-//! [`McpRequest`](mcp_auth_core::inspect::McpRequest) an outer
-//! [`McpInspectLayer`](mcp_auth_core::inspect::McpInspectLayer) put in the extensions (one
+//! [`McpRequest`](mcp_auth_core::mcp::McpRequest) an outer
+//! [`McpInspectLayer`](mcp_auth_core::middleware::inspect::McpInspectLayer) put in the extensions (one
 //! inspector serves the whole stack, so the body is read and wrapped once: the inner service
 //! receives `Request<AuthBody<B>>`), and the caller from the
 //! [`Principal`](mcp_auth_core::Principal) the verification layer put there. A request without a

@@ -1,7 +1,8 @@
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use mcp_auth_core::inspect::{McpRequest, awaits_inspection};
+use mcp_auth_core::mcp::McpRequest;
+use mcp_auth_core::middleware::inspect::awaits_inspection;
 use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::{AuthError, BoxError, Principal, Rejector};
 use tower_service::Service;

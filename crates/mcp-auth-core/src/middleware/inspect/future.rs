@@ -11,7 +11,7 @@ use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 
-use super::{InspectLimits, McpRequest};
+use crate::mcp::{InspectLimits, McpRequest};
 use crate::record::RequestRecord;
 use crate::{AuthBody, AuthError, AuthFuture, BoxError, Rejection, Rejector};
 

@@ -1,7 +1,13 @@
+//! The RFC 9728 protected-resource metadata document: what it says and how it is validated.
+//! [`MetadataLayer`](crate::middleware::metadata::MetadataLayer) serves it.
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{ResourceId, Scopes};
+
+/// The well-known path prefix of RFC 9728.
+pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// An RFC 9728 protected-resource metadata document.
 ///

@@ -21,7 +21,8 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Empty;
-//! use mcp_auth_core::metadata::{MetadataLayer, ProtectedResourceMetadata};
+//! use mcp_auth_core::metadata::ProtectedResourceMetadata;
+//! use mcp_auth_core::middleware::metadata::MetadataLayer;
 //! use mcp_auth_core::ResourceId;
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
@@ -49,16 +50,11 @@
 //! # }
 //! ```
 
-mod document;
 mod layer;
 mod service;
 
-pub use document::{MetadataError, ProtectedResourceMetadata, ProtectedResourceMetadataBuilder};
 pub use layer::MetadataLayer;
 pub use service::{Metadata, MetadataService};
 
 /// The response future of [`Metadata`].
 pub type ResponseFuture<S, R> = crate::AuthFuture<S, R>;
-
-/// The well-known path prefix of RFC 9728.
-pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";

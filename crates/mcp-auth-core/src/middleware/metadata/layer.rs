@@ -3,9 +3,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tower_layer::Layer;
 
-use super::{Metadata, MetadataService, ProtectedResourceMetadata, WELL_KNOWN_PATH};
+use super::{Metadata, MetadataService};
+use crate::metadata::{MetadataError, ProtectedResourceMetadata, WELL_KNOWN_PATH};
 
-/// Serves the RFC 9728 metadata document. See the [module docs](crate::metadata).
+/// Serves the RFC 9728 metadata document. See the [module docs](crate::middleware::metadata).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct MetadataLayer {
@@ -31,8 +32,8 @@ impl MetadataLayer {
     /// Like [`MetadataLayer::new`], returning the validation error instead of panicking.
     ///
     /// # Errors
-    /// See [`super::MetadataError`].
-    pub fn try_new(metadata: ProtectedResourceMetadata) -> Result<Self, super::MetadataError> {
+    /// See [`MetadataError`].
+    pub fn try_new(metadata: ProtectedResourceMetadata) -> Result<Self, MetadataError> {
         let resource = metadata.validate()?;
         let document = serde_json::to_vec(&metadata).expect("metadata serialises");
         Ok(Self {

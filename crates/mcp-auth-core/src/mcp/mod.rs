@@ -1,5 +1,9 @@
 //! JSON-RPC message parsing: just enough of each message to authorise it.
 
+mod limits;
+
+pub use limits::InspectLimits;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -7,7 +11,6 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use super::InspectLimits;
 use crate::AuthError;
 
 /// The MCP (JSON-RPC) content of one HTTP request: a single message or a batch.
@@ -16,7 +19,7 @@ use crate::AuthError;
 /// is a reference-count increment.
 ///
 /// ```
-/// use mcp_auth_core::inspect::{McpRequest, Target};
+/// use mcp_auth_core::mcp::{McpRequest, Target};
 ///
 /// let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search","arguments":{}}}"#;
 /// let request = McpRequest::parse(body, &Default::default()).unwrap();

@@ -6,12 +6,13 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use tower_service::Service;
 
+use super::ResponseFuture;
 use super::layer::Shared;
-use super::{ResponseFuture, WELL_KNOWN_PATH};
 use crate::AuthBody;
+use crate::metadata::WELL_KNOWN_PATH;
 
 /// Middleware that answers protected-resource metadata requests. See the
-/// [module docs](crate::metadata).
+/// [module docs](crate::middleware::metadata).
 #[derive(Clone)]
 pub struct Metadata<S> {
     pub(super) inner: S,
@@ -132,8 +133,9 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{MetadataLayer, ProtectedResourceMetadata};
+    use super::super::MetadataLayer;
     use crate::ResourceId;
+    use crate::metadata::ProtectedResourceMetadata;
     use bytes::Bytes;
     use http::{Method, Request, Response};
     use http_body_util::{BodyExt, Full};

@@ -3,13 +3,14 @@ use http::{Method, Request, Response, header};
 use http_body::Body;
 use tower_service::Service;
 
+use super::McpInspectLayer;
 use super::future::{ReadBody, ResponseFuture};
-use super::{InspectLimits, McpInspectLayer, McpRequest};
+use crate::mcp::{InspectLimits, McpRequest};
 use crate::{AuthBody, AuthError, BoxError, Rejector, is_grpc, take_ready};
 
 /// Middleware that parses the MCP content of a request into an [`McpRequest`] extension.
 ///
-/// See the [module docs](crate::inspect) for an example.
+/// See the [module docs](crate::middleware::inspect) for an example.
 #[derive(Clone)]
 pub struct McpInspect<S> {
     pub(super) inner: S,

@@ -15,7 +15,8 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Full;
-//! use mcp_auth_core::inspect::{McpInspectLayer, McpRequest, Target};
+//! use mcp_auth_core::mcp::{McpRequest, Target};
+//! use mcp_auth_core::middleware::inspect::McpInspectLayer;
 //! use mcp_auth_core::AuthBody;
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
@@ -42,12 +43,10 @@
 
 mod future;
 mod layer;
-mod message;
 mod service;
 
-pub use future::ResponseFuture;
-pub use layer::{InspectLimits, McpInspectLayer};
-pub use message::{McpMessage, McpRequest, MessageKind, Target};
+pub use future::{ReadBody, ResponseFuture};
+pub use layer::McpInspectLayer;
 pub use service::{McpInspect, awaits_inspection};
 
 #[cfg(test)]
@@ -65,6 +64,7 @@ mod tests {
 
     use super::*;
     use crate::AuthBody;
+    use crate::mcp::{InspectLimits, McpRequest};
 
     /// A body that sends a few bytes and then never ends.
     struct Endless(bool);

@@ -1,18 +1,14 @@
-use tower_layer::Layer;
-
-use crate::Rejector;
-
-use super::McpInspect;
+//! How much of a request body is read and parsed.
 
 /// Limits the inspector enforces on request bodies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct InspectLimits {
-    pub(super) max_body_bytes: usize,
-    pub(super) max_batch: usize,
-    pub(super) max_depth: usize,
-    pub(super) read_timeout: std::time::Duration,
-    pub(super) max_credential_less_bytes: usize,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_batch: usize,
+    pub(crate) max_depth: usize,
+    pub(crate) read_timeout: std::time::Duration,
+    pub(crate) max_credential_less_bytes: usize,
 }
 
 impl InspectLimits {
@@ -52,7 +48,7 @@ impl InspectLimits {
     pub const DEFAULT_MAX_CREDENTIAL_LESS_BYTES: usize = 64 * 1024;
 
     /// Largest body read from a request without an `Authorization` header by an inspector placed
-    /// [in front of verification](McpInspectLayer::in_front_of_verification); such a body is read
+    /// [in front of verification](crate::middleware::inspect::McpInspectLayer::in_front_of_verification); such a body is read
     /// only to choose the scope of the 401 challenge. Defaults to 64 KiB.
     pub fn max_credential_less_bytes(mut self, bytes: usize) -> Self {
         self.max_credential_less_bytes = bytes;
@@ -74,63 +70,6 @@ impl Default for InspectLimits {
             max_depth: Self::DEFAULT_MAX_DEPTH,
             read_timeout: Self::DEFAULT_READ_TIMEOUT,
             max_credential_less_bytes: Self::DEFAULT_MAX_CREDENTIAL_LESS_BYTES,
-        }
-    }
-}
-
-/// Applies [`McpInspect`] to a service. See the [module docs](crate::inspect) for an example.
-#[derive(Clone, Debug, Default)]
-#[must_use]
-pub struct McpInspectLayer {
-    limits: InspectLimits,
-    in_front_of_verification: bool,
-    rejector: Rejector,
-}
-
-impl McpInspectLayer {
-    /// An inspector with the default limits.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// An inspector with the given limits.
-    pub fn with_limits(limits: InspectLimits) -> Self {
-        Self {
-            limits,
-            in_front_of_verification: false,
-            rejector: Rejector::default(),
-        }
-    }
-
-    /// Renders this layer's denials (400, 408, 413) with `rejector`, as the rest of the stack
-    /// does. Defaults to [`Rejector::default`].
-    pub fn rejector(mut self, rejector: Rejector) -> Self {
-        self.rejector = rejector;
-        self
-    }
-
-    /// For an inspector placed outside the verification layer, so that a 401 can name the
-    /// scopes the operation needs: a request without an `Authorization` header is read only up
-    /// to [`InspectLimits::max_credential_less_bytes`] and is never refused here. When its body
-    /// is too large, late or not JSON-RPC it goes on without an
-    /// [`McpRequest`](super::McpRequest) (and, when not read whole, with an empty body), and
-    /// verification answers it 401 as it answers any request without credentials. Requests
-    /// with credentials are inspected as usual.
-    pub fn in_front_of_verification(mut self) -> Self {
-        self.in_front_of_verification = true;
-        self
-    }
-}
-
-impl<S> Layer<S> for McpInspectLayer {
-    type Service = McpInspect<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        McpInspect {
-            inner,
-            limits: self.limits,
-            in_front_of_verification: self.in_front_of_verification,
-            rejector: self.rejector.clone(),
         }
     }
 }
