@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod algorithm;
 mod body;
 mod challenge;
 mod error;
@@ -55,6 +56,7 @@ mod token;
 #[cfg(test)]
 mod proptests;
 
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use body::AuthBody;
 pub use challenge::BearerChallenge;
 pub use error::{AuthError, AuthErrorKind, is_grpc};

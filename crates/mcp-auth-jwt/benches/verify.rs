@@ -26,7 +26,7 @@ fn bare_decoding_key(key: &SigningKey) -> DecodingKey {
 }
 
 fn bare_validation(alg: Algorithm, issuer: &str) -> Validation {
-    let mut v = Validation::new(alg);
+    let mut v = Validation::new(alg.name().parse().unwrap());
     v.set_audience(&[RESOURCE]);
     v.set_issuer(&[issuer]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);

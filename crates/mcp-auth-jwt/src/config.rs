@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use mcp_auth_core::Algorithm;
 
 /// Where an issuer's verification keys come from.
 #[derive(Clone)]

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
+use mcp_auth_core::Algorithm;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

@@ -46,6 +46,11 @@ mod verifier;
 pub use config::{
     DEFAULT_ALGORITHMS, IssuerConfig, KeySource, MAX_LEEWAY, RequiredClaims, TypPolicy,
 };
-pub use jsonwebtoken::Algorithm;
 pub use layer::{Verify, VerifyLayer};
+pub use mcp_auth_core::Algorithm;
 pub use verifier::{ConfigError, Verifier, VerifierBuilder};
+
+/// The signature library's name for `alg`; `None` for an algorithm it does not implement.
+pub(crate) fn jose(alg: Algorithm) -> Option<jsonwebtoken::Algorithm> {
+    alg.name().parse().ok()
+}

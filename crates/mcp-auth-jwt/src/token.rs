@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
+use mcp_auth_core::Algorithm;
 use mcp_auth_core::AuthError;
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -230,7 +230,7 @@ fn assertion(
         iat,
         exp: iat + ASSERTION_LIFETIME.as_secs(),
     };
-    let mut header = Header::new(key.alg);
+    let mut header = Header::new(key.jose);
     header.kid = key.kid.clone();
     jsonwebtoken::encode(&header, &claims, &key.key)
         .map_err(|e| ExchangeError::Misconfigured(format!("cannot sign the client assertion: {e}")))
@@ -245,7 +245,8 @@ fn form_encode(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::key::tests::ec_jwk;
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use jsonwebtoken::{DecodingKey, Validation};
+    use mcp_auth_core::Algorithm;
     use serde_json::Value;
 
     #[test]
@@ -293,7 +294,7 @@ mod tests {
         let key = PrivateKey::from_jwk(&jwk).unwrap();
         assert_eq!(key.algorithm(), Algorithm::ES256);
         let jwt = assertion("cid", &key, "https://as/token", SystemTime::now()).unwrap();
-        let mut validation = Validation::new(Algorithm::ES256);
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
         validation.set_audience(&["https://as/token"]);
         let data = jsonwebtoken::decode::<Value>(&jwt, &decoding, &validation).unwrap();
         assert_eq!(data.header.kid.as_deref(), Some("ec-1"));
@@ -316,7 +317,7 @@ mod tests {
         )
         .unwrap();
         let jwt = assertion("cid", &key, "https://as/token", SystemTime::now()).unwrap();
-        let mut validation = Validation::new(Algorithm::RS256);
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_audience(&["https://as/token"]);
         assert!(jsonwebtoken::decode::<Value>(&jwt, &decoding, &validation).is_ok());
 

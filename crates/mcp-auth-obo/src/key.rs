@@ -8,7 +8,8 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
+use mcp_auth_core::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::error::ConfigError;
@@ -26,6 +27,8 @@ use crate::error::ConfigError;
 pub struct PrivateKey {
     pub(crate) key: EncodingKey,
     pub(crate) alg: Algorithm,
+    /// `alg` as the signature library names it.
+    pub(crate) jose: jsonwebtoken::Algorithm,
     pub(crate) kid: Option<String>,
 }
 
@@ -125,10 +128,19 @@ impl PrivateKey {
     }
 
     fn checked(key: EncodingKey, alg: Algorithm, kid: Option<String>) -> Result<Self, ConfigError> {
+        let jose: jsonwebtoken::Algorithm = alg
+            .name()
+            .parse()
+            .map_err(|_| ConfigError::Key(format!("{alg} is not supported for signing")))?;
         // jsonwebtoken parses keys lazily; a probe signature finds a bad key at start-up.
-        jsonwebtoken::crypto::sign(b"probe", &key, alg)
-            .map_err(|e| ConfigError::Key(format!("the key cannot sign with {alg:?}: {e}")))?;
-        Ok(Self { key, alg, kid })
+        jsonwebtoken::crypto::sign(b"probe", &key, jose)
+            .map_err(|e| ConfigError::Key(format!("the key cannot sign with {alg}: {e}")))?;
+        Ok(Self {
+            key,
+            alg,
+            jose,
+            kid,
+        })
     }
 }
 

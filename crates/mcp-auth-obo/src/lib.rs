@@ -134,9 +134,9 @@ pub use auth::{ClientAuth, ClientSecret, JWT_BEARER_ASSERTION};
 pub use client::{TokenExchangeClient, TokenExchangeClientBuilder};
 pub use error::{ConfigError, ExchangeError, OAuthErrorCode, ResponseProblem};
 pub use handle::OnBehalfOf;
-pub use jsonwebtoken::Algorithm;
 pub use key::PrivateKey;
 pub use layer::{Obo, OboLayer};
+pub use mcp_auth_core::Algorithm;
 pub use request::{
     ACCESS_TOKEN_TYPE, ActorToken, ExchangeKey, ExchangeRequest, JWT_TOKEN_TYPE, Subject,
     TOKEN_EXCHANGE_GRANT,

@@ -218,7 +218,14 @@ fn verify_own(issuer: &str, keys: &[SigningKey], token: &str) -> Option<Map<Stri
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk().clone()).ok()?;
     let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?;
     let message = format!("{}.{}", token.split('.').next()?, claims);
-    if !jsonwebtoken::crypto::verify(signature, message.as_bytes(), &decoding, key.alg()).ok()? {
+    if !jsonwebtoken::crypto::verify(
+        signature,
+        message.as_bytes(),
+        &decoding,
+        crate::keys::jose(key.alg()),
+    )
+    .ok()?
+    {
         return None;
     }
     let claims: Map<String, Value> =

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::Algorithm;
+use mcp_auth_core::Algorithm;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

@@ -8,7 +8,8 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
+use mcp_auth_core::Algorithm;
 use serde_json::{Value, json};
 
 /// A private signing key with its public JWK.
@@ -138,27 +139,20 @@ impl SigningKey {
     /// # Panics
     /// If signing fails, which only a corrupt key could cause.
     pub fn sign(&self, message: &[u8]) -> String {
-        jsonwebtoken::crypto::sign(message, &self.encoding, self.alg).expect("sign")
+        jsonwebtoken::crypto::sign(message, &self.encoding, jose(self.alg)).expect("sign")
     }
 }
 
 /// The JOSE name of an algorithm.
 pub fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::HS256 => "HS256",
-        Algorithm::HS384 => "HS384",
-        Algorithm::HS512 => "HS512",
-        Algorithm::RS256 => "RS256",
-        Algorithm::RS384 => "RS384",
-        Algorithm::RS512 => "RS512",
-        Algorithm::PS256 => "PS256",
-        Algorithm::PS384 => "PS384",
-        Algorithm::PS512 => "PS512",
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::EdDSA => "EdDSA",
-        _ => "unknown",
-    }
+    alg.name()
+}
+
+/// The signature library's name for `alg`.
+pub(crate) fn jose(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    alg.name()
+        .parse()
+        .expect("an algorithm the signature library implements")
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {

@@ -45,8 +45,8 @@ mod token;
 
 pub use client::{McpReply, McpTestClient, PROTOCOL_VERSION};
 pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
-pub use jsonwebtoken::Algorithm;
 pub use keys::{SigningKey, alg_name};
+pub use mcp_auth_core::Algorithm;
 pub use mock_service::MockMcpService;
 pub use probe::{Outcome, PolicyProbe, challenge_param};
 pub use ready::StrictReadiness;

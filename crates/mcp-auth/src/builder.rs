@@ -246,9 +246,37 @@ pub enum BuildError {
     /// The scope policy is invalid.
     #[error("{0}")]
     Scopes(#[from] mcp_auth_scope::PolicyError),
-    /// The configuration file cannot be read or parsed, or one of its values is invalid.
+    /// A configuration value is invalid: the key at fault (`issuers[0].jwks_uri`,
+    /// `clients.registry`) and what to do about it.
+    #[error("{key}: {problem}")]
+    Config {
+        /// The key, as a path into the configuration.
+        key: String,
+        /// What is wrong, and the fix.
+        problem: String,
+    },
+    /// The configuration text does not parse: a syntax error, an unknown key or a value of the
+    /// wrong kind, with the line and column.
     #[error("{0}")]
-    File(String),
+    Parse(String),
+    /// The configuration file cannot be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl BuildError {
+    /// The configuration key at fault, when the error is about one value.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Config { key, .. } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// The composed protection, outermost first: audit, RFC 9728 metadata, request inspection,

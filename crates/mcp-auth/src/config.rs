@@ -70,13 +70,112 @@ pub struct Config {
     pub token_exchange: Option<TokenExchangeEntry>,
 }
 
+/// `clients.policy`: which Client ID Metadata Document clients are admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientsPolicyEntry {
+    /// `"any"`: every valid document.
+    Any,
+    /// `"allow_list"`: the clients in `urls` and `hosts`.
+    AllowList,
+    /// `"registry"`: clients approved with `mcp-auth clients approve`.
+    Registry,
+}
+
+/// `clients.pre_registered`: `"none"`, `"all"`, or a list of client ids.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged, expecting = "\"none\", \"all\" or a list of client ids")]
+pub enum PreRegisteredEntry {
+    /// `"none"` or `"all"`.
+    Choice(AllOrNone),
+    /// These client ids only.
+    Only(Vec<String>),
+}
+
+/// `"all"` or `"none"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllOrNone {
+    /// Every one.
+    All,
+    /// None.
+    None,
+}
+
+/// `clients.changed_document`: what happens to an approved client whose document changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangedDocumentEntry {
+    /// Refused until approved again (the default).
+    #[default]
+    Refuse,
+    /// Admitted, with a warning logged.
+    Warn,
+}
+
+/// `audit.overflow`: what happens when the audit queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowEntry {
+    /// Requests that reached the service wait: no event of theirs is lost (the default).
+    #[default]
+    Wait,
+    /// Never wait; count what is dropped.
+    Drop,
+}
+
+/// `token_exchange.auth_method`: how this server authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangeAuthEntry {
+    /// HTTP Basic (the default).
+    #[default]
+    ClientSecretBasic,
+    /// In the form body.
+    ClientSecretPost,
+}
+
+/// `issuers[].typ`: which `typ` headers access tokens may carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum TypEntry {
+    /// `at+jwt` only (RFC 9068, the default).
+    #[default]
+    #[serde(rename = "at+jwt")]
+    AtJwt,
+    /// Also `JWT` and no `typ` at all.
+    #[serde(rename = "lenient")]
+    Lenient,
+}
+
+/// `issuers[].required_claims`: a profile or a list of claim names.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "\"rfc9068\", \"minimal\" or a list of claim names"
+)]
+pub enum RequiredClaimsEntry {
+    /// A named profile.
+    Profile(ClaimsProfile),
+    /// Claim names.
+    List(Vec<String>),
+}
+
+/// A named set of required claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimsProfile {
+    /// RFC 9068: `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`.
+    Rfc9068,
+    /// `iss`, `exp`, `aud`, `sub` only.
+    Minimal,
+}
+
 /// `[clients]`: client identity.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientsEntry {
-    /// `"any"` (every valid Client ID Metadata Document), `"allow_list"` (`urls` and `hosts`)
-    /// or `"registry"` (clients approved with `mcp-auth clients approve`).
-    pub policy: String,
+    /// Which clients are admitted.
+    pub policy: ClientsPolicyEntry,
     /// Exact client URLs, for `allow_list`.
     #[serde(default)]
     pub urls: Vec<String>,
@@ -88,10 +187,10 @@ pub struct ClientsEntry {
     pub registry: Option<String>,
     /// Pre-registered (non-URL) client ids: `"none"` (default), `"all"`, or a list.
     #[serde(default)]
-    pub pre_registered: Option<RequiredClaimsEntry>,
+    pub pre_registered: Option<PreRegisteredEntry>,
     /// A document that changed since approval: `"refuse"` (default) or `"warn"`.
     #[serde(default)]
-    pub changed_document: Option<String>,
+    pub changed_document: ChangedDocumentEntry,
 }
 
 /// `[audit]`.
@@ -112,7 +211,7 @@ pub struct AuditEntry {
     pub tracing: bool,
     /// `"wait"` (default: lose nothing) or `"drop"` (never wait; count drops).
     #[serde(default)]
-    pub overflow: Option<String>,
+    pub overflow: OverflowEntry,
     /// Queue capacity in requests (default 16384).
     #[serde(default)]
     pub capacity: Option<usize>,
@@ -128,7 +227,7 @@ pub struct TokenExchangeEntry {
     pub client_secret_env: String,
     /// `"client_secret_basic"` (default) or `"client_secret_post"`.
     #[serde(default)]
-    pub auth_method: Option<String>,
+    pub auth_method: ExchangeAuthEntry,
     /// The token endpoint; without it, discovered from `issuer`.
     #[serde(default)]
     pub token_endpoint: Option<String>,
@@ -148,26 +247,16 @@ pub struct IssuerEntry {
     pub jwks_uri: Option<String>,
     /// `"at+jwt"` (default) or `"lenient"` (also `JWT` and no `typ`).
     #[serde(default)]
-    pub typ: Option<String>,
+    pub typ: TypEntry,
     /// `"rfc9068"` (default), `"minimal"`, or a list of claim names.
     #[serde(default)]
     pub required_claims: Option<RequiredClaimsEntry>,
     /// Accepted algorithms (default: every asymmetric one).
     #[serde(default)]
-    pub algorithms: Option<Vec<String>>,
+    pub algorithms: Option<Vec<Algorithm>>,
     /// Clock leeway in seconds (default 60, at most 300).
     #[serde(default)]
     pub leeway_seconds: Option<u64>,
-}
-
-/// `required_claims`: a profile name or a list.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RequiredClaimsEntry {
-    /// `"rfc9068"` or `"minimal"`.
-    Profile(String),
-    /// Claim names.
-    List(Vec<String>),
 }
 
 /// `[fetch]`.
@@ -204,8 +293,11 @@ pub struct LimitsEntry {
     pub max_depth: Option<usize>,
 }
 
-fn bad(key: &str, message: impl std::fmt::Display) -> BuildError {
-    BuildError::File(format!("{key}: {message}"))
+fn bad(key: &str, problem: impl std::fmt::Display) -> BuildError {
+    BuildError::Config {
+        key: key.to_owned(),
+        problem: problem.to_string(),
+    }
 }
 
 impl Config {
@@ -215,7 +307,7 @@ impl Config {
     /// # Errors
     /// Syntax errors and unknown keys, with line and column.
     pub fn from_toml(text: &str) -> Result<Self, BuildError> {
-        toml::from_str(text).map_err(|e| BuildError::File(e.to_string()))
+        toml::from_str(text).map_err(|e| BuildError::Parse(e.to_string()))
     }
 
     /// Reads and parses a TOML file; see [`from_toml`](Self::from_toml).
@@ -224,9 +316,16 @@ impl Config {
     /// The file cannot be read, or does not parse; the message names the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| BuildError::File(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml(&text).map_err(|e| BuildError::File(format!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(path).map_err(|e| BuildError::Read {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            BuildError::Parse(message) => {
+                BuildError::Parse(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })
     }
 
     /// Turns the configuration into a builder, validating every value.
@@ -242,8 +341,8 @@ impl Config {
                 "add at least one [[issuers]] entry with `issuer = \"https://...\"`",
             ));
         }
-        for (i, entry) in self.issuers.into_iter().enumerate() {
-            builder = builder.issuer(issuer(entry, i)?);
+        for entry in self.issuers {
+            builder = builder.issuer(issuer(entry)?);
         }
         if let Some(name) = &self.resource_name {
             builder = builder.resource_name(name);
@@ -313,9 +412,9 @@ fn clients_policy(entry: ClientsEntry) -> Result<mcp_auth_cimd::ClientPolicy, Bu
     use mcp_auth_cimd::{
         ChangedDocument, ClientAllowList, ClientPolicy, PreRegisteredClients, Registry,
     };
-    let mut policy = match entry.policy.as_str() {
-        "any" => ClientPolicy::any_valid_document(),
-        "allow_list" => {
+    let policy = match entry.policy {
+        ClientsPolicyEntry::Any => ClientPolicy::any_valid_document(),
+        ClientsPolicyEntry::AllowList => {
             if entry.urls.is_empty() && entry.hosts.is_empty() {
                 return Err(bad(
                     "clients.policy",
@@ -334,7 +433,7 @@ fn clients_policy(entry: ClientsEntry) -> Result<mcp_auth_cimd::ClientPolicy, Bu
             }
             ClientPolicy::allow_list(list)
         }
-        "registry" => {
+        ClientsPolicyEntry::Registry => {
             let path = entry.registry.ok_or_else(|| {
                 bad(
                     "clients.registry",
@@ -345,39 +444,23 @@ fn clients_policy(entry: ClientsEntry) -> Result<mcp_auth_cimd::ClientPolicy, Bu
                 Registry::open_or_empty(&path).map_err(|e| bad("clients.registry", e))?,
             )
         }
-        other => {
-            return Err(bad(
-                "clients.policy",
-                format!("`{other}` is not a choice: use \"any\", \"allow_list\" or \"registry\""),
-            ));
-        }
     };
-    policy = match entry.pre_registered {
+    let policy = match entry.pre_registered {
         None => policy,
-        Some(RequiredClaimsEntry::Profile(p)) if p == "none" => {
+        Some(PreRegisteredEntry::Choice(AllOrNone::None)) => {
             policy.pre_registered(PreRegisteredClients::none())
         }
-        Some(RequiredClaimsEntry::Profile(p)) if p == "all" => {
+        Some(PreRegisteredEntry::Choice(AllOrNone::All)) => {
             policy.pre_registered(PreRegisteredClients::all())
         }
-        Some(RequiredClaimsEntry::Profile(p)) => {
-            return Err(bad(
-                "clients.pre_registered",
-                format!("`{p}` is not a choice: use \"none\", \"all\" or a list of ids"),
-            ));
-        }
-        Some(RequiredClaimsEntry::List(ids)) => {
+        Some(PreRegisteredEntry::Only(ids)) => {
             policy.pre_registered(PreRegisteredClients::only(ids))
         }
     };
-    match entry.changed_document.as_deref() {
-        None | Some("refuse") => Ok(policy),
-        Some("warn") => Ok(policy.changed_document(ChangedDocument::Warn)),
-        Some(other) => Err(bad(
-            "clients.changed_document",
-            format!("`{other}` is not a choice: use \"refuse\" or \"warn\""),
-        )),
-    }
+    Ok(match entry.changed_document {
+        ChangedDocumentEntry::Refuse => policy,
+        ChangedDocumentEntry::Warn => policy.changed_document(ChangedDocument::Warn),
+    })
 }
 
 fn auditor(entry: AuditEntry) -> Result<mcp_auth_audit::Auditor, BuildError> {
@@ -400,16 +483,10 @@ fn auditor(entry: AuditEntry) -> Result<mcp_auth_audit::Auditor, BuildError> {
     if entry.tracing {
         builder = builder.sink(TracingSink);
     }
-    builder = match entry.overflow.as_deref() {
-        None | Some("wait") => builder.overflow(Overflow::Wait),
-        Some("drop") => builder.overflow(Overflow::DropAndCount),
-        Some(other) => {
-            return Err(bad(
-                "audit.overflow",
-                format!("`{other}` is not a choice: use \"wait\" or \"drop\""),
-            ));
-        }
-    };
+    builder = builder.overflow(match entry.overflow {
+        OverflowEntry::Wait => Overflow::Wait,
+        OverflowEntry::Drop => Overflow::DropAndCount,
+    });
     if let Some(capacity) = entry.capacity {
         builder = builder.capacity(capacity);
     }
@@ -431,18 +508,12 @@ fn exchange_client(
             ),
         )
     })?;
-    let auth = match entry.auth_method.as_deref() {
-        None | Some("client_secret_basic") => {
+    let auth = match entry.auth_method {
+        ExchangeAuthEntry::ClientSecretBasic => {
             ClientAuth::client_secret_basic(&entry.client_id, secret)
         }
-        Some("client_secret_post") => ClientAuth::client_secret_post(&entry.client_id, secret),
-        Some(other) => {
-            return Err(bad(
-                "token_exchange.auth_method",
-                format!(
-                    "`{other}` is not a choice: use \"client_secret_basic\" or \"client_secret_post\""
-                ),
-            ));
+        ExchangeAuthEntry::ClientSecretPost => {
+            ClientAuth::client_secret_post(&entry.client_id, secret)
         }
     };
     let mut builder = TokenExchangeClient::builder(auth).fetch_policy(fetch);
@@ -454,46 +525,24 @@ fn exchange_client(
     builder.build().map_err(|e| bad("token_exchange", e))
 }
 
-fn issuer(entry: IssuerEntry, index: usize) -> Result<IssuerConfig, BuildError> {
-    let key = |field: &str| format!("issuers[{index}].{field}");
+fn issuer(entry: IssuerEntry) -> Result<IssuerConfig, BuildError> {
     let mut config = match &entry.jwks_uri {
         Some(uri) => IssuerConfig::jwks_uri(&entry.issuer, uri),
         None => IssuerConfig::discover(&entry.issuer),
     };
-    match entry.typ.as_deref() {
-        None | Some("at+jwt") => {}
-        Some("lenient") => config = config.typ(TypPolicy::Lenient),
-        Some(other) => {
-            return Err(bad(
-                &key("typ"),
-                format!("`{other}` is not a choice: use \"at+jwt\" or \"lenient\""),
-            ));
-        }
+    if entry.typ == TypEntry::Lenient {
+        config = config.typ(TypPolicy::Lenient);
     }
     match entry.required_claims {
-        None => {}
-        Some(RequiredClaimsEntry::Profile(p)) if p == "rfc9068" => {}
-        Some(RequiredClaimsEntry::Profile(p)) if p == "minimal" => {
+        None | Some(RequiredClaimsEntry::Profile(ClaimsProfile::Rfc9068)) => {}
+        Some(RequiredClaimsEntry::Profile(ClaimsProfile::Minimal)) => {
             config = config.required_claims(RequiredClaims::minimal())
-        }
-        Some(RequiredClaimsEntry::Profile(p)) => {
-            return Err(bad(
-                &key("required_claims"),
-                format!("`{p}` is not a profile: use \"rfc9068\", \"minimal\" or a list"),
-            ));
         }
         Some(RequiredClaimsEntry::List(names)) => {
             config = config.required_claims(RequiredClaims::custom(names));
         }
     }
-    if let Some(names) = entry.algorithms {
-        let mut algorithms = Vec::new();
-        for name in names {
-            let alg: Algorithm = name
-                .parse()
-                .map_err(|_| bad(&key("algorithms"), format!("`{name}` is not a JOSE algorithm name (e.g. \"RS256\", \"ES256\", \"EdDSA\")")))?;
-            algorithms.push(alg);
-        }
+    if let Some(algorithms) = entry.algorithms {
         config = config.algorithms(&algorithms);
     }
     if let Some(secs) = entry.leeway_seconds {
@@ -516,10 +565,7 @@ impl McpAuth {
     /// # Errors
     /// The file cannot be read, or see [`McpAuth::from_toml`].
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<McpAuthBuilder, BuildError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| BuildError::File(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml(&text).map_err(|e| BuildError::File(format!("{}: {e}", path.display())))
+        Config::from_file(path)?.into_builder()
     }
 }
 
@@ -549,15 +595,15 @@ mod tests {
             ),
             (
                 &format!("{BASE}typ = \"jwt\""),
-                "issuers[0].typ: `jwt` is not a choice",
+                "unknown variant `jwt`, expected `at+jwt` or `lenient`",
             ),
             (
                 &format!("{BASE}algorithms = [\"RS999\"]"),
-                "issuers[0].algorithms: `RS999`",
+                "unknown variant `RS999`",
             ),
             (
                 &format!("{BASE}required_claims = \"strict\""),
-                "issuers[0].required_claims",
+                "\"rfc9068\", \"minimal\" or a list of claim names",
             ),
             (&format!("{BASE}leeway_seconds = 9999"), "leeway"),
             (
@@ -578,8 +624,12 @@ mod tests {
             ),
             (&format!("{BASE}unknown = 1"), "unknown field `unknown`"),
             (
+                &format!("{BASE}[clients]\npolicy = \"any\"\npre_registered = \"some\""),
+                "\"none\", \"all\" or a list of client ids",
+            ),
+            (
                 &format!("{BASE}[clients]\npolicy = \"everyone\""),
-                "clients.policy: `everyone`",
+                "unknown variant `everyone`, expected one of `any`, `allow_list`, `registry`",
             ),
             (
                 &format!("{BASE}[clients]\npolicy = \"allow_list\""),
@@ -591,7 +641,7 @@ mod tests {
             ),
             (
                 &format!("{BASE}[audit]\ntracing = true\noverflow = \"spill\""),
-                "audit.overflow",
+                "unknown variant `spill`, expected `wait` or `drop`",
             ),
             (
                 &format!(
@@ -604,6 +654,20 @@ mod tests {
             let e = error(text);
             assert!(e.contains(expected), "{text}\n=> {e}");
         }
+    }
+
+    #[test]
+    fn a_value_error_keeps_its_key_and_a_syntax_error_its_place() {
+        let error = McpAuth::from_toml(&format!("{BASE}[clients]\npolicy = \"registry\""))
+            .err()
+            .unwrap();
+        assert_eq!(error.key(), Some("clients.registry"));
+        assert!(matches!(error, BuildError::Config { .. }));
+        let error = McpAuth::from_toml(&format!("{BASE}typ = \"jwt\""))
+            .err()
+            .unwrap();
+        assert!(matches!(error, BuildError::Parse(_)));
+        assert!(error.to_string().contains("line 4"), "{error}");
     }
 
     #[test]

@@ -74,8 +74,9 @@ pub use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal, ResourceId,
 pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer, McpAuthService};
 #[cfg(feature = "config")]
 pub use config::{
-    AuditEntry, ClientsEntry, Config, FetchEntry, IssuerEntry, LimitsEntry, RequiredClaimsEntry,
-    TokenExchangeEntry,
+    AllOrNone, AuditEntry, ChangedDocumentEntry, ClaimsProfile, ClientsEntry, ClientsPolicyEntry,
+    Config, ExchangeAuthEntry, FetchEntry, IssuerEntry, LimitsEntry, OverflowEntry,
+    PreRegisteredEntry, RequiredClaimsEntry, TokenExchangeEntry, TypEntry,
 };
 #[cfg(feature = "audit")]
 pub use mcp_auth_audit as audit;

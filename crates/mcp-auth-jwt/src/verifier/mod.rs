@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::Algorithm;
+use mcp_auth_core::Algorithm;
 use mcp_auth_core::{AuthError, Principal, ResourceId, TokenDigest};
 use mcp_auth_fetch::{FetchPolicy, Fetcher};
 use quick_cache::sync::Cache;
@@ -247,16 +247,17 @@ impl Verifier {
                 },
             );
         }
-        let verified: Option<&VerificationKey> =
+        let verified: Option<&VerificationKey> = crate::jose(parsed.alg).and_then(|alg| {
             candidates.take(MAX_SIGNATURE_ATTEMPTS).find(|key| {
                 jsonwebtoken::crypto::verify(
                     parsed.signature,
                     parsed.signing_input.as_bytes(),
                     &key.key,
-                    parsed.alg,
+                    alg,
                 )
                 .unwrap_or(false)
-            });
+            })
+        });
         let Some(key) = verified else {
             return done_invalid(
                 "bad_signature",

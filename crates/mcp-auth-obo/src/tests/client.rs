@@ -6,7 +6,8 @@ use aws_lc_rs::encoding::{AsBigEndian as _, AsDer as _};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
+use mcp_auth_core::Algorithm;
 use mcp_auth_core::{BearerToken, Scopes};
 use mcp_auth_fetch::FetchPolicy;
 use serde_json::{Value, json};
@@ -117,7 +118,7 @@ async fn private_key_jwt_sends_a_signed_rfc7523_assertion() {
         .unwrap();
 
     let decoding = DecodingKey::from_ec_components(&x, &y).unwrap();
-    let mut validation = Validation::new(Algorithm::ES256);
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[mock.token_endpoint()]);
     validation.set_issuer(&["svc"]);
     validation.set_required_spec_claims(&["iss", "sub", "aud", "exp"]);
@@ -182,7 +183,7 @@ async fn private_key_jwt_from_an_rsa_pem() {
         .get_token_on_behalf_of(&caller("t", &clock, HOUR), api())
         .await
         .unwrap();
-    let mut validation = Validation::new(Algorithm::RS256);
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[mock.token_endpoint()]);
     let data = jsonwebtoken::decode::<Value>(
         &mock.last().form["client_assertion"],
