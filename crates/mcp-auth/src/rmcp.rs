@@ -10,11 +10,16 @@ use rmcp::handler::server::common::{AsRequestContext, FromContextPart};
 /// context; the verification layer put the [`Principal`] in their extensions. This extractor
 /// finds it, so a tool reads `Auth(principal): Auth` instead of digging through parts.
 ///
-/// ```ignore
+/// ```no_run
+/// # use mcp_auth::rmcp::Auth;
+/// # use rmcp::{tool, tool_router};
+/// # #[derive(Clone)] struct Server;
+/// # #[tool_router] impl Server {
 /// #[tool(description = "Who am I?")]
 /// async fn whoami(&self, Auth(principal): Auth) -> String {
 ///     principal.subject().to_owned()
 /// }
+/// # }
 /// ```
 ///
 /// A handler reached without the verification layer in front gets an internal error rather
@@ -47,14 +52,23 @@ impl<C: AsRequestContext> FromContextPart<C> for Auth {
 /// The on-behalf-of handle, as an rmcp handler argument: exchange the caller's token for a
 /// downstream API.
 ///
-/// ```ignore
+/// ```no_run
+/// # use mcp_auth::ExchangeRequest;
+/// # use mcp_auth::rmcp::Obo;
+/// # use rmcp::{tool, tool_router};
+/// # #[derive(Clone)] struct Server;
+/// # #[tool_router] impl Server {
 /// #[tool(description = "Read my calendar")]
 /// async fn calendar(&self, Obo(obo): Obo) -> Result<String, rmcp::ErrorData> {
-///     let token = obo.get_token_or_deny(ExchangeRequest::audience("https://calendar.example").scope("calendar:read")).await
-///         .map_err(|e| rmcp::ErrorData::internal_error(e.to_auth_error().description().to_owned(), None))?;
-///     // token.apply_to(reqwest::Client::new().get(...)) ...
-/// #   Ok(String::new())
+///     let request = ExchangeRequest::audience("https://calendar.example").scope("calendar:read");
+///     let token = obo.get_token_or_deny(request).await.map_err(|e| {
+///         rmcp::ErrorData::internal_error(e.to_auth_error().description().to_owned(), None)
+///     })?;
+///     let events = token.apply_to(reqwest::Client::new().get("https://calendar.example/events"));
+/// #   let _ = events;
+///     Ok(String::new())
 /// }
+/// # }
 /// ```
 ///
 /// A handler reached without token exchange configured gets an internal error.

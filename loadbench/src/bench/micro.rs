@@ -67,7 +67,7 @@ async fn measure(
     let key = issuer.key_for(alg).ok_or("no key")?;
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk().clone())?;
     let decoding = DecodingKey::from_jwk(&jwk)?;
-    let mut validation = Validation::new(alg);
+    let mut validation = Validation::new(alg.name().parse().expect("a JOSE algorithm"));
     validation.set_audience(&[RESOURCE]);
     validation.set_issuer(&[issuer.issuer()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
