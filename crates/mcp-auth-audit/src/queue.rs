@@ -26,7 +26,7 @@ pub enum Overflow {
     #[default]
     Wait,
     /// The event is dropped and counted; the count is reported as a `dropped` event and by
-    /// [`Auditor::dropped`].
+    /// [`Auditor::dropped`](crate::Auditor::dropped).
     DropAndCount,
 }
 

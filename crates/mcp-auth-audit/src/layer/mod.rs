@@ -5,6 +5,9 @@
 //! Denials by any layer are events too — a 401 without a principal, a 403 from the scope or
 //! client layer — with the reason the denying layer attached to its response. Requests for the
 //! protected-resource metadata document are not recorded unless configured.
+//!
+//! Bodies: the request goes on as it came; the response body is wrapped in
+//! [`AuditBody`], which watches for its end.
 
 mod body;
 mod future;

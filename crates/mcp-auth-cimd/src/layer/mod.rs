@@ -1,6 +1,9 @@
 //! The client identity layer: the verified token's client id → [`ClientInfo`](crate::ClientInfo)
 //! in the request extensions, or a denial.
 //!
+//! Bodies: the request goes on as it came (`Request<B>` in, `Request<B>` to the inner service);
+//! the response is `Response<AuthBody<ResBody>>`, the inner body untouched or a denial.
+//!
 //! It sits inside the verification layer (`VerifyLayer`), which puts the
 //! [`Principal`](mcp_auth_core::Principal) it reads in the extensions. The client id is the
 //! token's `client_id`, else its `azp`.

@@ -1,6 +1,9 @@
 //! The verification layer: `Authorization: Bearer` → [`Principal`](mcp_auth_core::Principal) in
 //! the request extensions, or a denial with the right challenge.
 //!
+//! Bodies: the request goes on as it came (`Request<B>` in, `Request<B>` to the inner service);
+//! the response is `Response<AuthBody<ResBody>>`, the inner body untouched or a denial.
+//!
 //! | request | response |
 //! |---|---|
 //! | no token | 401, `WWW-Authenticate: Bearer resource_metadata="…", scope="…"` (no `error`) |

@@ -2,6 +2,9 @@
 //! every request with a verified caller, and the failures handlers propagate rendered as the
 //! right status.
 //!
+//! Bodies: the request goes on as it came (`Request<B>` in, `Request<B>` to the inner service);
+//! the response is `Response<AuthBody<ResBody>>`, the inner body untouched or a denial.
+//!
 //! Place it inside the verification layer (it needs the [`Principal`](mcp_auth_core::Principal)
 //! that layer puts in the extensions). It exchanges nothing by itself; a handler that calls a
 //! downstream API asks the handle for a token.

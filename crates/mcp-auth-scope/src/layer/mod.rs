@@ -9,6 +9,9 @@
 //! [`Principal`](mcp_auth_core::Principal) the verification layer put there. A request without a
 //! principal, or a JSON-RPC `POST` nothing inspected, is refused (403) rather than decided
 //! without what the decision needs.
+//!
+//! Bodies: the request goes on as it came; the response is
+//! `Response<AuthBody<ListFilterBody<ResBody>>>` (listings filtered as they stream).
 
 mod body;
 mod filter;

@@ -1,10 +1,14 @@
 //! Reads the MCP (JSON-RPC) content of a request once, for every layer that authorises by it.
 //!
 //! [`McpInspectLayer`] buffers the body of a `POST` (up to a limit), parses it as a single
-//! JSON-RPC message or a batch, stores the resulting [`McpRequest`] in the request extensions and
+//! JSON-RPC message or a batch, stores the resulting [`McpRequest`](crate::mcp::McpRequest) in the request extensions and
 //! hands the inner service a body with exactly the bytes that arrived. Other requests (`GET` for
 //! an SSE stream, `DELETE` to end a session, gRPC calls) pass through without being read. A
-//! request that already carries an [`McpRequest`] is not read again.
+//! request that already carries an [`McpRequest`](crate::mcp::McpRequest) is not read again.
+//!
+//! Bodies: for a server whose requests are `Request<B>`, the inner service receives
+//! `Request<AuthBody<B>>` (the buffered bytes, or `B` untouched when nothing was read). It is the
+//! one place a stack changes the request body type, so behind a whole stack it is the same.
 //!
 //! Authorisation reads the body, never the `Mcp-Method` / `Mcp-Name` headers: a client can omit or
 //! forge those.
