@@ -54,6 +54,14 @@ impl BearerToken {
         &self.raw
     }
 
+    /// The raw token, shared rather than copied: for a cache that must find it again by its
+    /// exact bytes (the verified-token cache). The same rules as [`expose_secret`] apply.
+    ///
+    /// [`expose_secret`]: BearerToken::expose_secret
+    pub fn shared_secret(&self) -> Arc<str> {
+        self.raw.clone()
+    }
+
     /// The SHA-256 digest of the token's bytes.
     pub fn digest(&self) -> &TokenDigest {
         &self.digest

@@ -55,7 +55,9 @@ struct Inner {
     issuers: Vec<IssuerState>,
     by_issuer: HashMap<String, usize>,
     keys: Cache<usize, Arc<KeySet>>,
-    tokens: Cache<TokenDigest, CachedToken>,
+    /// Keyed by the token itself (shared with the cached principal's copy): an exact match,
+    /// found without hashing the token with SHA-256 on every request.
+    tokens: Cache<Arc<str>, CachedToken>,
     fetcher: Option<Fetcher>,
     max_token_bytes: usize,
     refresh_interval: Duration,
@@ -166,12 +168,11 @@ impl Verifier {
         first_sight_check: Option<FirstSightCheck>,
     ) -> Attempt {
         let inner = &*self.inner;
-        let digest = TokenDigest::of(token.as_bytes());
-        if let Some(hit) = inner.tokens.get(&digest) {
+        if let Some(hit) = inner.tokens.get(token) {
             match self.check_cached(&hit) {
                 Some(result) => return Attempt::Done(result),
                 None => {
-                    inner.tokens.remove(&digest);
+                    inner.tokens.remove(token);
                 }
             }
         }
@@ -265,10 +266,12 @@ impl Verifier {
             );
         };
         let now = (inner.clock)();
+        // Computed once per verified token, for the fingerprint audit events carry.
+        let digest = TokenDigest::of(token.as_bytes());
         let result = claims::check(parsed.claims, config, &inner.resource, now, token, digest);
         if let Ok(principal) = &result {
             inner.tokens.insert(
-                digest,
+                principal.token().shared_secret(),
                 CachedToken {
                     principal: principal.clone(),
                     expires: principal.expires_at(),
