@@ -43,6 +43,7 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod auditor;
+mod config;
 mod event;
 mod file;
 pub mod layer;
@@ -51,6 +52,7 @@ mod request_id;
 mod sink;
 
 pub use auditor::{Auditor, AuditorBuilder};
+pub use config::{AuditEntry, OverflowEntry};
 pub use event::{
     AuditEvent, DecisionInfo, EventKind, ExchangeInfo, HttpInfo, McpInfo, McpMessageInfo,
     PrincipalInfo, SCHEMA_ID, SCHEMA_JSON,

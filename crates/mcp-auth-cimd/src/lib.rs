@@ -81,6 +81,7 @@
 
 mod admission;
 mod client_info;
+mod config;
 mod document;
 mod error;
 pub mod layer;
@@ -90,6 +91,9 @@ mod resolver;
 mod url_rules;
 
 pub use client_info::{ClientInfo, ClientWarning};
+pub use config::{
+    AllOrNone, ChangedDocumentEntry, ClientsEntry, ClientsPolicyEntry, PreRegisteredEntry,
+};
 pub use document::DocumentError;
 pub use error::ResolveError;
 pub use layer::{Cimd, CimdLayer};

@@ -39,6 +39,7 @@
 mod algorithm;
 mod body;
 mod challenge;
+mod config;
 mod error;
 mod future;
 mod macros;
@@ -59,6 +60,7 @@ mod proptests;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use body::AuthBody;
 pub use challenge::BearerChallenge;
+pub use config::ConfigValueError;
 pub use error::{AuthError, AuthErrorKind, is_grpc};
 pub use future::{AuthFuture, Undecided, take_ready};
 pub use principal::{Actor, Principal, PrincipalBuilder};

@@ -35,6 +35,7 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod address;
+mod config;
 pub mod discovery;
 mod error;
 mod policy;
@@ -44,6 +45,7 @@ mod response;
 use std::sync::Arc;
 
 pub use address::{AddressClass, classify};
+pub use config::FetchConfig;
 pub use error::FetchError;
 pub use policy::FetchPolicy;
 pub use response::FetchResponse;

@@ -38,6 +38,7 @@
 
 mod bearer;
 mod config;
+mod config_file;
 mod jwks;
 pub mod layer;
 mod token;
@@ -46,6 +47,7 @@ mod verifier;
 pub use config::{
     DEFAULT_ALGORITHMS, IssuerConfig, KeySource, MAX_LEEWAY, RequiredClaims, TypPolicy,
 };
+pub use config_file::{ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TypEntry};
 pub use layer::{Verify, VerifyLayer};
 pub use mcp_auth_core::Algorithm;
 pub use verifier::{ConfigError, Verifier, VerifierBuilder};

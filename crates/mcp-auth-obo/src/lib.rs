@@ -97,6 +97,7 @@
 
 mod auth;
 mod client;
+mod config;
 mod error;
 mod handle;
 mod key;
@@ -132,6 +133,7 @@ mod tests;
 
 pub use auth::{ClientAuth, ClientSecret, JWT_BEARER_ASSERTION};
 pub use client::{TokenExchangeClient, TokenExchangeClientBuilder};
+pub use config::{ExchangeAuthEntry, TokenExchangeEntry};
 pub use error::{ConfigError, ExchangeError, OAuthErrorCode, ResponseProblem};
 pub use handle::OnBehalfOf;
 pub use key::PrivateKey;

@@ -8,7 +8,9 @@ use mcp_auth_core::mcp::{InspectLimits, McpRequest};
 use mcp_auth_core::metadata::{MetadataError, ProtectedResourceMetadata};
 use mcp_auth_core::middleware::inspect::{McpInspect, McpInspectLayer};
 use mcp_auth_core::middleware::metadata::{Metadata, MetadataLayer};
-use mcp_auth_core::{Rejector, RenderRejection, ResourceId, ResourceIdError, Scopes};
+use mcp_auth_core::{
+    ConfigValueError, Rejector, RenderRejection, ResourceId, ResourceIdError, Scopes,
+};
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
 use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};
 use mcp_auth_scope::{Scope, ScopeLayer, ScopePolicy};
@@ -246,15 +248,10 @@ pub enum BuildError {
     /// The scope policy is invalid.
     #[error("{0}")]
     Scopes(#[from] mcp_auth_scope::PolicyError),
-    /// A configuration value is invalid: the key at fault (`issuers[0].jwks_uri`,
-    /// `clients.registry`) and what to do about it.
-    #[error("{key}: {problem}")]
-    Config {
-        /// The key, as a path into the configuration.
-        key: String,
-        /// What is wrong, and the fix.
-        problem: String,
-    },
+    /// A configuration value is invalid: the key at fault (`clients.registry`,
+    /// `fetch.ca_files`) and what to do about it.
+    #[error("{0}")]
+    Config(#[from] ConfigValueError),
     /// The configuration text does not parse: a syntax error, an unknown key or a value of the
     /// wrong kind, with the line and column.
     #[error("{0}")]
@@ -273,7 +270,7 @@ impl BuildError {
     /// The configuration key at fault, when the error is about one value.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Self::Config { key, .. } => Some(key),
+            Self::Config(error) => Some(error.key()),
             _ => None,
         }
     }

@@ -73,11 +73,7 @@ pub use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal, ResourceId,
 #[cfg(feature = "stack")]
 pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer, McpAuthService};
 #[cfg(feature = "config")]
-pub use config::{
-    AllOrNone, AuditEntry, ChangedDocumentEntry, ClaimsProfile, ClientsEntry, ClientsPolicyEntry,
-    Config, ExchangeAuthEntry, FetchEntry, IssuerEntry, LimitsEntry, OverflowEntry,
-    PreRegisteredEntry, RequiredClaimsEntry, TokenExchangeEntry, TypEntry,
-};
+pub use config::Config;
 #[cfg(feature = "audit")]
 pub use mcp_auth_audit as audit;
 #[cfg(feature = "audit")]

@@ -73,3 +73,35 @@ impl Default for InspectLimits {
         }
     }
 }
+
+/// `[limits]`: the request body limits, as configuration (every value optional).
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body, in bytes (default 4 MiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// Most messages in a JSON-RPC batch (default 100).
+    #[serde(default)]
+    pub max_batch: Option<usize>,
+    /// Deepest JSON nesting (default 64).
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The limits, defaults where not given.
+    pub fn into_limits(self) -> InspectLimits {
+        let mut limits = InspectLimits::default();
+        if let Some(n) = self.max_body_bytes {
+            limits = limits.max_body_bytes(n);
+        }
+        if let Some(n) = self.max_batch {
+            limits = limits.max_batch(n);
+        }
+        if let Some(n) = self.max_depth {
+            limits = limits.max_depth(n);
+        }
+        limits
+    }
+}

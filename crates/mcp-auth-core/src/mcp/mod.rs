@@ -2,7 +2,7 @@
 
 mod limits;
 
-pub use limits::InspectLimits;
+pub use limits::{InspectLimits, LimitsConfig};
 
 use std::borrow::Cow;
 use std::sync::Arc;
