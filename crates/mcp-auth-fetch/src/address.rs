@@ -12,8 +12,10 @@ pub enum AddressClass {
     /// A private network: RFC 1918, shared address space (100.64.0.0/10), benchmarking
     /// (198.18.0.0/15), unique-local IPv6 (`fc00::/7`), site-local IPv6.
     Private,
-    /// Never reachable: link-local and cloud metadata (169.254.0.0/16, `fe80::/10`),
-    /// unspecified, multicast, broadcast, documentation and reserved ranges.
+    /// Never reachable, whatever the policy allows: link-local and cloud metadata
+    /// (169.254.0.0/16 for most providers, Alibaba Cloud's 100.100.100.200, AWS's IPv6
+    /// `fd00:ec2::/32`; `fe80::/10`), unspecified, multicast, broadcast, documentation and
+    /// reserved ranges.
     Forbidden(&'static str),
 }
 
@@ -26,6 +28,12 @@ pub fn classify(ip: IpAddr) -> AddressClass {
     }
 }
 
+/// Alibaba Cloud's instance metadata service.
+const ALIBABA_METADATA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+
+/// AWS's IPv6 endpoints for instance metadata (`fd00:ec2::254`), DNS and time.
+const AWS_METADATA_V6_PREFIX: [u16; 2] = [0xfd00, 0x0ec2];
+
 fn classify_v4(ip: Ipv4Addr) -> AddressClass {
     let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
@@ -34,6 +42,9 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
         AddressClass::Forbidden("unspecified (0.0.0.0/8)")
     } else if ip.is_link_local() {
         AddressClass::Forbidden("link-local or cloud metadata (169.254.0.0/16)")
+    } else if ip == ALIBABA_METADATA {
+        // Inside the shared address space, which `allow_private_networks` opens.
+        AddressClass::Forbidden("cloud metadata (Alibaba Cloud, 100.100.100.200)")
     } else if ip.is_private()
         || (a == 100 && (64..128).contains(&b))
         || (a == 198 && (b & 0xfe) == 18)
@@ -68,6 +79,9 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         AddressClass::Forbidden("link-local (fe80::/10)")
     } else if ip.is_multicast() {
         AddressClass::Forbidden("multicast")
+    } else if segments[..2] == AWS_METADATA_V6_PREFIX {
+        // Inside the unique-local range, which `allow_private_networks` opens.
+        AddressClass::Forbidden("cloud metadata (AWS, fd00:ec2::/32)")
     } else if ip.is_unique_local() || (segments[0] & 0xffc0) == 0xfec0 {
         AddressClass::Private
     } else if segments[0] == 0x2001 && segments[1] == 0x0db8 {
@@ -124,9 +138,50 @@ mod tests {
             ("255.255.255.255", |c| matches!(c, Forbidden(_))),
             ("ff02::1", |c| matches!(c, Forbidden(_))),
             ("2002:7f00:1::", |c| c == Loopback),
+            ("100.100.100.199", |c| c == Private),
+            ("fd00:ec3::254", |c| c == Private),
         ];
         for (addr, ok) in cases {
             assert!(ok(class(addr)), "{addr}: {:?}", class(addr));
+        }
+    }
+
+    #[test]
+    fn every_cloud_metadata_address_is_forbidden_in_every_spelling() {
+        let spellings = [
+            // AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack; AWS ECS task metadata.
+            "169.254.169.254",
+            "169.254.170.2",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            // Alibaba Cloud.
+            "100.100.100.200",
+            "::ffff:100.100.100.200",
+            "::ffff:6464:64c8",
+            "64:ff9b::6464:64c8",
+            "2002:6464:64c8::1",
+            // AWS over IPv6 (instance metadata, DNS, time).
+            "fd00:ec2::254",
+            "fd00:0ec2:0000:0000:0000:0000:0000:0254",
+            "FD00:EC2::254",
+            "fd00:ec2::253",
+            "fd00:ec2::123",
+        ];
+        let open = crate::FetchPolicy::default()
+            .allow_loopback(true)
+            .allow_private_networks(true);
+        for spelling in spellings {
+            let ip: IpAddr = spelling.parse().unwrap();
+            assert!(
+                matches!(classify(ip), AddressClass::Forbidden(_)),
+                "{spelling}: {:?}",
+                classify(ip)
+            );
+            assert!(
+                open.check_address(ip).is_err(),
+                "{spelling} opened by allow_private_networks"
+            );
         }
     }
 }
