@@ -280,9 +280,12 @@ async fn registry_approval_and_changed_documents() {
 
 #[tokio::test]
 async fn an_unreachable_document_is_503_never_a_silent_allow() {
-    for reply in [
-        Reply::raw("text/plain", vec![]).status(503),
-        Reply::json(&json!({})).hang(),
+    for (reply, reason) in [
+        (
+            Reply::raw("text/plain", vec![]).status(503),
+            "client_document_unavailable",
+        ),
+        (Reply::json(&json!({})).hang(), "client_document_timeout"),
     ] {
         let server = DocServer::http().await;
         let id = server.url(PATH);
@@ -293,7 +296,6 @@ async fn an_unreachable_document_is_503_never_a_silent_allow() {
         )
         .await;
         assert!(response.headers().contains_key("retry-after"));
-        let reason = response.extensions().get::<AuthError>().unwrap().reason();
         let description = assert_denied(response, 503, reason).await;
         assert_eq!(
             description,
@@ -312,6 +314,14 @@ async fn an_unreachable_document_is_503_never_a_silent_allow() {
     )
     .await;
     assert_eq!(response.status(), 503);
+    // A gRPC caller hears it as UNAVAILABLE (14), with the same retry advice.
+    let mut req = request(Some(&id));
+    req.headers_mut()
+        .insert("content-type", "application/grpc".parse().unwrap());
+    let response = call(&layer(ClientPolicy::any_valid_document()), req).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["grpc-status"], "14");
+    assert!(response.headers().contains_key("retry-after"));
 }
 
 #[tokio::test]

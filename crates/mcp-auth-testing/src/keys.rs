@@ -19,6 +19,8 @@ pub struct SigningKey {
     alg: Algorithm,
     encoding: EncodingKey,
     public_jwk: Value,
+    /// The private key, PKCS#8 DER (asymmetric keys only), for certificates over it.
+    pkcs8: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -38,6 +40,7 @@ impl SigningKey {
     /// If the platform's random generator fails, or for an algorithm jsonwebtoken added later.
     pub fn generate(alg: Algorithm, kid: impl Into<String>) -> Self {
         let kid = kid.into();
+        let mut pkcs8_der = None;
         let (encoding, mut jwk) = match alg {
             Algorithm::RS256
             | Algorithm::RS384
@@ -47,6 +50,7 @@ impl SigningKey {
             | Algorithm::PS512 => {
                 let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).expect("rsa keygen");
                 let pkcs8 = pair.as_der().expect("pkcs8");
+                pkcs8_der = Some(pkcs8.as_ref().to_vec());
                 let pem = pem_wrap("PRIVATE KEY", pkcs8.as_ref());
                 let public = pair.public_key();
                 let jwk = json!({
@@ -67,6 +71,7 @@ impl SigningKey {
                 };
                 let pair = EcdsaKeyPair::generate(signing).expect("ec keygen");
                 let pkcs8 = pair.to_pkcs8v1().expect("pkcs8");
+                pkcs8_der = Some(pkcs8.as_ref().to_vec());
                 let point = pair.public_key().as_ref().to_vec(); // 0x04 || x || y
                 let jwk = json!({
                     "kty": "EC",
@@ -79,6 +84,7 @@ impl SigningKey {
             Algorithm::EdDSA => {
                 let pair = Ed25519KeyPair::generate().expect("ed25519 keygen");
                 let pkcs8 = pair.to_pkcs8().expect("pkcs8");
+                pkcs8_der = Some(pkcs8.as_ref().to_vec());
                 let jwk = json!({
                     "kty": "OKP",
                     "crv": "Ed25519",
@@ -102,7 +108,28 @@ impl SigningKey {
             alg,
             encoding,
             public_jwk: jwk,
+            pkcs8: pkcs8_der,
         }
+    }
+
+    /// A self-signed X.509 certificate over this key (DER, standard base64), as a token's
+    /// `x5c` header would carry it: for tests that embedded certificates are never trusted.
+    /// `None` for HMAC keys, and for RSA-PSS and ES384 keys (which the certificate library
+    /// here does not sign with).
+    pub fn self_signed_certificate(&self) -> Option<String> {
+        use base64::engine::general_purpose::STANDARD;
+        let pkcs8 = self.pkcs8.as_ref()?;
+        let algorithm = match self.alg {
+            Algorithm::RS256 => &rcgen::PKCS_RSA_SHA256,
+            Algorithm::ES256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            Algorithm::EdDSA => &rcgen::PKCS_ED25519,
+            _ => return None,
+        };
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.clone());
+        let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, algorithm).ok()?;
+        let params = rcgen::CertificateParams::new(vec!["attacker.example".to_owned()]).ok()?;
+        let certificate = params.self_signed(&key).ok()?;
+        Some(STANDARD.encode(certificate.der()))
     }
 
     /// An HMAC key from a shared secret.
@@ -114,6 +141,7 @@ impl SigningKey {
         Self {
             kid,
             alg,
+            pkcs8: None,
             encoding: EncodingKey::from_secret(secret),
             public_jwk: jwk,
         }

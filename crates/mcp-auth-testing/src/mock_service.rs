@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use mcp_auth_core::mcp::{McpRequest, Target};
+use mcp_auth_core::mcp::{McpMessage, McpRequest, Target};
 use serde_json::{Value, json};
 use tower_service::Service;
 
@@ -18,7 +18,8 @@ use tower_service::Service;
 /// - `tools/list`, `resources/list`, `prompts/list`: the tools, resources and prompts it was
 ///   given, so listing filters can be tested;
 /// - `tools/call`: `{"content": [{"type": "text", "text": "called <tool>"}]}`;
-/// - anything else: an empty result.
+/// - anything else: an empty result;
+/// - a batch: an array of those answers, in order.
 ///
 /// ```
 /// use mcp_auth_testing::MockMcpService;
@@ -71,10 +72,20 @@ impl MockMcpService {
         self
     }
 
+    /// The answer to a request: one response, or an array for a batch.
     fn answer(&self, mcp: Option<&McpRequest>) -> Value {
-        let Some(message) = mcp.and_then(|m| m.messages().first()) else {
-            return json!({"jsonrpc": "2.0", "id": 1, "result": {}});
-        };
+        match mcp {
+            Some(mcp) if mcp.is_batch() => mcp
+                .messages()
+                .iter()
+                .map(|message| self.answer_one(message))
+                .collect(),
+            Some(mcp) if !mcp.messages().is_empty() => self.answer_one(&mcp.messages()[0]),
+            _ => json!({"jsonrpc": "2.0", "id": 1, "result": {}}),
+        }
+    }
+
+    fn answer_one(&self, message: &McpMessage) -> Value {
         let id = message.id().cloned().unwrap_or(Value::Null);
         let named = |key: &str, names: &[String]| -> Value {
             names.iter().map(|n| json!({key: n})).collect()

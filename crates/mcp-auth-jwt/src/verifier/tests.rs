@@ -203,6 +203,31 @@ async fn embedded_keys_and_key_urls_are_ignored() {
 }
 
 #[tokio::test]
+async fn an_embedded_certificate_chain_is_ignored() {
+    let issuer = issuer().await;
+    for alg in [Algorithm::ES256, Algorithm::RS256] {
+        let attacker = SigningKey::generate(alg, "attacker");
+        // A chain whose certificate holds the very key that signed the token: a verifier that
+        // trusted `x5c` would accept it.
+        let chain = json!([attacker.self_signed_certificate().expect("a certificate")]);
+        for kid in [Some("attacker"), Some(issuer.current_key().kid()), None] {
+            let token = issuer
+                .token()
+                .signed_by(&attacker)
+                .kid(kid)
+                .header("x5c", chain.clone())
+                .sign();
+            let error = fixed(&issuer).verify(&token).await.unwrap_err();
+            assert_eq!(
+                error.kind(),
+                mcp_auth_core::AuthErrorKind::InvalidToken,
+                "{alg:?} {kid:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn unknown_kid() {
     let issuer = issuer().await;
     let token = issuer.token().kid(Some("no-such-key")).sign();
