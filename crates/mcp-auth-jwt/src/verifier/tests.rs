@@ -890,20 +890,33 @@ async fn duplicate_kids_still_find_the_right_key() {
     ));
     let v = remote(&issuer).build().unwrap();
     assert!(v.verify(&issuer.token().sign()).await.is_ok());
-    // A token signed by the impostor key verifies too: both keys are the issuer's own JWKS.
-    // What matters is that neither key is tried with another algorithm, and at most a bounded
-    // number of keys is tried.
-    let flood: Vec<_> = (0..50).map(|_| impostor.public_jwk().clone()).collect();
-    issuer.set_jwks_behavior(JwksBehavior::Body(
-        json!({"keys": flood}).to_string(),
-        "application/json".into(),
-    ));
+    // At most four keys are tried per token. With the real key behind four impostors that
+    // share its kid, the token is refused; with it fourth, it verifies: the cap is exactly four.
+    let impostors: Vec<_> = (0..4)
+        .map(|_| SigningKey::generate(Algorithm::RS256, issuer.current_key().kid()))
+        .collect();
+    let real = issuer.current_key().public_jwk().clone();
+    let published = |before: usize| {
+        let mut keys: Vec<_> = impostors[..before]
+            .iter()
+            .map(|k| k.public_jwk().clone())
+            .collect();
+        keys.push(real.clone());
+        JwksBehavior::Body(json!({"keys": keys}).to_string(), "application/json".into())
+    };
+    issuer.set_jwks_behavior(published(4));
     let v = remote(&issuer).build().unwrap();
     let err = v.verify(&issuer.token().sign()).await.unwrap_err();
     assert_eq!(
         err.reason(),
         "bad_signature",
-        "gives up after a bounded number of candidates"
+        "the fifth candidate is never tried"
+    );
+    issuer.set_jwks_behavior(published(3));
+    let v = remote(&issuer).build().unwrap();
+    assert!(
+        v.verify(&issuer.token().sign()).await.is_ok(),
+        "the fourth candidate is tried"
     );
 }
 
