@@ -95,6 +95,12 @@ impl Auditor {
         self.shared.dropped()
     }
 
+    /// Requests so far that found the queue full under [`Overflow::Wait`] and waited for room:
+    /// non-zero means the sinks could not keep up (a sign to give them more room or speed).
+    pub fn waited(&self) -> u64 {
+        self.shared.waited()
+    }
+
     /// Writes everything queued, flushes the sinks and stops the writer thread. Later events are
     /// counted as dropped. Blocks until done: from async code call it through
     /// `tokio::task::spawn_blocking`.

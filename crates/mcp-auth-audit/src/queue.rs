@@ -45,6 +45,7 @@ pub(crate) struct Shared {
     sender: Sender<Message>,
     overflow: Overflow,
     dropped_total: AtomicU64,
+    waited_total: AtomicU64,
     dropped_unreported: Arc<AtomicU64>,
     closed: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -73,6 +74,7 @@ impl Shared {
             sender,
             overflow,
             dropped_total: AtomicU64::new(0),
+            waited_total: AtomicU64::new(0),
             dropped_unreported: unreported,
             closed: AtomicBool::new(false),
             thread: Mutex::new(Some(thread)),
@@ -83,6 +85,11 @@ impl Shared {
     /// Events dropped so far.
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped_total.load(Ordering::Relaxed)
+    }
+
+    /// Requests that found the queue full and waited for room.
+    pub(crate) fn waited(&self) -> u64 {
+        self.waited_total.load(Ordering::Relaxed)
     }
 
     /// Writes everything queued, flushes the sinks and stops the writer thread.
@@ -129,6 +136,7 @@ impl Shared {
         match self.sender.try_send(message) {
             Ok(()) => None,
             Err(TrySendError::Full(message)) if may_wait && self.overflow == Overflow::Wait => {
+                self.waited_total.fetch_add(1, Ordering::Relaxed);
                 let shared = self.clone();
                 Some(Box::pin(async move {
                     if shared.sender.send(message).await.is_err() {

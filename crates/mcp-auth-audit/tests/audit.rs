@@ -259,8 +259,19 @@ async fn a_storm_of_ten_thousand_calls_loses_no_event_when_waiting() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("audit.jsonl");
+    // A sink slower than the requests, so the queue really fills and requests really wait.
+    struct Slow(JsonLinesFile);
+    impl AuditSink for Slow {
+        fn write(&mut self, event: &AuditEvent) {
+            std::thread::sleep(Duration::from_micros(20));
+            self.0.write(event);
+        }
+        fn flush(&mut self) {
+            self.0.flush();
+        }
+    }
     let auditor = Auditor::builder()
-        .sink(JsonLinesFile::open(&path).unwrap())
+        .sink(Slow(JsonLinesFile::open(&path).unwrap()))
         .capacity(64)
         .overflow(Overflow::Wait)
         .start();
@@ -299,6 +310,7 @@ async fn a_storm_of_ten_thousand_calls_loses_no_event_when_waiting() {
     .await
     .unwrap();
     assert_eq!(auditor.dropped(), 0);
+    assert!(auditor.waited() > 0, "the queue never filled");
     assert_eq!(lines(&path), 10_000);
     let _ = std::fs::remove_dir_all(&dir);
 }

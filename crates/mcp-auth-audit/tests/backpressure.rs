@@ -166,7 +166,8 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
         })
         .count();
     assert_eq!(ok, 3, "A, B and C: {events:?}");
-    // The 401 did not wait: its event was counted as dropped, and reported.
+    // Only C waited; the 401 did not: its event was counted as dropped, and reported.
+    assert_eq!(auditor.waited(), 1);
     assert_eq!(auditor.dropped(), 1);
     assert!(
         events
