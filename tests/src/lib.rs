@@ -2,6 +2,12 @@
 //! `oidc-provider` authorization server and the official MCP TypeScript client from
 //! `fixtures/node` (installed by `npm ci` there), and the official MCP Python client from
 //! `fixtures/python` (a virtual environment there). The project's test command installs both.
+//!
+//! oidc-provider has no RFC 8693 grant of its own: the token exchange it performs in these tests
+//! is a custom grant written in `fixtures/node/provider.mjs`, so those tests prove our client
+//! against oidc-provider's client authentication and token issuance, and against our reading of
+//! RFC 8693, not against an independent implementation of the grant. Some tests here (hostile
+//! clients, redaction) use the project's own `MockIssuer` rather than a third-party server.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
