@@ -674,3 +674,26 @@ fn invalid_configuration_is_refused() {
         Err(ResolverConfigError::Fetch(_))
     ));
 }
+
+#[tokio::test]
+async fn the_document_cache_holds_no_more_than_its_capacity() {
+    let server = DocServer::http().await;
+    let resolver = dev_builder().cache_capacity(8).build().unwrap();
+    for i in 0..40 {
+        let path = format!("/clients/{i}.json");
+        let id = server.url(&path);
+        server.set(
+            &path,
+            Reply::json(&document(&id, "https://client.example/callback")),
+        );
+        resolver.resolve(&id).await.unwrap();
+        assert!(
+            resolver.cached_len() <= 8,
+            "{} cached after {} clients",
+            resolver.cached_len(),
+            i + 1
+        );
+    }
+    assert!(resolver.cached_len() > 0, "documents are cached at all");
+    assert_eq!(server.requests(), 40);
+}
