@@ -94,6 +94,22 @@ fn benches(c: &mut Criterion) {
         .build();
     let list_request = Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
 
+    // What is measured is a listing actually filtered: an unfiltered pass-through would look fast.
+    let filtered = rt.block_on(async {
+        let mut request = Request::post("/mcp")
+            .body(Full::new(list_request.clone()))
+            .unwrap();
+        request.extensions_mut().insert(principal.clone());
+        let body = svc.call(request).await.unwrap().into_body();
+        body.collect().await.unwrap().to_bytes()
+    });
+    let filtered: serde_json::Value = serde_json::from_slice(&filtered).unwrap();
+    let kept = filtered["result"]["tools"].as_array().unwrap().len();
+    assert!(
+        kept > 0 && kept < 200,
+        "the listing was not filtered ({kept} of 200 kept)"
+    );
+
     let mut group = c.benchmark_group("listing_200_tools");
     group.bench_function("serde_json_parse_and_serialise", |b| {
         b.iter(|| {
