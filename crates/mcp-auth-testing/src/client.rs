@@ -23,12 +23,22 @@ pub const PROTOCOL_VERSION: &str = "2025-11-25";
 /// println!("{}", reply.text());
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct McpTestClient {
     url: String,
     token: Option<String>,
     http: reqwest::Client,
     next_id: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for McpTestClient {
+    /// The token is never printed, only whether there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpTestClient")
+            .field("url", &self.url)
+            .field("bearer", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl McpTestClient {
@@ -157,6 +167,14 @@ impl McpReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let client = McpTestClient::new("http://127.0.0.1:1/mcp").bearer("very-secret-token");
+        let printed = format!("{client:?}");
+        assert!(!printed.contains("very-secret-token"), "{printed}");
+        assert!(printed.contains("bearer: true"), "{printed}");
+    }
 
     #[test]
     fn reads_the_response_out_of_an_event_stream() {
