@@ -38,7 +38,37 @@ pub(crate) enum Message {
 }
 
 /// An event that found the queue full and may wait for room: await it before the response ends.
-pub(crate) type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// Dropped unfinished (the client went away mid-wait), it finishes as a task of the current
+/// Tokio runtime, or, outside one, its events are counted as dropped: never lost unaccounted.
+pub(crate) struct Waiting {
+    send: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    shared: Arc<Shared>,
+    events: u64,
+}
+
+impl Future for Waiting {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if let Some(send) = self.send.as_mut() {
+            std::task::ready!(send.as_mut().poll(cx));
+            self.send = None;
+        }
+        std::task::Poll::Ready(())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some(send) = self.send.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(send)),
+            Err(_) => self.shared.count_dropped(self.events),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -138,11 +168,15 @@ impl Shared {
             Err(TrySendError::Full(message)) if may_wait && self.overflow == Overflow::Wait => {
                 self.waited_total.fetch_add(1, Ordering::Relaxed);
                 let shared = self.clone();
-                Some(Box::pin(async move {
-                    if shared.sender.send(message).await.is_err() {
-                        shared.count_dropped(n);
-                    }
-                }))
+                Some(Waiting {
+                    send: Some(Box::pin(async move {
+                        if shared.sender.send(message).await.is_err() {
+                            shared.count_dropped(n);
+                        }
+                    })),
+                    shared: self.clone(),
+                    events: n,
+                })
             }
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
                 self.count_dropped(n);
@@ -152,16 +186,9 @@ impl Shared {
     }
 
     /// Like [`submit`](Self::submit) where nobody can wait (a response dropped early, a
-    /// failed service): a wait continues as a task of the current Tokio runtime, or, outside
-    /// one, the events are counted as dropped.
+    /// failed service): a wait, dropped at once, continues on its own (see [`Waiting`]).
     pub(crate) fn submit_detached(self: &Arc<Self>, observed: Observed, record: Record) {
-        let n = 1 + record.exchanges.len() as u64;
-        if let Some(waiting) = self.submit(observed, record, true) {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => drop(runtime.spawn(waiting)),
-                Err(_) => self.count_dropped(n),
-            }
-        }
+        drop(self.submit(observed, record, true));
     }
 
     fn count_dropped(&self, n: u64) {

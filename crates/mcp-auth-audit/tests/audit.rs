@@ -220,6 +220,28 @@ async fn a_client_that_leaves_early_is_recorded_as_not_completed() {
 }
 
 #[tokio::test]
+async fn a_client_that_leaves_before_the_response_is_recorded_too() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder().sink(sink.clone()).start();
+    let svc = ServiceBuilder::new().layer(auditor.layer()).service_fn(
+        |_req: Request<Full<Bytes>>| async {
+            // A handler still working when the client goes away.
+            std::future::pending::<()>().await;
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        },
+    );
+    let mut future = Box::pin(svc.oneshot(Request::get("/mcp").body(Full::default()).unwrap()));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await;
+    assert!(first.is_pending());
+    drop(future);
+    auditor.shutdown();
+    let events = sink.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let http = events[0].http.as_ref().unwrap();
+    assert_eq!((http.status, http.completed), (0, false));
+}
+
+#[tokio::test]
 async fn metadata_requests_are_not_recorded_unless_configured() {
     for (include, expected) in [(false, 0), (true, 1)] {
         let sink = MemorySink::new();

@@ -122,6 +122,22 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
     );
     assert_eq!(stall(), Stall::Stalled);
 
+    // D waits too, and its client goes away mid-wait: its event must still be written.
+    let mut d = Box::pin({
+        let service = service.clone();
+        let request = authorised();
+        async move {
+            let response = service.oneshot(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        }
+    });
+    let first_poll = std::future::poll_fn(|cx| Poll::Ready(d.as_mut().poll(cx))).await;
+    assert!(
+        first_poll.is_pending(),
+        "D should wait for room in the queue"
+    );
+    drop(d);
+
     // Meanwhile the same thread answers the metadata document and a 401 at once.
     let metadata = service
         .clone()
@@ -154,6 +170,38 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    // D's abandoned wait finishes on its own once there is room.
+    let ok_events = || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.kind == EventKind::Request && e.http.as_ref().is_some_and(|h| h.status == 200)
+            })
+            .count()
+    };
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while ok_events() < 4 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "every allowed request's event is written: {:?}",
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|e| (
+                    e.kind,
+                    e.dropped,
+                    e.http.as_ref().map(|h| (h.status, h.completed))
+                ))
+                .collect::<Vec<_>>()
+        )
+    });
     let shutdown = auditor.clone();
     tokio::task::spawn_blocking(move || shutdown.shutdown())
         .await
@@ -165,9 +213,9 @@ async fn a_stalled_sink_delays_only_requests_that_must_wait_for_it() {
             e.kind == EventKind::Request && e.http.as_ref().is_some_and(|h| h.status == 200)
         })
         .count();
-    assert_eq!(ok, 3, "A, B and C: {events:?}");
-    // Only C waited; the 401 did not: its event was counted as dropped, and reported.
-    assert_eq!(auditor.waited(), 1);
+    assert_eq!(ok, 4, "A, B, C and D: {events:?}");
+    // Only C and D waited; the 401 did not: its event was counted as dropped, and reported.
+    assert_eq!(auditor.waited(), 2);
     assert_eq!(auditor.dropped(), 1);
     assert!(
         events

@@ -128,7 +128,7 @@ impl<B: Body> Body for AuditBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         if let Some(waiting) = this.waiting {
-            std::task::ready!(waiting.as_mut().poll(cx));
+            std::task::ready!(Pin::new(waiting).poll(cx));
             *this.waiting = None;
             return Poll::Ready(this.last.take().expect("the held frame"));
         }
@@ -143,7 +143,7 @@ impl<B: Body> Body for AuditBody<B> {
         if ended
             && let Some(mut guard) = this.guard.take()
             && let Some(mut waiting) = guard.emit_at_end()
-            && waiting.as_mut().poll(cx).is_pending()
+            && Pin::new(&mut waiting).poll(cx).is_pending()
         {
             *this.waiting = Some(waiting);
             *this.last = Some(frame);

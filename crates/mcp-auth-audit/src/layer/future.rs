@@ -16,6 +16,16 @@ pin_project! {
         future: F,
         pending: Option<Pending>,
     }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // The client went away before the response: the request is still recorded, with
+            // no status and not completed.
+            if let Some(pending) = this.project().pending.take() {
+                drop(EventGuard::new(pending, 0, None));
+            }
+        }
+    }
 }
 
 impl<F> ResponseFuture<F> {
