@@ -632,15 +632,21 @@ async fn issuer_down_keeps_serving_with_the_last_good_keys() {
         .build()
         .unwrap();
     assert!(v.verify(&issuer.token().sign()).await.is_ok());
-    issuer.set_jwks_behavior(JwksBehavior::Fail(500));
-    for _ in 0..5 {
-        assert!(
-            v.verify(&issuer.token().sign()).await.is_ok(),
-            "stale keys still verify"
-        );
+    for failure in [JwksBehavior::Fail(500), JwksBehavior::Hang] {
+        issuer.set_jwks_behavior(failure);
+        // A refresh really happens, and really fails...
+        let fetches = issuer.jwks_fetches();
+        let failures = v.warm_up().await;
+        assert_eq!(failures.len(), 1, "the refresh failed");
+        assert!(issuer.jwks_fetches() > fetches, "the refresh was attempted");
+        // ...and tokens never seen before still verify with the last good keys.
+        for _ in 0..3 {
+            assert!(
+                v.verify(&issuer.token().sign()).await.is_ok(),
+                "stale keys still verify"
+            );
+        }
     }
-    issuer.set_jwks_behavior(JwksBehavior::Hang);
-    assert!(v.verify(&issuer.token().sign()).await.is_ok());
 }
 
 #[tokio::test]
@@ -706,6 +712,34 @@ async fn a_flood_of_random_kids_fetches_at_most_once_per_interval() {
         assert_eq!(task.await.unwrap().unwrap_err().reason(), "unknown_key");
     }
     assert_eq!(issuer.jwks_fetches(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_a_rotated_kid_shares_one_fetch_across_threads() {
+    let issuer = issuer().await;
+    let v = remote(&issuer)
+        .refresh_interval(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 1);
+    // The issuer rotates: every token now names a kid the verifier has never seen.
+    issuer.rotate(Algorithm::RS256);
+    let barrier = Arc::new(tokio::sync::Barrier::new(100));
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let v = v.clone();
+        let barrier = barrier.clone();
+        let token = issuer.token().sign();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            v.verify(&token).await
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().is_ok());
+    }
+    assert_eq!(issuer.jwks_fetches(), 2, "one fetch shared by every waiter");
 }
 
 #[tokio::test]
