@@ -42,6 +42,17 @@ fn remote(issuer: &MockIssuer) -> VerifierBuilder {
         .fetch_policy(dev_policy())
 }
 
+/// A verifier fetching `issuer`'s keys whenever it may (no refresh interval), with the keys
+/// already fetched by one verification.
+async fn verifying_with_keys_cached(issuer: &MockIssuer) -> Verifier {
+    let v = remote(issuer)
+        .refresh_interval(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    v
+}
+
 /// A verifier trusting `issuer`'s current keys statically.
 fn fixed(issuer: &MockIssuer) -> Verifier {
     Verifier::builder(resource())
@@ -717,11 +728,7 @@ async fn a_flood_of_random_kids_fetches_at_most_once_per_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_a_rotated_kid_shares_one_fetch_across_threads() {
     let issuer = issuer().await;
-    let v = remote(&issuer)
-        .refresh_interval(Duration::ZERO)
-        .build()
-        .unwrap();
-    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    let v = verifying_with_keys_cached(&issuer).await;
     assert_eq!(issuer.jwks_fetches(), 1);
     // The issuer rotates: every token now names a kid the verifier has never seen.
     issuer.rotate(Algorithm::RS256);
@@ -855,11 +862,7 @@ fn elapsed_below(start: std::time::Instant, limit: Duration) {
 #[tokio::test]
 async fn a_huge_jwks_is_refused_and_cached_keys_keep_working() {
     let issuer = issuer().await;
-    let v = remote(&issuer)
-        .refresh_interval(Duration::ZERO)
-        .build()
-        .unwrap();
-    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    let v = verifying_with_keys_cached(&issuer).await;
     let huge = format!(r#"{{"keys":[],"pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
     issuer.set_jwks_behavior(JwksBehavior::Body(huge, "application/json".into()));
     let start = std::time::Instant::now();
@@ -890,11 +893,7 @@ async fn a_slowloris_jwks_times_out() {
 #[tokio::test]
 async fn a_hanging_issuer_never_hangs_requests() {
     let issuer = issuer().await;
-    let v = remote(&issuer)
-        .refresh_interval(Duration::ZERO)
-        .build()
-        .unwrap();
-    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    let v = verifying_with_keys_cached(&issuer).await;
     issuer.set_jwks_behavior(JwksBehavior::Hang);
     let start = std::time::Instant::now();
     let err = v
