@@ -126,6 +126,10 @@ pub struct PrincipalInfo {
     pub client_name: Option<String>,
     /// Granted scopes.
     pub scopes: Scopes,
+    /// The audience value that admitted the token (the resource, or an accepted audience of
+    /// the issuer such as an App ID URI); absent for an issuer accepting tokens without `aud`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     /// The delegation chain from `act`, most recent actor first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<String>,
@@ -298,6 +302,7 @@ fn principal_info(p: &Principal, client: Option<&ClientSummary>) -> PrincipalInf
         client_id: p.client_id().map(str::to_owned),
         client_name: client.and_then(|c| c.name.clone()),
         scopes: p.scopes().clone(),
+        audience: p.audience().map(str::to_owned),
         actors: p
             .actor()
             .map(|a| a.chain().map(|a| a.subject.clone()).collect())

@@ -34,6 +34,8 @@ struct Inner {
     client_id: Option<String>,
     scopes: Scopes,
     audiences: Vec<String>,
+    audience: Option<String>,
+    roles: Vec<String>,
     expires_at: u64,
     issued_at: Option<u64>,
     token_id: Option<String>,
@@ -55,6 +57,8 @@ impl Principal {
             client_id: None,
             scopes: Scopes::empty(),
             audiences: Vec::new(),
+            audience: None,
+            roles: Vec::new(),
             expires_at: 0,
             issued_at: None,
             token_id: None,
@@ -74,7 +78,8 @@ impl Principal {
         &self.0.subject
     }
 
-    /// The OAuth client the token was issued to (`client_id`, else `azp`).
+    /// The OAuth client the token was issued to (by default from `client_id`, else `azp`; an
+    /// issuer's profile may name another claim, such as Okta's `cid` or Entra's `appid`).
     pub fn client_id(&self) -> Option<&str> {
         self.0.client_id.as_deref()
     }
@@ -87,6 +92,20 @@ impl Principal {
     /// The token's audiences (`aud`).
     pub fn audiences(&self) -> &[String] {
         &self.0.audiences
+    }
+
+    /// The audience value that admitted the token: this server's resource identifier, or one
+    /// of the issuer's accepted audiences. `None` when the issuer is configured to accept
+    /// tokens without `aud` and this one had none.
+    pub fn audience(&self) -> Option<&str> {
+        self.0.audience.as_deref()
+    }
+
+    /// Roles, groups or permissions the token carries, from the claims the issuer's profile
+    /// names (`permissions`, `roles`, `groups`, `realm_access.roles`, `cognito:groups`, ...).
+    /// Empty when none are configured or present.
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
     }
 
     /// Expiry (`exp`), seconds since the Unix epoch.
@@ -134,6 +153,8 @@ impl fmt::Debug for Principal {
             .field("client_id", &p.client_id)
             .field("scopes", &p.scopes)
             .field("audiences", &p.audiences)
+            .field("audience", &p.audience)
+            .field("roles", &p.roles)
             .field("expires_at", &p.expires_at)
             .field("actor", &p.actor)
             .field("token", &p.token)
@@ -161,6 +182,18 @@ impl PrincipalBuilder {
     /// Sets the audiences.
     pub fn audiences(mut self, audiences: Vec<String>) -> Self {
         self.0.audiences = audiences;
+        self
+    }
+
+    /// Sets the audience that admitted the token.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.0.audience = Some(audience.into());
+        self
+    }
+
+    /// Sets the roles, groups or permissions.
+    pub fn roles(mut self, roles: Vec<String>) -> Self {
+        self.0.roles = roles;
         self
     }
 

@@ -72,9 +72,26 @@ pub struct DiscoveryError {
 /// # Errors
 /// No location gave an acceptable document.
 pub async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<Discovered, DiscoveryError> {
+    discover_from(fetcher, issuer, issuer).await
+}
+
+/// Fetches the metadata found under `base` (its well-known locations, as for an issuer) and
+/// accepts only a document whose `issuer` is exactly `issuer`.
+///
+/// For issuers whose identifier cannot be fetched itself: a multi-tenant issuer's metadata is
+/// published under a shared endpoint (`…/organizations/v2.0`) and names a template
+/// (`…/{tenantid}/v2.0`) as its issuer.
+///
+/// # Errors
+/// No location gave an acceptable document.
+pub async fn discover_from(
+    fetcher: &Fetcher,
+    base: &str,
+    issuer: &str,
+) -> Result<Discovered, DiscoveryError> {
     let mut problems = Vec::new();
     let mut transient = false;
-    for url in metadata_urls(issuer) {
+    for url in metadata_urls(base) {
         match fetcher.get_json::<Value>(&url).await {
             Ok((Value::Object(document), _)) => {
                 let claimed = document.get("issuer").and_then(Value::as_str);

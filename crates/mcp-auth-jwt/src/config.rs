@@ -95,7 +95,40 @@ pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
 /// Longest clock leeway accepted in configuration.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
+/// Which tenants a multi-tenant issuer admits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Tenants {
+    /// Every tenant. Only ever set explicitly: any organisation with an account at the
+    /// provider can then obtain tokens this server accepts.
+    Any,
+    /// These tenant ids only.
+    Only(Vec<String>),
+}
+
+impl Tenants {
+    /// An allow list of tenant ids.
+    pub fn only<I, S>(tenants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::Only(tenants.into_iter().map(Into::into).collect())
+    }
+
+    pub(crate) fn admits(&self, tenant: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(ids) => ids.iter().any(|id| id == tenant),
+        }
+    }
+}
+
 /// One trusted issuer: where its keys come from and which tokens of it are accepted.
+///
+/// The defaults are RFC 9068's; an identity provider that issues other shapes gets a
+/// [`Profile`](crate::Profile) (or one of the vendor constructors such as
+/// [`IssuerConfig::okta`]), and each relaxation applies to this issuer alone.
 ///
 /// ```
 /// use mcp_auth_jwt::{IssuerConfig, RequiredClaims, TypPolicy};
@@ -106,6 +139,10 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 ///     .required_claims(RequiredClaims::minimal())
 ///     .leeway(Duration::from_secs(30));
 /// assert_eq!(auth0.issuer(), "https://tenant.example.auth0.com/");
+///
+/// let okta = IssuerConfig::okta("https://example.okta.com", "default")
+///     .audience("api://default");
+/// assert_eq!(okta.issuer(), "https://example.okta.com/oauth2/default");
 /// ```
 #[derive(Clone, Debug)]
 #[must_use]
@@ -116,6 +153,16 @@ pub struct IssuerConfig {
     pub(crate) typ: TypPolicy,
     pub(crate) required: RequiredClaims,
     pub(crate) leeway: Duration,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) accept_missing_audience: bool,
+    pub(crate) client_ids: Vec<String>,
+    pub(crate) claim_values: Vec<(String, String)>,
+    pub(crate) client_id_claims: Vec<String>,
+    pub(crate) scope_prefix: Option<String>,
+    pub(crate) role_claims: Vec<String>,
+    pub(crate) tenants: Option<Tenants>,
+    pub(crate) metadata_base: Option<String>,
+    pub(crate) profile: crate::Profile,
 }
 
 impl IssuerConfig {
@@ -127,6 +174,16 @@ impl IssuerConfig {
             typ: TypPolicy::default(),
             required: RequiredClaims::default(),
             leeway: Duration::from_secs(60),
+            audiences: Vec::new(),
+            accept_missing_audience: false,
+            client_ids: Vec::new(),
+            claim_values: Vec::new(),
+            client_id_claims: vec!["client_id".into(), "azp".into()],
+            scope_prefix: None,
+            role_claims: Vec::new(),
+            tenants: None,
+            metadata_base: None,
+            profile: crate::Profile::Rfc9068,
         }
     }
 
@@ -184,8 +241,100 @@ impl IssuerConfig {
         self
     }
 
+    /// Accepts tokens whose `aud` holds `audience`, besides this server's resource identifier:
+    /// an Entra App ID URI (`api://…`) or application id, Okta's `api://default`, an Auth0 API
+    /// identifier. The protected-resource metadata keeps advertising the resource URL; the
+    /// principal (and so the audit record) names the audience that matched.
+    ///
+    /// Any token of this issuer for that audience is accepted here, so use a value that names
+    /// this server alone where the provider allows it.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Accepts tokens without any `aud` claim (Amazon Cognito's access tokens). Such tokens
+    /// are bound by the client-id allow list instead ([`IssuerConfig::client_ids`], required:
+    /// building fails without it) and by the profile's claim checks (`token_use` is `access`).
+    pub fn accept_missing_audience(mut self) -> Self {
+        self.accept_missing_audience = true;
+        self
+    }
+
+    /// Admits only tokens issued to these OAuth clients (read from the profile's client-id
+    /// claim).
+    pub fn client_ids<I, S>(mut self, client_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.client_ids
+            .extend(client_ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Requires the string claim `name` to equal `value` (e.g. Cognito's `token_use` =
+    /// `access`, Keycloak's payload `typ` = `Bearer`), which tells access tokens from ID tokens
+    /// where the header does not.
+    pub fn require_claim_value(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.claim_values.push((name.into(), value.into()));
+        self
+    }
+
+    /// The claims naming the OAuth client, first present wins. Defaults to `client_id`, then
+    /// `azp`.
+    pub fn client_id_claims(mut self, claims: &[&str]) -> Self {
+        self.client_id_claims = claims.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    /// Strips this prefix from granted scopes (Cognito spells custom scopes
+    /// `<resource-server-id>/<scope>`; give the resource-server id, the `/` is implied), so
+    /// policies name `tools:read` whatever the provider calls it. Scopes without the prefix
+    /// are kept as they are.
+    pub fn scope_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let mut prefix = prefix.into();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        self.scope_prefix = Some(prefix);
+        self
+    }
+
+    /// Claims holding roles, groups or permissions (strings or arrays of strings; a dotted
+    /// path such as `realm_access.roles` reaches into objects), collected into
+    /// [`Principal::roles`](mcp_auth_core::Principal::roles).
+    pub fn role_claims(mut self, claims: &[&str]) -> Self {
+        self.role_claims = claims.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    /// Makes this a multi-tenant issuer: the issuer identifier is a template holding
+    /// `{tenantid}`, a token's `iss` must be the template filled with the token's own `tid`,
+    /// and that tenant must be admitted. See [`IssuerConfig::multi_tenant`].
+    pub fn tenants(mut self, tenants: Tenants) -> Self {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    /// Reads the issuer's metadata from under `base` instead of under the issuer identifier;
+    /// the document's `issuer` must still equal the configured issuer exactly.
+    pub fn metadata_from(mut self, base: impl Into<String>) -> Self {
+        self.metadata_base = Some(base.into());
+        self
+    }
+
     /// The issuer identifier.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The profile applied (RFC 9068 unless one was chosen).
+    pub fn profile_name(&self) -> crate::Profile {
+        self.profile
     }
 }

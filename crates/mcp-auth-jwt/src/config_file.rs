@@ -5,20 +5,46 @@ use std::time::Duration;
 use mcp_auth_core::Algorithm;
 use serde::Deserialize;
 
-use crate::{IssuerConfig, RequiredClaims, TypPolicy};
+use crate::{IssuerConfig, Profile, RequiredClaims, Tenants, TypPolicy};
 
 /// One `[[issuers]]` entry.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerEntry {
-    /// The issuer identifier, exactly as its tokens' `iss`.
+    /// The issuer identifier, exactly as its tokens' `iss`; for a multi-tenant issuer (with
+    /// `tenants`), the shared endpoint its metadata is published under
+    /// (`https://login.microsoftonline.com/organizations/v2.0`).
     pub issuer: String,
+    /// The identity provider's token shape: `"rfc9068"` (default), `"auth0"`, `"entra"`,
+    /// `"entra-v1"`, `"okta"`, `"keycloak"` or `"cognito"`. The keys below override it.
+    #[serde(default)]
+    pub profile: Profile,
     /// The JWKS URL; without it, discovery finds it.
     #[serde(default)]
     pub jwks_uri: Option<String>,
-    /// `"at+jwt"` (default) or `"lenient"` (also `JWT` and no `typ`).
+    /// Where the metadata is published when not under the issuer identifier.
     #[serde(default)]
-    pub typ: TypEntry,
+    pub metadata_from: Option<String>,
+    /// Audience values accepted besides the resource identifier (`api://…`, an application
+    /// id, `api://default`, an API identifier).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Tenants a multi-tenant issuer admits: a list of tenant ids, or `"any"`.
+    #[serde(default)]
+    pub tenants: Option<TenantsEntry>,
+    /// OAuth clients admitted (required for tokens without `aud`, as Cognito's).
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// A prefix stripped from granted scopes (Cognito's resource-server id).
+    #[serde(default)]
+    pub scope_prefix: Option<String>,
+    /// Claims holding roles, groups or permissions (dotted paths reach into objects);
+    /// replaces the profile's.
+    #[serde(default)]
+    pub role_claims: Option<Vec<String>>,
+    /// `"at+jwt"` or `"lenient"` (also `JWT` and no `typ`); the profile's by default.
+    #[serde(default)]
+    pub typ: Option<TypEntry>,
     /// `"rfc9068"` (default), `"minimal"`, or a list of claim names.
     #[serde(default)]
     pub required_claims: Option<RequiredClaimsEntry>,
@@ -28,6 +54,24 @@ pub struct IssuerEntry {
     /// Clock leeway in seconds (default 60, at most 300).
     #[serde(default)]
     pub leeway_seconds: Option<u64>,
+}
+
+/// `issuers[].tenants`: an allow list, or every tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged, expecting = "a list of tenant ids, or \"any\"")]
+pub enum TenantsEntry {
+    /// `"any"`.
+    Any(AnyTenant),
+    /// Tenant ids.
+    List(Vec<String>),
+}
+
+/// The word `any`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnyTenant {
+    /// Every tenant.
+    Any,
 }
 
 /// `issuers[].typ`: which `typ` headers access tokens may carry.
@@ -68,15 +112,45 @@ pub enum ClaimsProfile {
 impl IssuerEntry {
     /// The issuer's configuration.
     pub fn into_config(self) -> IssuerConfig {
-        let mut config = match &self.jwks_uri {
-            Some(uri) => IssuerConfig::jwks_uri(&self.issuer, uri),
-            None => IssuerConfig::discover(&self.issuer),
+        let tenants = self.tenants.map(|t| match t {
+            TenantsEntry::Any(AnyTenant::Any) => Tenants::Any,
+            TenantsEntry::List(ids) => Tenants::Only(ids),
+        });
+        let mut config = match (&self.jwks_uri, tenants) {
+            (Some(uri), Some(tenants)) => {
+                IssuerConfig::jwks_uri(&self.issuer, uri).tenants(tenants)
+            }
+            (Some(uri), None) => IssuerConfig::jwks_uri(&self.issuer, uri),
+            (None, Some(tenants)) => IssuerConfig::multi_tenant(&self.issuer, tenants),
+            (None, None) => IssuerConfig::discover(&self.issuer),
         };
-        if self.typ == TypEntry::Lenient {
-            config = config.typ(TypPolicy::Lenient);
+        config = config.profile(self.profile);
+        if let Some(base) = self.metadata_from {
+            config = config.metadata_from(base);
+        }
+        for audience in self.audiences {
+            config = config.audience(audience);
+        }
+        if !self.client_ids.is_empty() {
+            config = config.client_ids(self.client_ids);
+        }
+        if let Some(prefix) = self.scope_prefix {
+            config = config.scope_prefix(prefix);
+        }
+        if let Some(claims) = self.role_claims {
+            let claims: Vec<&str> = claims.iter().map(String::as_str).collect();
+            config = config.role_claims(&claims);
+        }
+        match self.typ {
+            None => {}
+            Some(TypEntry::AtJwt) => config = config.typ(TypPolicy::AccessToken),
+            Some(TypEntry::Lenient) => config = config.typ(TypPolicy::Lenient),
         }
         match self.required_claims {
-            None | Some(RequiredClaimsEntry::Profile(ClaimsProfile::Rfc9068)) => {}
+            None => {}
+            Some(RequiredClaimsEntry::Profile(ClaimsProfile::Rfc9068)) => {
+                config = config.required_claims(RequiredClaims::rfc9068())
+            }
             Some(RequiredClaimsEntry::Profile(ClaimsProfile::Minimal)) => {
                 config = config.required_claims(RequiredClaims::minimal())
             }

@@ -33,6 +33,9 @@ pub(crate) struct VerificationKey {
     pub(crate) key: DecodingKey,
     /// SHA-256 of the public key material: recognises the same key across refreshes.
     pub(crate) fingerprint: [u8; 32],
+    /// The issuer the key may sign for, when the JWKS says (Entra's shared JWKS names one per
+    /// key, possibly a `{tenantid}` template).
+    pub(crate) issuer: Option<String>,
 }
 
 impl VerificationKey {
@@ -211,12 +214,18 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<Option<VerificationKey>, String> 
         return Err(format!("alg {alg:?} contradicts the key type"));
     }
     let fingerprint = Sha256::digest(&material).into();
+    let issuer = match jwk.get("issuer") {
+        None => None,
+        Some(Value::String(issuer)) => Some(issuer.clone()),
+        Some(_) => return Err("`issuer` is not a string".into()),
+    };
     Ok(Some(VerificationKey {
         kid,
         alg,
         kind,
         key,
         fingerprint,
+        issuer,
     }))
 }
 
@@ -228,6 +237,7 @@ pub(crate) fn hmac_key(secret: &[u8]) -> VerificationKey {
         kind: KeyKind::Oct,
         key: DecodingKey::from_secret(secret),
         fingerprint: Sha256::digest(secret).into(),
+        issuer: None,
     }
 }
 

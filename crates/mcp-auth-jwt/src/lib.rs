@@ -41,15 +41,19 @@ mod config;
 mod config_file;
 mod jwks;
 pub mod layer;
+mod profile;
 mod token;
 mod verifier;
 
 pub use config::{
-    DEFAULT_ALGORITHMS, IssuerConfig, KeySource, MAX_LEEWAY, RequiredClaims, TypPolicy,
+    DEFAULT_ALGORITHMS, IssuerConfig, KeySource, MAX_LEEWAY, RequiredClaims, Tenants, TypPolicy,
 };
-pub use config_file::{ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TypEntry};
+pub use config_file::{
+    AnyTenant, ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TenantsEntry, TypEntry,
+};
 pub use layer::{Verify, VerifyLayer};
 pub use mcp_auth_core::Algorithm;
+pub use profile::{Profile, TENANT_PLACEHOLDER, UnknownProfile};
 pub use verifier::{ConfigError, Verifier, VerifierBuilder};
 
 /// The signature library's name for `alg`; `None` for an algorithm it does not implement.

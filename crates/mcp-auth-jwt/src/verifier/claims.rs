@@ -4,6 +4,7 @@ use mcp_auth_core::{Actor, AuthError, BearerToken, Principal, ResourceId, Scopes
 use serde_json::{Map, Value};
 
 use crate::config::IssuerConfig;
+use crate::jwks::clip;
 use crate::token::{audiences, numeric_date, string_claim};
 
 fn invalid(reason: &'static str, description: String) -> AuthError {
@@ -18,6 +19,7 @@ pub(crate) fn check(
     now: u64,
     token: &str,
     digest: TokenDigest,
+    tenant: Option<&str>,
 ) -> Result<Principal, AuthError> {
     let leeway = config.leeway.as_secs();
     let exp = numeric_date(&claims, "exp")?
@@ -45,16 +47,28 @@ pub(crate) fn check(
             format!("token was issued {} seconds in the future (iat)", iat - now),
         ));
     }
+    if let Some(tenant) = tenant {
+        match string_claim(&claims, "tid")? {
+            Some(tid) if tid == tenant => {}
+            Some(tid) => {
+                return Err(invalid(
+                    "wrong_tenant",
+                    format!(
+                        "token `tid` `{}` does not match the tenant its issuer names (`{tenant}`)",
+                        clip(tid)
+                    ),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    "missing_claim",
+                    "token has no `tid` claim; a multi-tenant issuer needs it".into(),
+                ));
+            }
+        }
+    }
     let auds = audiences(&claims)?;
-    if auds.is_empty() {
-        return Err(invalid("missing_claim", "token has no `aud` claim".into()));
-    }
-    if !auds.iter().any(|aud| resource.matches(aud)) {
-        return Err(invalid(
-            "wrong_audience",
-            format!("token audience does not include this resource ({resource})"),
-        ));
-    }
+    let matched = matched_audience(&auds, config, resource)?;
     for name in config.required.names() {
         if !claims.contains_key(name) {
             return Err(invalid(
@@ -63,20 +77,74 @@ pub(crate) fn check(
             ));
         }
     }
+    for (name, want) in &config.claim_values {
+        let got = claims.get(name.as_str()).and_then(Value::as_str);
+        if got != Some(want.as_str()) {
+            return Err(invalid(
+                "wrong_token_kind",
+                match got {
+                    Some(got) => format!(
+                        "token claim `{name}` is `{}`; access tokens of this issuer have `{want}`",
+                        clip(got)
+                    ),
+                    None => format!(
+                        "token has no `{name}` claim; access tokens of this issuer have `{name}` = `{want}`"
+                    ),
+                },
+            ));
+        }
+    }
     let issuer = string_claim(&claims, "iss")?.unwrap_or_default().to_owned();
     let subject = string_claim(&claims, "sub")?.unwrap_or_default().to_owned();
-    let client_id = match string_claim(&claims, "client_id")? {
-        Some(id) => Some(id.to_owned()),
-        None => string_claim(&claims, "azp")?.map(str::to_owned),
-    };
+    let mut client_id = None;
+    for name in &config.client_id_claims {
+        if let Some(Value::String(id)) = claims.get(name.as_str()) {
+            client_id = Some(id.clone());
+            break;
+        }
+    }
+    if !config.client_ids.is_empty() {
+        match &client_id {
+            Some(id) if config.client_ids.contains(id) => {}
+            Some(id) => {
+                return Err(invalid(
+                    "client_not_allowed",
+                    format!(
+                        "token was issued to client `{}`, which this resource does not admit",
+                        clip(id)
+                    ),
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    "missing_claim",
+                    format!(
+                        "token names no client (`{}`); this issuer admits listed clients only",
+                        config.client_id_claims.join("`, `")
+                    ),
+                ));
+            }
+        }
+    }
     let jti = string_claim(&claims, "jti")?.map(str::to_owned);
-    let scopes = Scopes::from_claims(&claims);
+    let scopes = match &config.scope_prefix {
+        None => Scopes::from_claims(&claims),
+        Some(prefix) => Scopes::from_claims(&claims)
+            .iter()
+            .map(|scope| scope.strip_prefix(prefix.as_str()).unwrap_or(scope))
+            .collect(),
+    };
+    let roles = roles(&claims, &config.role_claims);
     let actor = claims.get("act").and_then(Actor::from_claim);
 
     let mut builder = Principal::builder(issuer, subject, BearerToken::with_digest(token, digest))
         .scopes(scopes)
         .audiences(auds)
+        .roles(roles)
         .expires_at(exp);
+    if let Some(audience) = matched {
+        builder = builder.audience(audience);
+    }
     if let Some(id) = client_id {
         builder = builder.client_id(id);
     }
@@ -90,4 +158,71 @@ pub(crate) fn check(
         builder = builder.actor(actor);
     }
     Ok(builder.claims(claims).build())
+}
+
+/// The audience that admits the token: the resource first, then the issuer's accepted
+/// audiences; `None` for a token without `aud` from an issuer that accepts those.
+fn matched_audience(
+    auds: &[String],
+    config: &IssuerConfig,
+    resource: &ResourceId,
+) -> Result<Option<String>, AuthError> {
+    if auds.is_empty() {
+        if config.accept_missing_audience {
+            return Ok(None);
+        }
+        return Err(invalid("missing_claim", "token has no `aud` claim".into()));
+    }
+    if let Some(aud) = auds.iter().find(|aud| resource.matches(aud)) {
+        return Ok(Some(aud.clone()));
+    }
+    if let Some(aud) = auds.iter().find(|aud| config.audiences.contains(aud)) {
+        return Ok(Some(aud.clone()));
+    }
+    let shown: Vec<String> = auds
+        .iter()
+        .take(3)
+        .map(|a| format!("`{}`", clip(a)))
+        .collect();
+    Err(invalid(
+        "wrong_audience",
+        format!(
+            "token audience does not include this resource ({resource}){}; the token names {}",
+            if config.audiences.is_empty() {
+                ""
+            } else {
+                " or an audience accepted for its issuer"
+            },
+            shown.join(", "),
+        ),
+    ))
+}
+
+/// Strings found at the configured claim paths (a dotted path reaches into objects; a claim
+/// whose own name holds a dot, such as a namespaced Auth0 claim, is matched whole first).
+/// Bounded: at most 256 roles of at most 256 bytes are kept.
+fn roles(claims: &Map<String, Value>, paths: &[String]) -> Vec<String> {
+    const MAX_ROLES: usize = 256;
+    let mut roles = Vec::new();
+    for path in paths {
+        let value = claims.get(path.as_str()).or_else(|| {
+            let mut parts = path.split('.');
+            let first = claims.get(parts.next()?)?;
+            parts.try_fold(first, |value, part| value.get(part))
+        });
+        let found: Box<dyn Iterator<Item = &str>> = match value {
+            Some(Value::String(role)) => Box::new(std::iter::once(role.as_str())),
+            Some(Value::Array(items)) => Box::new(items.iter().filter_map(Value::as_str)),
+            _ => Box::new(std::iter::empty()),
+        };
+        for role in found.filter(|r| r.len() <= 256) {
+            if roles.len() == MAX_ROLES {
+                return roles;
+            }
+            if !roles.iter().any(|r| r == role) {
+                roles.push(role.to_owned());
+            }
+        }
+    }
+    roles
 }

@@ -1,7 +1,7 @@
 //! Per-issuer key state: discovery, JWKS fetches, single-flight and rate-limited refreshes.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mcp_auth_fetch::{FetchError, Fetcher};
@@ -9,6 +9,9 @@ use serde_json::Value;
 
 use crate::config::{IssuerConfig, KeySource};
 use crate::jwks::{VerificationKey, parse_jwks};
+
+/// The first retry delay after a failed fetch, before keys were ever obtained.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// Bounds on how long a fetched JWKS is considered fresh.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +29,9 @@ pub(crate) struct IssuerState {
     pub(crate) refresh_gate: tokio::sync::Mutex<()>,
     /// Milliseconds since `epoch` of the last fetch attempt, plus one (0 = never).
     last_attempt: AtomicU64,
+    /// Failed fetches since keys were last obtained; `u32::MAX` once keys have been obtained
+    /// (then the full refresh interval applies).
+    failures_without_keys: AtomicU32,
     epoch: Instant,
 }
 
@@ -46,6 +52,7 @@ impl IssuerState {
             jwks_uri: Mutex::new(jwks_uri),
             refresh_gate: tokio::sync::Mutex::new(()),
             last_attempt: AtomicU64::new(0),
+            failures_without_keys: AtomicU32::new(0),
             epoch,
         }
     }
@@ -59,6 +66,10 @@ impl IssuerState {
     }
 
     /// Time until another fetch is allowed (zero when it is allowed now).
+    ///
+    /// Until keys have been obtained once, retries back off from one second (doubling up to
+    /// `interval`): an issuer that is not up yet when the server starts (as in a compose file)
+    /// is reached within seconds, not after a whole refresh interval of 503s.
     pub(crate) fn refresh_wait(&self, interval: Duration) -> Duration {
         if !self.is_remote() {
             return Duration::MAX;
@@ -67,6 +78,10 @@ impl IssuerState {
         if last == 0 {
             return Duration::ZERO;
         }
+        let interval = match self.failures_without_keys.load(Ordering::Acquire) {
+            u32::MAX => interval,
+            failures => interval.min(FIRST_RETRY * 2u32.pow(failures.saturating_sub(1).min(10))),
+        };
         let since = self
             .epoch
             .elapsed()
@@ -77,6 +92,20 @@ impl IssuerState {
     /// True when waiting for keys is worth it: a fetch is allowed now, or one is under way.
     pub(crate) fn may_fetch_now(&self, interval: Duration) -> bool {
         self.refresh_wait(interval).is_zero() || self.refresh_gate.try_lock().is_err()
+    }
+
+    /// Records how a fetch ended, for the back-off before keys are first obtained.
+    pub(crate) fn record_outcome(&self, fetched: bool) {
+        if fetched {
+            self.failures_without_keys
+                .store(u32::MAX, Ordering::Release);
+        } else {
+            let _ =
+                self.failures_without_keys
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n != u32::MAX).then(|| n.saturating_add(1).min(u32::MAX - 1))
+                    });
+        }
     }
 
     pub(crate) fn mark_attempt(&self) {
@@ -93,7 +122,12 @@ impl IssuerState {
         let uri = match self.known_jwks_uri() {
             Some(uri) => uri,
             None => {
-                let uri = discover(fetcher, &self.config.issuer).await?;
+                let base = self
+                    .config
+                    .metadata_base
+                    .as_deref()
+                    .unwrap_or(&self.config.issuer);
+                let uri = discover(fetcher, base, &self.config.issuer).await?;
                 *self.jwks_uri.lock().expect("jwks_uri") = Some(uri.clone());
                 uri
             }
@@ -137,9 +171,14 @@ impl IssuerState {
     }
 }
 
-/// Finds the issuer's `jwks_uri` in its metadata (the document's `issuer` must equal ours).
-pub(crate) async fn discover(fetcher: &Fetcher, issuer: &str) -> Result<String, String> {
-    let found = mcp_auth_fetch::discovery::discover(fetcher, issuer)
+/// Finds the issuer's `jwks_uri` in the metadata under `base` (the document's `issuer` must
+/// equal ours).
+pub(crate) async fn discover(
+    fetcher: &Fetcher,
+    base: &str,
+    issuer: &str,
+) -> Result<String, String> {
+    let found = mcp_auth_fetch::discovery::discover_from(fetcher, base, issuer)
         .await
         .map_err(|e| e.to_string())?;
     match found.text("jwks_uri") {

@@ -13,8 +13,9 @@ use mcp_auth_core::{AuthError, Principal, ResourceId, TokenDigest};
 use mcp_auth_fetch::{FetchPolicy, Fetcher};
 use quick_cache::sync::Cache;
 
-use crate::config::{IssuerConfig, KeySource, MAX_LEEWAY, TypPolicy};
+use crate::config::{IssuerConfig, KeySource, MAX_LEEWAY, Tenants, TypPolicy};
 use crate::jwks::{KeySet, VerificationKey, clip, hmac_key, parse_jwks};
+use crate::profile::IssuerTemplate;
 use crate::token;
 use issuer::{Freshness, IssuerState};
 
@@ -54,6 +55,8 @@ struct Inner {
     resource: ResourceId,
     issuers: Vec<IssuerState>,
     by_issuer: HashMap<String, usize>,
+    /// Multi-tenant issuers, matched by shape when no issuer is named exactly.
+    templates: Vec<(IssuerTemplate, usize)>,
     keys: Cache<usize, Arc<KeySet>>,
     /// Keyed by the token itself (shared with the cached principal's copy): an exact match,
     /// found without hashing the token with SHA-256 on every request.
@@ -190,14 +193,9 @@ impl Verifier {
             Ok(None) => return done_invalid("missing_claim", "token has no `iss` claim".into()),
             Err(e) => return Attempt::Done(Err(e)),
         };
-        let Some(&index) = inner.by_issuer.get(iss) else {
-            return done_invalid(
-                "untrusted_issuer",
-                format!(
-                    "token issuer `{}` is not trusted by this resource",
-                    clip(iss)
-                ),
-            );
+        let (index, tenant) = match self.select_issuer(iss) {
+            Ok(found) => found,
+            Err(e) => return Attempt::Done(Err(e)),
         };
         let state = &inner.issuers[index];
         let config = &state.config;
@@ -265,10 +263,22 @@ impl Verifier {
                 "token signature does not verify with the issuer's keys".into(),
             );
         };
+        if let Err(e) = check_key_issuer(key, iss, &parsed.claims) {
+            return Attempt::Done(Err(e));
+        }
         let now = (inner.clock)();
         // Computed once per verified token, for the fingerprint audit events carry.
         let digest = TokenDigest::of(token.as_bytes());
-        let result = claims::check(parsed.claims, config, &inner.resource, now, token, digest);
+        let tenant = tenant.map(str::to_owned);
+        let result = claims::check(
+            parsed.claims,
+            config,
+            &inner.resource,
+            now,
+            token,
+            digest,
+            tenant.as_deref(),
+        );
         if let Ok(principal) = &result {
             inner.tokens.insert(
                 principal.token().shared_secret(),
@@ -283,6 +293,37 @@ impl Verifier {
             );
         }
         Attempt::Done(result)
+    }
+
+    /// The trusted issuer a token's `iss` names, and for a multi-tenant issuer the tenant.
+    fn select_issuer<'a>(&self, iss: &'a str) -> Result<(usize, Option<&'a str>), AuthError> {
+        let inner = &*self.inner;
+        if let Some(&index) = inner.by_issuer.get(iss) {
+            return Ok((index, None));
+        }
+        for (template, index) in &inner.templates {
+            let Some(tenant) = template.tenant_of(iss) else {
+                continue;
+            };
+            let config = &inner.issuers[*index].config;
+            if config.tenants.as_ref().is_some_and(|t| t.admits(tenant)) {
+                return Ok((*index, Some(tenant)));
+            }
+            return Err(AuthError::invalid_token(
+                "tenant_not_allowed",
+                format!(
+                    "token tenant `{}` is not admitted by this resource",
+                    clip(tenant)
+                ),
+            ));
+        }
+        Err(AuthError::invalid_token(
+            "untrusted_issuer",
+            format!(
+                "token issuer `{}` is not trusted by this resource",
+                clip(iss)
+            ),
+        ))
     }
 
     /// A cache hit stands while the token has not expired and its key is still published.
@@ -362,7 +403,9 @@ impl Verifier {
             return Ok(());
         }
         state.mark_attempt();
-        let fetched = state.fetch(fetcher, inner.freshness).await?;
+        let fetched = state.fetch(fetcher, inner.freshness).await;
+        state.record_outcome(fetched.is_ok());
+        let fetched = fetched?;
         for skipped in &fetched.skipped {
             tracing::warn!(target: "mcp_auth::jwt", issuer = %state.config.issuer, "skipped JWKS key: {skipped}");
         }
@@ -387,6 +430,33 @@ impl fmt::Debug for Verifier {
 
 fn done_invalid(reason: &'static str, description: String) -> Attempt {
     Attempt::Done(Err(AuthError::invalid_token(reason, description)))
+}
+
+/// A key that names its issuer (Entra's shared JWKS) signs only for that issuer; a
+/// `{tenantid}` in the name stands for the token's own `tid`.
+fn check_key_issuer(
+    key: &VerificationKey,
+    iss: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), AuthError> {
+    let Some(key_issuer) = &key.issuer else {
+        return Ok(());
+    };
+    let expected = match claims.get("tid").and_then(serde_json::Value::as_str) {
+        Some(tid) => key_issuer.replace(crate::profile::TENANT_PLACEHOLDER, tid),
+        None => key_issuer.clone(),
+    };
+    if expected == iss {
+        return Ok(());
+    }
+    Err(AuthError::invalid_token(
+        "key_issuer_mismatch",
+        format!(
+            "the key that signed the token is published for issuer `{}`, not `{}`",
+            clip(key_issuer),
+            clip(iss)
+        ),
+    ))
 }
 
 fn check_typ(typ: Option<&str>, policy: TypPolicy) -> Result<(), AuthError> {
@@ -490,6 +560,7 @@ impl VerifierBuilder {
         let epoch = Instant::now();
         let keys = Cache::new(self.issuers.len().max(1));
         let mut by_issuer = HashMap::new();
+        let mut templates = Vec::new();
         let mut states = Vec::new();
         // (issuer, first URL fetched for it), checked against the fetch policy below.
         let mut fetched = Vec::new();
@@ -503,6 +574,41 @@ impl VerifierBuilder {
             if by_issuer.insert(name.clone(), index).is_some() {
                 return Err(ConfigError::new(format!(
                     "issuer `{name}` is configured twice"
+                )));
+            }
+            match (IssuerTemplate::parse(&name), &config.tenants) {
+                (Some(template), Some(_)) => {
+                    if matches!(config.keys, KeySource::Discovery) && config.metadata_base.is_none()
+                    {
+                        return Err(ConfigError::new(format!(
+                            "issuer `{name}`: a multi-tenant issuer needs the shared endpoint its metadata is published under (IssuerConfig::multi_tenant, or `issuer` = the `common`/`organizations` URL with `tenants` in the TOML)"
+                        )));
+                    }
+                    templates.push((template, index));
+                }
+                (Some(_), None) => {
+                    return Err(ConfigError::new(format!(
+                        "issuer `{name}` is a multi-tenant template: say which tenants it admits (Tenants::only([...]) or, explicitly, Tenants::Any)"
+                    )));
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::new(format!(
+                        "issuer `{name}`: tenants are set but the issuer holds no `{{tenantid}}` placeholder (use IssuerConfig::multi_tenant with the shared endpoint)"
+                    )));
+                }
+                (None, None) => {}
+            }
+            if let Some(Tenants::Only(ids)) = &config.tenants
+                && ids.is_empty()
+            {
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}`: the tenant allow list is empty"
+                )));
+            }
+            if config.accept_missing_audience && config.client_ids.is_empty() {
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}`: tokens without `aud` ({} profile) are accepted only from listed clients; add the app client ids (IssuerConfig::client_ids, `client_ids = [...]` in the TOML, --client-id)",
+                    config.profile
                 )));
             }
             if config.leeway > MAX_LEEWAY {
@@ -551,7 +657,10 @@ impl VerifierBuilder {
                     );
                 }
                 KeySource::JwksUri(url) => fetched.push((name.clone(), url.clone())),
-                KeySource::Discovery => fetched.push((name.clone(), name.clone())),
+                KeySource::Discovery => fetched.push((
+                    name.clone(),
+                    config.metadata_base.clone().unwrap_or_else(|| name.clone()),
+                )),
             }
             states.push(IssuerState::new(config, epoch));
         }
@@ -584,6 +693,7 @@ impl VerifierBuilder {
                 resource: self.resource,
                 issuers: states,
                 by_issuer,
+                templates,
                 keys,
                 tokens: Cache::new(self.token_cache_capacity),
                 fetcher,

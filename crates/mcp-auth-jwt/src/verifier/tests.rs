@@ -303,7 +303,7 @@ async fn audience_must_name_this_resource() {
             .token()
             .audience("https://other.example.com/mcp")
             .sign(),
-        wrong,
+        &format!("{wrong}; the token names `https://other.example.com/mcp`"),
     )
     .await;
     assert_rejected(
@@ -312,7 +312,7 @@ async fn audience_must_name_this_resource() {
             .token()
             .audience("https://mcp.example.com/mcp/admin")
             .sign(),
-        wrong,
+        &format!("{wrong}; the token names `https://mcp.example.com/mcp/admin`"),
     )
     .await;
     assert_rejected(
