@@ -12,6 +12,8 @@
 //!   and prompts you give it).
 //! - [`McpTestClient`]: an MCP client over Streamable HTTP (right headers, bearer token, JSON or
 //!   SSE answers) for integration tests.
+//! - [`vendors`]: identity providers as they really are (Auth0, Entra ID v1/v2 and
+//!   multi-tenant, Okta, Keycloak, Cognito): their discovery documents, JWKS and token shapes.
 //! - [`StrictReadiness`]: an inner service that fails a test when a layer calls an instance
 //!   that was not polled ready.
 //!
@@ -42,6 +44,7 @@ mod probe;
 mod ready;
 mod tls;
 mod token;
+pub mod vendors;
 
 pub use client::{McpReply, McpTestClient, PROTOCOL_VERSION};
 pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
