@@ -672,11 +672,40 @@ async fn no_keys_at_all_is_503_with_retry_after_not_401() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=30).contains(&retry), "{retry}");
+    // Keys were never obtained: the first retry comes after a second, not the whole interval.
+    assert_eq!(retry, 1);
     assert!(response.headers().get("www-authenticate").is_none());
-    // Within the refresh interval nothing is fetched again.
+    // Within the back-off nothing is fetched again.
     assert_eq!(call(v, &issuer.token().sign()).await.status(), 503);
     assert_eq!(issuer.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn an_issuer_not_up_at_start_is_retried_with_back_off_not_after_the_interval() {
+    let issuer = issuer().await;
+    issuer.set_jwks_behavior(JwksBehavior::Fail(503));
+    let v = remote(&issuer)
+        .refresh_interval(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let token = issuer.token().sign();
+    let wait = |e: AuthError| e.retry_after().expect("503 carries Retry-After");
+    let first = wait(v.verify(&token).await.unwrap_err());
+    assert!(first <= Duration::from_secs(1), "{first:?}");
+    // Waiting as told, the next attempt is made and fails again; the wait doubles.
+    tokio::time::sleep(first).await;
+    let second = wait(v.verify(&token).await.unwrap_err());
+    assert_eq!(issuer.jwks_fetches(), 2);
+    assert!(
+        second > Duration::from_secs(1) && second <= Duration::from_secs(2),
+        "{second:?}"
+    );
+    // The issuer comes up; after the second wait the keys are fetched and the token verifies,
+    // some 3 s after start instead of 30.
+    issuer.set_jwks_behavior(JwksBehavior::Serve);
+    tokio::time::sleep(second).await;
+    assert!(v.verify(&token).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 3);
 }
 
 #[tokio::test]
