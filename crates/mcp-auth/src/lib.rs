@@ -92,7 +92,9 @@ pub use mcp_auth_fetch::FetchPolicy;
 #[cfg(feature = "jwt")]
 pub use mcp_auth_jwt as jwt;
 #[cfg(feature = "jwt")]
-pub use mcp_auth_jwt::{IssuerConfig, RequiredClaims, TypPolicy, Verifier, VerifyLayer};
+pub use mcp_auth_jwt::{
+    IssuerConfig, Profile, RequiredClaims, Tenants, TypPolicy, Verifier, VerifyLayer,
+};
 #[cfg(feature = "obo")]
 pub use mcp_auth_obo as obo;
 #[cfg(feature = "obo")]
@@ -120,7 +122,7 @@ pub mod prelude {
     #[cfg(feature = "obo")]
     pub use crate::{ClientAuth, ExchangeRequest, OboLayer, OnBehalfOf, TokenExchangeClient};
     #[cfg(feature = "jwt")]
-    pub use crate::{IssuerConfig, Verifier, VerifyLayer};
+    pub use crate::{IssuerConfig, Profile, Tenants, Verifier, VerifyLayer};
     #[cfg(feature = "stack")]
     pub use crate::{McpAuth, McpAuthLayer};
     #[cfg(feature = "scope")]

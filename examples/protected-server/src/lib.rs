@@ -74,6 +74,55 @@ pub struct Options {
     /// Trust this extra root certificate (PEM) for issuer, client-document and token-exchange
     /// fetches, e.g. an internal CA.
     pub ca_file: Option<std::path::PathBuf>,
+    /// How the external issuer's tokens look: its identity provider and the settings that go
+    /// with it. Ignored without [`Options::issuer`].
+    pub idp: IdpOptions,
+}
+
+/// The `--idp`, `--audience`, `--tenant`, `--client-id` and `--scope-prefix` flags, applying to
+/// `--issuer`.
+#[derive(Clone, Debug, Default)]
+pub struct IdpOptions {
+    /// The identity provider's profile (`auth0`, `entra`, `entra-v1`, `okta`, `keycloak`,
+    /// `cognito`); RFC 9068 when absent.
+    pub profile: Option<mcp_auth::Profile>,
+    /// Audience values accepted besides the resource URL.
+    pub audiences: Vec<String>,
+    /// Tenants admitted; makes the issuer multi-tenant (then `--issuer` is the shared
+    /// `common`/`organizations` endpoint). `any` admits every tenant.
+    pub tenants: Vec<String>,
+    /// Clients admitted (required for tokens without `aud`).
+    pub client_ids: Vec<String>,
+    /// A prefix stripped from granted scopes (Cognito's resource-server id).
+    pub scope_prefix: Option<String>,
+}
+
+impl IdpOptions {
+    /// The issuer's configuration: the same conversion as an `[[issuers]]` TOML entry.
+    pub fn issuer_config(&self, issuer: &str) -> IssuerConfig {
+        use mcp_auth::jwt::{AnyTenant, IssuerEntry, TenantsEntry};
+        let tenants = match self.tenants.as_slice() {
+            [] => None,
+            [any] if any == "any" => Some(TenantsEntry::Any(AnyTenant::Any)),
+            ids => Some(TenantsEntry::List(ids.to_vec())),
+        };
+        IssuerEntry {
+            issuer: issuer.to_owned(),
+            profile: self.profile.unwrap_or_default(),
+            jwks_uri: None,
+            metadata_from: None,
+            audiences: self.audiences.clone(),
+            tenants,
+            client_ids: self.client_ids.clone(),
+            scope_prefix: self.scope_prefix.clone(),
+            role_claims: None,
+            typ: None,
+            required_claims: None,
+            algorithms: None,
+            leeway_seconds: None,
+        }
+        .into_config()
+    }
 }
 
 impl Default for Options {
@@ -86,6 +135,7 @@ impl Default for Options {
             audit_file: None,
             config: None,
             ca_file: None,
+            idp: IdpOptions::default(),
         }
     }
 }
@@ -250,7 +300,7 @@ async fn built_in(
         .unwrap_or_else(|| format!("http://{addr}/mcp"));
 
     let (issuer_config, dev_issuer) = match &options.issuer {
-        Some(url) => (IssuerConfig::discover(url), None),
+        Some(url) => (options.idp.issuer_config(url), None),
         None => {
             let dev = MockIssuer::builder().audience(&mcp_url).start().await;
             (

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
-use protected_server::{Options, start};
+use mcp_auth::Profile;
+use protected_server::{IdpOptions, Options, start};
 
 fn command() -> Command {
     Command::new("protected-server")
@@ -37,7 +38,13 @@ fn command() -> Command {
                 .long("config")
                 .value_name("FILE")
                 .value_parser(value_parser!(PathBuf))
-                .conflicts_with_all(["resource", "issuer", "exchange-client-id", "audit-file"])
+                .conflicts_with_all([
+                    "resource",
+                    "issuer",
+                    "exchange-client-id",
+                    "audit-file",
+                    "idp",
+                ])
                 .help(
                     "Run the configuration in this TOML file (resource, issuers, scopes, \
                      clients, token exchange, audit, fetch) instead of the built-in one",
@@ -51,6 +58,63 @@ fn command() -> Command {
                 .help(
                     "Trust this extra root certificate for issuer, client-document and \
                      token-exchange fetches (an internal CA)",
+                ),
+        )
+        .arg(
+            Arg::new("idp")
+                .long("idp")
+                .value_name("NAME")
+                .requires("issuer")
+                .value_parser(value_parser!(Profile))
+                .help(
+                    "With --issuer: its identity provider, for the shape of its tokens: \
+                     auth0, entra (v2; multi-tenant with --tenant), entra-v1, okta, keycloak, \
+                     cognito [default: RFC 9068]",
+                ),
+        )
+        .arg(
+            Arg::new("audience")
+                .long("audience")
+                .value_name("VALUE")
+                .requires("issuer")
+                .action(ArgAction::Append)
+                .help(
+                    "With --issuer: also accept tokens whose aud is VALUE (an Entra App ID URI \
+                     or application id, Okta's api://default, an Auth0 API identifier); \
+                     repeatable",
+                ),
+        )
+        .arg(
+            Arg::new("tenant")
+                .long("tenant")
+                .value_name("ID")
+                .requires("issuer")
+                .action(ArgAction::Append)
+                .help(
+                    "With --issuer: a multi-tenant issuer (--issuer is the shared \
+                     common/organizations URL) admitting this tenant; repeatable; `any` \
+                     admits every tenant",
+                ),
+        )
+        .arg(
+            Arg::new("client-id")
+                .long("client-id")
+                .value_name("ID")
+                .requires("issuer")
+                .action(ArgAction::Append)
+                .help(
+                    "With --issuer: admit tokens of this client only; repeatable; required \
+                     where tokens carry no aud (Cognito)",
+                ),
+        )
+        .arg(
+            Arg::new("scope-prefix")
+                .long("scope-prefix")
+                .value_name("PREFIX")
+                .requires("issuer")
+                .help(
+                    "With --issuer: strip PREFIX/ from granted scopes (Cognito's \
+                     resource-server id)",
                 ),
         )
         .arg(
@@ -93,7 +157,21 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
         audit_file: matches.get_one::<PathBuf>("audit-file").cloned(),
         config: matches.get_one::<PathBuf>("config").cloned(),
         ca_file: matches.get_one::<PathBuf>("ca-file").cloned(),
+        idp: IdpOptions {
+            profile: matches.get_one::<Profile>("idp").copied(),
+            audiences: strings(matches, "audience"),
+            tenants: strings(matches, "tenant"),
+            client_ids: strings(matches, "client-id"),
+            scope_prefix: matches.get_one::<String>("scope-prefix").cloned(),
+        },
     })
+}
+
+fn strings(matches: &ArgMatches, id: &str) -> Vec<String> {
+    matches
+        .get_many::<String>(id)
+        .map(|values| values.cloned().collect())
+        .unwrap_or_default()
 }
 
 #[tokio::main]

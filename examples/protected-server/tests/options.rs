@@ -160,3 +160,104 @@ async fn a_config_file_with_an_error_is_refused_naming_the_key() {
     .to_string();
     assert!(error.contains("fetch.ca_files"), "{error}");
 }
+
+/// The example against an identity provider as it really is, configured by flags only.
+async fn with_idp(issuer: String, idp: protected_server::IdpOptions) -> Server {
+    start(Options {
+        listen: ([127, 0, 0, 1], 0).into(),
+        issuer: Some(issuer),
+        idp,
+        ..Options::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn idp_flags_accept_okta_entra_and_cognito_tokens_as_those_vendors_issue_them() {
+    use mcp_auth::Profile;
+    use mcp_auth_testing::vendors::{
+        API_APP_ID, CLIENT_ID, COGNITO_RESOURCE_SERVER, OTHER_TENANT, TENANT, Vendor,
+        VendorIssuer,
+    };
+    use protected_server::IdpOptions;
+
+    // Okta: `--idp okta --audience api://default`.
+    let okta = VendorIssuer::start(Vendor::Okta, "unused").await;
+    let flags = IdpOptions {
+        profile: Some(Profile::Okta),
+        audiences: vec!["api://default".into()],
+        ..IdpOptions::default()
+    };
+    let server = with_idp(okta.issuer(), flags).await;
+    let token = okta.access_token().claim("scp", json!(["mcp:read"])).sign();
+    let reply = client(&server, &token).call_tool("whoami", json!({})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let who: Value = serde_json::from_str(reply.text()).unwrap();
+    assert_eq!(who["client_id"], CLIENT_ID);
+    // The same token without `--audience`: refused for its audience.
+    let bare = with_idp(
+        okta.issuer(),
+        IdpOptions {
+            profile: Some(Profile::Okta),
+            ..IdpOptions::default()
+        },
+    )
+    .await;
+    let reply = client(&bare, &token).call_tool("whoami", json!({})).await;
+    assert_eq!(reply.status, 401);
+
+    // Entra, multi-tenant: `--idp entra --tenant T --audience APP` with the shared endpoint.
+    let entra = VendorIssuer::start(Vendor::EntraMultiTenant, "unused").await;
+    let flags = IdpOptions {
+        profile: Some(Profile::Entra),
+        audiences: vec![API_APP_ID.into()],
+        tenants: vec![TENANT.into()],
+        ..IdpOptions::default()
+    };
+    let server = with_idp(entra.configured_issuer(), flags).await;
+    let admitted = entra
+        .access_token_for(TENANT)
+        .claim("scp", "mcp:read")
+        .sign();
+    let reply = client(&server, &admitted).call_tool("whoami", json!({})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let other = entra
+        .access_token_for(OTHER_TENANT)
+        .claim("scp", "mcp:read")
+        .sign();
+    let reply = client(&server, &other).call_tool("whoami", json!({})).await;
+    assert_eq!(reply.status, 401);
+
+    // Cognito: no `aud`; `--client-id` binds it, `--scope-prefix` maps its scopes.
+    let cognito = VendorIssuer::start(Vendor::Cognito, "unused").await;
+    let flags = IdpOptions {
+        profile: Some(Profile::Cognito),
+        client_ids: vec![CLIENT_ID.into()],
+        scope_prefix: Some(COGNITO_RESOURCE_SERVER.into()),
+        ..IdpOptions::default()
+    };
+    let server = with_idp(cognito.issuer(), flags).await;
+    let token = cognito
+        .access_token()
+        .claim("scope", format!("openid {COGNITO_RESOURCE_SERVER}/mcp:read"))
+        .sign();
+    let reply = client(&server, &token).call_tool("whoami", json!({})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // Without `--client-id` the server refuses to start, naming the flag.
+    let refused = start(Options {
+        listen: ([127, 0, 0, 1], 0).into(),
+        issuer: Some(cognito.issuer()),
+        idp: IdpOptions {
+            profile: Some(Profile::Cognito),
+            ..IdpOptions::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let error = match refused {
+        Ok(_) => panic!("started without a client allow list"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("--client-id"), "{error}");
+}
