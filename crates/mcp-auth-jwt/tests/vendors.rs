@@ -64,7 +64,10 @@ fn with_tools_read(idp: &VendorIssuer, token: TokenBuilder) -> TokenBuilder {
         Vendor::EntraV1 | Vendor::Entra | Vendor::EntraMultiTenant => {
             token.claim("scp", "tools:read")
         }
-        Vendor::Cognito => token.claim("scope", format!("openid {COGNITO_RESOURCE_SERVER}/tools:read")),
+        Vendor::Cognito => token.claim(
+            "scope",
+            format!("openid {COGNITO_RESOURCE_SERVER}/tools:read"),
+        ),
         _ => token.claim("scope", "openid tools:read"),
     }
 }
@@ -121,14 +124,24 @@ async fn every_profile_refuses_another_audience_and_a_broken_signature() {
             .claim("aud", "https://other-api.example.com/")
             .sign();
         let e = refused(&v, &other).await;
-        assert_eq!(e.reason(), "wrong_audience", "{vendor:?}: {}", e.description());
+        assert_eq!(
+            e.reason(),
+            "wrong_audience",
+            "{vendor:?}: {}",
+            e.description()
+        );
 
         let good = idp.access_token().sign();
         let (rest, signature) = good.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
         let broken = format!("{rest}.{flipped}{}", &signature[1..]);
         let e = refused(&v, &broken).await;
-        assert_eq!(e.reason(), "bad_signature", "{vendor:?}: {}", e.description());
+        assert_eq!(
+            e.reason(),
+            "bad_signature",
+            "{vendor:?}: {}",
+            e.description()
+        );
     }
 }
 
@@ -163,7 +176,11 @@ async fn keycloak_without_an_audience_mapper_is_explained() {
     let id = idp.id_token().claim("aud", json!([RESOURCE])).sign();
     let e = refused(&v, &id).await;
     assert_eq!(e.reason(), "wrong_token_kind", "{}", e.description());
-    assert!(e.description().contains("`typ` is `ID`"), "{}", e.description());
+    assert!(
+        e.description().contains("`typ` is `ID`"),
+        "{}",
+        e.description()
+    );
 }
 
 #[tokio::test]
@@ -246,14 +263,21 @@ async fn entra_v1_token_against_a_v2_configuration_is_refused_by_issuer() {
     let v1_shaped = v2.access_token().claim("ver", "1.0").sign();
     let e = refused(&v, &v1_shaped).await;
     assert_eq!(e.reason(), "wrong_token_kind", "{}", e.description());
-    assert!(e.description().contains("`ver` is `1.0`"), "{}", e.description());
+    assert!(
+        e.description().contains("`ver` is `1.0`"),
+        "{}",
+        e.description()
+    );
 }
 
 #[tokio::test]
 async fn cognito_is_bound_to_its_clients_since_it_has_no_audience() {
     let idp = VendorIssuer::start(Vendor::Cognito, RESOURCE).await;
     let v = verifier(configured(&idp));
-    let other = idp.access_token().claim("client_id", "some-other-app").sign();
+    let other = idp
+        .access_token()
+        .claim("client_id", "some-other-app")
+        .sign();
     let e = refused(&v, &other).await;
     assert_eq!(e.reason(), "client_not_allowed", "{}", e.description());
 
@@ -282,7 +306,11 @@ async fn okta_needs_its_audience_configured() {
     let without = verifier(IssuerConfig::discover(&idp.issuer()).profile(Profile::Okta));
     let e = refused(&without, &idp.access_token().sign()).await;
     assert_eq!(e.reason(), "wrong_audience");
-    assert!(e.description().contains("`api://default`"), "{}", e.description());
+    assert!(
+        e.description().contains("`api://default`"),
+        "{}",
+        e.description()
+    );
     // A token with no `typ` at all is refused by the strict default profile.
     let strict = verifier(IssuerConfig::discover(&idp.issuer()).audience("api://default"));
     let e = refused(&strict, &idp.access_token().sign()).await;

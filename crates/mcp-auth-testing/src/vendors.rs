@@ -304,8 +304,14 @@ impl VendorIssuer {
                 .claim("azp", "mcp-client")
                 .claim("session_state", random_id())
                 .claim("acr", "1")
-                .claim("realm_access", json!({"roles": ["default-roles-mcp", "offline_access"]}))
-                .claim("resource_access", json!({"account": {"roles": ["manage-account"]}}))
+                .claim(
+                    "realm_access",
+                    json!({"roles": ["default-roles-mcp", "offline_access"]}),
+                )
+                .claim(
+                    "resource_access",
+                    json!({"account": {"roles": ["manage-account"]}}),
+                )
                 .claim("scope", "openid profile email")
                 .claim("preferred_username", "alice"),
             Vendor::Cognito => base

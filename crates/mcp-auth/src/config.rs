@@ -215,6 +215,19 @@ mod tests {
             ),
             (&format!("{BASE}leeway_seconds = 9999"), "leeway"),
             (
+                &format!("{BASE}profile = \"okta2\""),
+                "unknown variant `okta2`, expected one of `rfc9068`, `auth0`, `entra`, `entra-v1`, `okta`, `keycloak`, `cognito`",
+            ),
+            (
+                &format!("{BASE}profile = \"cognito\""),
+                "client_ids = [...]",
+            ),
+            (
+                &format!("{BASE}tenants = \"all\""),
+                "a list of tenant ids, or \"any\"",
+            ),
+            (&format!("{BASE}tenants = []"), "tenant allow list is empty"),
+            (
                 &format!("{BASE}[scopes.tools]\nx = [\"a b\"]"),
                 "scopes.tools.x",
             ),

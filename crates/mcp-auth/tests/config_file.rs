@@ -147,3 +147,20 @@ async fn the_audit_file_in_the_file_receives_the_events() {
     assert_eq!(event["kind"], "request");
     assert_eq!(event["http"]["status"], 200);
 }
+
+#[tokio::test]
+async fn an_identity_provider_profile_in_the_file_accepts_that_vendors_tokens() {
+    use mcp_auth_testing::vendors::{API_APP_ID, OTHER_TENANT, TENANT, Vendor, VendorIssuer};
+    let entra = VendorIssuer::start(Vendor::EntraMultiTenant, RESOURCE).await;
+    let toml = format!(
+        "resource = \"{RESOURCE}\"\n[[issuers]]\nissuer = \"{}\"\nprofile = \"entra\"\ntenants = [\"{TENANT}\"]\naudiences = [\"{API_APP_ID}\"]\n[fetch]\nallow_loopback = true\n",
+        entra.configured_issuer()
+    );
+    let admitted = entra.access_token_for(TENANT).sign();
+    assert_eq!(send(&toml, &admitted, call("anything")).await.0, 200);
+    let other = entra.access_token_for(OTHER_TENANT).sign();
+    assert_eq!(send(&toml, &other, call("anything")).await.0, 401);
+    // Without the profile the same tokens are refused (no `at+jwt`, no `client_id`).
+    let strict = toml.replace("profile = \"entra\"\n", "");
+    assert_eq!(send(&strict, &admitted, call("anything")).await.0, 401);
+}

@@ -177,8 +177,7 @@ async fn with_idp(issuer: String, idp: protected_server::IdpOptions) -> Server {
 async fn idp_flags_accept_okta_entra_and_cognito_tokens_as_those_vendors_issue_them() {
     use mcp_auth::Profile;
     use mcp_auth_testing::vendors::{
-        API_APP_ID, CLIENT_ID, COGNITO_RESOURCE_SERVER, OTHER_TENANT, TENANT, Vendor,
-        VendorIssuer,
+        API_APP_ID, CLIENT_ID, COGNITO_RESOURCE_SERVER, OTHER_TENANT, TENANT, Vendor, VendorIssuer,
     };
     use protected_server::IdpOptions;
 
@@ -220,7 +219,9 @@ async fn idp_flags_accept_okta_entra_and_cognito_tokens_as_those_vendors_issue_t
         .access_token_for(TENANT)
         .claim("scp", "mcp:read")
         .sign();
-    let reply = client(&server, &admitted).call_tool("whoami", json!({})).await;
+    let reply = client(&server, &admitted)
+        .call_tool("whoami", json!({}))
+        .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let other = entra
         .access_token_for(OTHER_TENANT)
@@ -240,7 +241,10 @@ async fn idp_flags_accept_okta_entra_and_cognito_tokens_as_those_vendors_issue_t
     let server = with_idp(cognito.issuer(), flags).await;
     let token = cognito
         .access_token()
-        .claim("scope", format!("openid {COGNITO_RESOURCE_SERVER}/mcp:read"))
+        .claim(
+            "scope",
+            format!("openid {COGNITO_RESOURCE_SERVER}/mcp:read"),
+        )
         .sign();
     let reply = client(&server, &token).call_tool("whoami", json!({})).await;
     assert_eq!(reply.status, 200, "{reply:?}");

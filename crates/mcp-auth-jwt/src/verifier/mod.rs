@@ -576,6 +576,13 @@ impl VerifierBuilder {
                     "issuer `{name}` is configured twice"
                 )));
             }
+            if let Some(Tenants::Only(ids)) = &config.tenants
+                && ids.is_empty()
+            {
+                return Err(ConfigError::new(format!(
+                    "issuer `{name}`: the tenant allow list is empty"
+                )));
+            }
             match (IssuerTemplate::parse(&name), &config.tenants) {
                 (Some(template), Some(_)) => {
                     if matches!(config.keys, KeySource::Discovery) && config.metadata_base.is_none()
@@ -593,17 +600,10 @@ impl VerifierBuilder {
                 }
                 (None, Some(_)) => {
                     return Err(ConfigError::new(format!(
-                        "issuer `{name}`: tenants are set but the issuer holds no `{{tenantid}}` placeholder (use IssuerConfig::multi_tenant with the shared endpoint)"
+                        "issuer `{name}`: tenants are set but the issuer is neither a shared `common`/`organizations`/`consumers` endpoint nor a template holding `{{tenantid}}`"
                     )));
                 }
                 (None, None) => {}
-            }
-            if let Some(Tenants::Only(ids)) = &config.tenants
-                && ids.is_empty()
-            {
-                return Err(ConfigError::new(format!(
-                    "issuer `{name}`: the tenant allow list is empty"
-                )));
             }
             if config.accept_missing_audience && config.client_ids.is_empty() {
                 return Err(ConfigError::new(format!(
