@@ -47,10 +47,103 @@ pub(crate) fn command() -> Command {
     Command::new("mcp-auth")
         .version(env!("CARGO_PKG_VERSION"))
         .about(ABOUT)
-        .after_help("Start with: mcp-auth clients --help")
+        .after_help("Start with: mcp-auth clients --help, or mcp-auth doctor --help")
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(clients())
+        .subcommand(doctor())
+}
+
+const DOCTOR_LONG: &str = "\
+Say why a token is refused, in the identity provider's terms, and whether clients can find their
+way to this server.
+
+The doctor fetches the issuer's discovery document and JWKS with the same fetch rules as the
+server, prints the token's header and claims (never the token, never its signature), runs the
+server's own verification and marks each step with ✓ or ✗; for each ✗ it gives the fix (\"Okta
+tokens have no typ: use --idp okta\", \"aud is api://default: add --audience api://default\").
+
+With --server it probes a running MCP server as a client would: the 401 challenge, the RFC 9728
+resource metadata (resource, authorization_servers, scopes_supported, CORS) and each
+authorization server's metadata (PKCE S256, Client ID Metadata Documents).
+
+Examples:
+  mcp-auth doctor --issuer https://example.okta.com/oauth2/default --idp okta \\
+      --resource https://mcp.example.com/mcp --token-file token.txt
+  mcp-auth doctor --config mcp-auth.toml --token-file token.txt --server https://mcp.example.com/mcp";
+
+const DOCTOR_EXIT_CODES: &str = "\
+Exit codes:
+  0  every check passed
+  1  a check failed
+  2  usage: bad arguments, unreadable --config, --token-file or --ca-file
+  3  unreachable: discovery, the JWKS or the server could not be reached now";
+
+fn doctor() -> Command {
+    let many = |id: &'static str, value: &'static str, help: &'static str| {
+        Arg::new(id)
+            .long(id)
+            .value_name(value)
+            .action(ArgAction::Append)
+            .help(help)
+    };
+    Command::new("doctor")
+        .about("Say why a token is refused, and whether clients can find their way to a server")
+        .long_about(DOCTOR_LONG)
+        .after_long_help(DOCTOR_EXIT_CODES)
+        .arg(Arg::new("issuer").long("issuer").value_name("URL").help(
+            "The issuer to check (for multi-tenant Entra with --tenant: the common/organizations URL)",
+        ))
+        .arg(
+            Arg::new("resource")
+                .long("resource")
+                .value_name("URL")
+                .help("The server's resource identifier (its public MCP URL)"),
+        )
+        .arg(
+            Arg::new("idp")
+                .long("idp")
+                .value_name("NAME")
+                .value_parser(clap::value_parser!(mcp_auth_jwt::Profile))
+                .help("The issuer's identity provider: auth0, entra, entra-v1, okta, keycloak, cognito [default: RFC 9068]"),
+        )
+        .arg(many("audience", "VALUE", "Also accept this audience (repeatable)"))
+        .arg(many("tenant", "ID", "Admit this tenant of a multi-tenant issuer (repeatable; `any` for all)"))
+        .arg(many("client-id", "ID", "Admit only this client (repeatable)"))
+        .arg(
+            Arg::new("scope-prefix")
+                .long("scope-prefix")
+                .value_name("PREFIX")
+                .help("Strip PREFIX/ from granted scopes (Cognito)"),
+        )
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .conflicts_with_all(["issuer", "idp", "audience", "tenant", "client-id", "scope-prefix"])
+                .help("Check the issuers, resource and fetch rules of this server configuration (TOML)"),
+        )
+        .arg(
+            Arg::new("token")
+                .long("token")
+                .value_name("TOKEN")
+                .conflicts_with("token-file")
+                .help("The access token to explain (prefer --token-file: command lines are visible to other users)"),
+        )
+        .arg(
+            Arg::new("token-file")
+                .long("token-file")
+                .value_name("FILE")
+                .help("Read the access token from FILE (a bare token or `Bearer <token>`)"),
+        )
+        .arg(
+            Arg::new("server")
+                .long("server")
+                .value_name("MCP_URL")
+                .help("Probe this running MCP server as a client would"),
+        )
+        .args(fetch_args())
+        .arg(json_arg())
 }
 
 fn clients() -> Command {

@@ -11,24 +11,32 @@ use mcp_auth_fetch::{FetchError, FetchPolicy};
 
 use crate::output;
 
-const REFUSED: u8 = 1;
-const USAGE: u8 = 2;
-const UNAVAILABLE: u8 = 3;
+pub(crate) const REFUSED: u8 = 1;
+pub(crate) const USAGE: u8 = 2;
+pub(crate) const UNAVAILABLE: u8 = 3;
 
 /// A failed command: its exit code and what to tell the operator.
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
+    /// Already reported on standard output (JSON mode): print nothing more.
+    pub(crate) quiet: bool,
 }
 
 impl Failure {
-    fn new(code: u8, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
             hint: None,
+            quiet: false,
         }
+    }
+
+    pub(crate) fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
     }
 
     fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -52,6 +60,7 @@ pub(crate) fn run(matches: &ArgMatches) -> Result<(), Failure> {
             Some(("revoke", m)) => revoke(m),
             _ => unreachable!("clap requires a subcommand"),
         },
+        Some(("doctor", m)) => crate::doctor::run(m),
         _ => unreachable!("clap requires a subcommand"),
     }
 }

@@ -5,16 +5,19 @@
 //! mcp-auth clients approve URL     record the client and its document digest in the registry file
 //! mcp-auth clients list            list approved clients
 //! mcp-auth clients revoke URL      remove a client from the registry
+//! mcp-auth doctor --issuer URL --resource URL [--token T] [--server MCP_URL]
+//!                                  why a token is refused, and whether clients can find their way
 //! ```
 //!
 //! Exit codes: 0 success; 1 refused (invalid client id or document, not approved, not in the
-//! registry); 2 usage (bad arguments, unreadable `--ca-file`); 3 unavailable (the document
+//! registry; a doctor check failed); 2 usage (bad arguments, unreadable `--ca-file`); 3 unavailable (the document
 //! could not be fetched now, or the registry file cannot be read or written).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod cli;
 mod commands;
+mod doctor;
 mod output;
 
 use std::process::ExitCode;
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     let matches = cli::command().get_matches();
     match commands::run(&matches) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.quiet => ExitCode::from(failure.code),
         Err(failure) => {
             eprintln!("error: {}", failure.message);
             if let Some(hint) = failure.hint {

@@ -214,6 +214,31 @@ impl Fetcher {
         self.send(url, request, self.policy.max_body_bytes).await
     }
 
+    /// Any request, with extra headers and an optional JSON body, under the same policy: for
+    /// probes that look at statuses and headers (a server's challenge, its CORS answer).
+    ///
+    /// # Errors
+    /// See [`FetchError`]. Non-2xx statuses are returned as responses.
+    pub async fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        json_body: Option<&serde_json::Value>,
+    ) -> Result<FetchResponse, FetchError> {
+        let parsed = self.check_url(url)?;
+        let mut request = self.client.request(method, parsed);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = json_body {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        self.send(url, request, self.policy.max_body_bytes).await
+    }
+
     async fn send(
         &self,
         url: &str,

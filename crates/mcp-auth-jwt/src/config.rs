@@ -333,6 +333,21 @@ impl IssuerConfig {
         &self.issuer
     }
 
+    /// Where the keys come from.
+    pub fn key_source(&self) -> &KeySource {
+        &self.keys
+    }
+
+    /// Where the issuer's metadata is discovered: the configured base, else the issuer.
+    pub fn metadata_location(&self) -> &str {
+        self.metadata_base.as_deref().unwrap_or(&self.issuer)
+    }
+
+    /// The audiences accepted besides the resource identifier.
+    pub fn accepted_audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
     /// The profile applied (RFC 9068 unless one was chosen).
     pub fn profile_name(&self) -> crate::Profile {
         self.profile
