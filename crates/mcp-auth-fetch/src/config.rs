@@ -59,3 +59,16 @@ impl FetchConfig {
         Ok(fetch)
     }
 }
+
+/// How this server authenticates with a client secret at an authorization server's endpoint
+/// (token exchange, introspection), as configuration: `"client_secret_basic"` or
+/// `"client_secret_post"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSecretMethod {
+    /// HTTP Basic (the default).
+    #[default]
+    ClientSecretBasic,
+    /// In the form body.
+    ClientSecretPost,
+}

@@ -45,7 +45,21 @@ mod response;
 use std::sync::Arc;
 
 pub use address::{AddressClass, classify};
-pub use config::FetchConfig;
+
+/// The HTTP Basic user and password for OAuth client credentials: each form-urlencoded first,
+/// as RFC 6749 §2.3.1 requires (so `:` in a client id and `%` or `+` in a secret survive).
+///
+/// ```
+/// assert_eq!(
+///     mcp_auth_fetch::client_basic_credentials("app:1", "s+cret%"),
+///     ("app%3A1".to_owned(), "s%2Bcret%25".to_owned())
+/// );
+/// ```
+pub fn client_basic_credentials(client_id: &str, secret: &str) -> (String, String) {
+    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    (encode(client_id), encode(secret))
+}
+pub use config::{ClientSecretMethod, FetchConfig};
 pub use error::FetchError;
 pub use policy::FetchPolicy;
 pub use response::FetchResponse;

@@ -163,6 +163,7 @@ pub struct IssuerConfig {
     pub(crate) tenants: Option<Tenants>,
     pub(crate) metadata_base: Option<String>,
     pub(crate) profile: crate::Profile,
+    pub(crate) introspection: Option<crate::Introspection>,
 }
 
 impl IssuerConfig {
@@ -184,6 +185,7 @@ impl IssuerConfig {
             tenants: None,
             metadata_base: None,
             profile: crate::Profile::Rfc9068,
+            introspection: None,
         }
     }
 
@@ -318,6 +320,14 @@ impl IssuerConfig {
     /// and that tenant must be admitted. See [`IssuerConfig::multi_tenant`].
     pub fn tenants(mut self, tenants: Tenants) -> Self {
         self.tenants = Some(tenants);
+        self
+    }
+
+    /// Verifies this issuer's opaque (non-JWT) access tokens by introspection (RFC 7662). At
+    /// most one issuer of a verifier may have it: an opaque token names no issuer, and is
+    /// never sent to more than one. JWTs of the issuer are still verified locally.
+    pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
+        self.introspection = Some(introspection);
         self
     }
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 use mcp_auth_core::Algorithm;
 use serde::Deserialize;
 
-use crate::{IssuerConfig, Profile, RequiredClaims, Tenants, TypPolicy};
+use mcp_auth_core::ConfigValueError;
+
+use crate::{Introspection, IssuerConfig, Profile, RequiredClaims, Tenants, TypPolicy};
 
 /// One `[[issuers]]` entry.
 #[derive(Clone, Debug, Deserialize)]
@@ -42,6 +44,9 @@ pub struct IssuerEntry {
     /// replaces the profile's.
     #[serde(default)]
     pub role_claims: Option<Vec<String>>,
+    /// Opaque tokens of this issuer verified by introspection (RFC 7662).
+    #[serde(default)]
+    pub introspection: Option<IntrospectionEntry>,
     /// `"at+jwt"` or `"lenient"` (also `JWT` and no `typ`); the profile's by default.
     #[serde(default)]
     pub typ: Option<TypEntry>,
@@ -54,6 +59,58 @@ pub struct IssuerEntry {
     /// Clock leeway in seconds (default 60, at most 300).
     #[serde(default)]
     pub leeway_seconds: Option<u64>,
+}
+
+/// `[issuers.introspection]`: this server's client at the issuer, for opaque tokens.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionEntry {
+    /// This server's client id at the issuer.
+    pub client_id: String,
+    /// The name of the environment variable holding the client secret (never the secret).
+    pub client_secret_env: String,
+    /// `"client_secret_basic"` (default) or `"client_secret_post"`.
+    #[serde(default)]
+    pub auth_method: mcp_auth_fetch::ClientSecretMethod,
+    /// The introspection endpoint; without it, the issuer's metadata names it.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Cache an answer at most this many seconds (default: until the token expires).
+    #[serde(default)]
+    pub cache_seconds: Option<u64>,
+}
+
+impl IntrospectionEntry {
+    /// The introspection settings, with the secret read from its environment variable.
+    ///
+    /// # Errors
+    /// The variable is not set.
+    pub fn into_introspection(self) -> Result<Introspection, ConfigValueError> {
+        let secret = std::env::var(&self.client_secret_env).map_err(|_| {
+            ConfigValueError::new(
+                "issuers.introspection.client_secret_env",
+                format!(
+                    "environment variable `{}` is not set",
+                    self.client_secret_env
+                ),
+            )
+        })?;
+        let mut introspection = match self.auth_method {
+            mcp_auth_fetch::ClientSecretMethod::ClientSecretBasic => {
+                Introspection::client_secret_basic(&self.client_id, &secret)
+            }
+            mcp_auth_fetch::ClientSecretMethod::ClientSecretPost => {
+                Introspection::client_secret_post(&self.client_id, &secret)
+            }
+        };
+        if let Some(endpoint) = self.endpoint {
+            introspection = introspection.endpoint(endpoint);
+        }
+        if let Some(secs) = self.cache_seconds {
+            introspection = introspection.cache_for(Duration::from_secs(secs));
+        }
+        Ok(introspection)
+    }
 }
 
 /// `issuers[].tenants`: an allow list, or every tenant.
@@ -111,7 +168,10 @@ pub enum ClaimsProfile {
 
 impl IssuerEntry {
     /// The issuer's configuration.
-    pub fn into_config(self) -> IssuerConfig {
+    ///
+    /// # Errors
+    /// The introspection secret's environment variable is not set.
+    pub fn into_config(self) -> Result<IssuerConfig, ConfigValueError> {
         let tenants = self.tenants.map(|t| match t {
             TenantsEntry::Any(AnyTenant::Any) => Tenants::Any,
             TenantsEntry::List(ids) => Tenants::Only(ids),
@@ -164,6 +224,9 @@ impl IssuerEntry {
         if let Some(secs) = self.leeway_seconds {
             config = config.leeway(Duration::from_secs(secs));
         }
-        config
+        if let Some(entry) = self.introspection {
+            config = config.introspection(entry.into_introspection()?);
+        }
+        Ok(config)
     }
 }

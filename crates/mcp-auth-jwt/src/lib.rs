@@ -39,6 +39,7 @@
 mod bearer;
 mod config;
 mod config_file;
+mod introspection;
 mod jwks;
 pub mod layer;
 mod profile;
@@ -51,6 +52,7 @@ pub use config::{
 pub use config_file::{
     AnyTenant, ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TenantsEntry, TypEntry,
 };
+pub use introspection::Introspection;
 pub use layer::{Verify, VerifyLayer};
 pub use mcp_auth_core::Algorithm;
 pub use profile::{Profile, TENANT_PLACEHOLDER, UnknownProfile};

@@ -91,11 +91,13 @@ impl ClientAuth {
     /// before base64, as the RFC requires).
     pub fn client_secret_basic(client_id: &str, secret: impl Into<ClientSecret>) -> Self {
         let secret = secret.into();
+        let (user, password) =
+            mcp_auth_fetch::client_basic_credentials(client_id, secret.expose_secret());
         Self {
             client_id: client_id.into(),
             method: Method::Basic {
-                user: form_encode(client_id).into(),
-                password: form_encode(secret.expose_secret()).into(),
+                user: user.into(),
+                password: password.into(),
                 secret,
             },
         }
@@ -234,11 +236,6 @@ fn assertion(
     header.kid = key.kid.clone();
     jsonwebtoken::encode(&header, &claims, &key.key)
         .map_err(|e| ExchangeError::Misconfigured(format!("cannot sign the client assertion: {e}")))
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[cfg(test)]

@@ -7,15 +7,7 @@ use serde::Deserialize;
 use crate::{ClientAuth, TokenExchangeClient};
 
 /// `token_exchange.auth_method`: how this server authenticates at the token endpoint.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExchangeAuthEntry {
-    /// HTTP Basic (the default).
-    #[default]
-    ClientSecretBasic,
-    /// In the form body.
-    ClientSecretPost,
-}
+pub type ExchangeAuthEntry = mcp_auth_fetch::ClientSecretMethod;
 
 /// `[token_exchange]`: this server's client at the authorization server.
 #[derive(Clone, Debug, Deserialize)]

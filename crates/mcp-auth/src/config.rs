@@ -121,7 +121,7 @@ impl Config {
             ));
         }
         for entry in self.issuers {
-            builder = builder.issuer(entry.into_config());
+            builder = builder.issuer(entry.into_config().map_err(BuildError::Config)?);
         }
         if let Some(name) = &self.resource_name {
             builder = builder.resource_name(name);
@@ -227,6 +227,12 @@ mod tests {
                 "a list of tenant ids, or \"any\"",
             ),
             (&format!("{BASE}tenants = []"), "tenant allow list is empty"),
+            (
+                &format!(
+                    "{BASE}[issuers.introspection]\nclient_id = \"rs\"\nclient_secret_env = \"MCP_AUTH_TEST_UNSET_VARIABLE\""
+                ),
+                "issuers.introspection.client_secret_env: environment variable `MCP_AUTH_TEST_UNSET_VARIABLE` is not set",
+            ),
             (
                 &format!("{BASE}[scopes.tools]\nx = [\"a b\"]"),
                 "scopes.tools.x",

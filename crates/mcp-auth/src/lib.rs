@@ -68,7 +68,9 @@ pub use mcp_auth_core::mcp::{InspectLimits, McpRequest};
 pub use mcp_auth_core::metadata::ProtectedResourceMetadata;
 pub use mcp_auth_core::middleware::inspect::McpInspectLayer;
 pub use mcp_auth_core::middleware::metadata::MetadataLayer;
-pub use mcp_auth_core::{AuthBody, AuthError, BearerToken, Principal, ResourceId, Scopes};
+pub use mcp_auth_core::{
+    AuthBody, AuthError, BearerToken, ConfigValueError, Principal, ResourceId, Scopes,
+};
 
 #[cfg(feature = "stack")]
 pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer, McpAuthService};

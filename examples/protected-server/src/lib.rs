@@ -99,7 +99,10 @@ pub struct IdpOptions {
 
 impl IdpOptions {
     /// The issuer's configuration: the same conversion as an `[[issuers]]` TOML entry.
-    pub fn issuer_config(&self, issuer: &str) -> IssuerConfig {
+    ///
+    /// # Errors
+    /// Never for flags (they set no introspection secret), but the conversion is fallible.
+    pub fn issuer_config(&self, issuer: &str) -> Result<IssuerConfig, mcp_auth::ConfigValueError> {
         use mcp_auth::jwt::{AnyTenant, IssuerEntry, TenantsEntry};
         let tenants = match self.tenants.as_slice() {
             [] => None,
@@ -120,6 +123,7 @@ impl IdpOptions {
             required_claims: None,
             algorithms: None,
             leeway_seconds: None,
+            introspection: None,
         }
         .into_config()
     }
@@ -300,7 +304,7 @@ async fn built_in(
         .unwrap_or_else(|| format!("http://{addr}/mcp"));
 
     let (issuer_config, dev_issuer) = match &options.issuer {
-        Some(url) => (options.idp.issuer_config(url), None),
+        Some(url) => (options.idp.issuer_config(url)?, None),
         None => {
             let dev = MockIssuer::builder().audience(&mcp_url).start().await;
             (

@@ -108,9 +108,14 @@ fn setup(m: &ArgMatches) -> Result<Setup, Failure> {
         let pem = std::fs::read(path).map_err(|e| usage(format!("--ca-file `{path}`: {e}")))?;
         policy = policy.root_certificate_pem(pem);
     }
+    let issuers = entries
+        .into_iter()
+        .map(IssuerEntry::into_config)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(e.to_string()))?;
     Ok(Setup {
         resource,
-        issuers: entries.into_iter().map(IssuerEntry::into_config).collect(),
+        issuers,
         policy,
     })
 }
@@ -141,6 +146,7 @@ fn flags_entry(m: &ArgMatches, issuer: &str) -> IssuerEntry {
         required_claims: None,
         algorithms: None,
         leeway_seconds: None,
+        introspection: None,
     }
 }
 

@@ -47,15 +47,11 @@ where
                 ResponseFuture::call(self.inner.call(req))
             }
             Attempt::Done(Err(error)) => ResponseFuture::reject(self.shared.reject(error, &req)),
-            Attempt::NeedKeys { issuer, seen } => {
+            pending => {
                 let token = token.to_owned();
                 let shared = self.shared.clone();
                 let verifying = Box::pin(async move {
-                    match shared
-                        .verifier
-                        .verify_after_refresh(&token, issuer, seen)
-                        .await
-                    {
+                    match shared.verifier.complete(&token, pending).await {
                         Ok(principal) => {
                             admit(&mut req, principal);
                             Ok(req)

@@ -25,6 +25,8 @@ pub(crate) struct IssuerState {
     pub(crate) config: IssuerConfig,
     /// The JWKS URL, once known (configured, or found by discovery).
     jwks_uri: Mutex<Option<String>>,
+    /// The introspection endpoint, once known (configured, or found by discovery).
+    introspection_endpoint: Mutex<Option<String>>,
     /// Serialises refreshes: one fetch at a time, later callers wait and reuse its result.
     pub(crate) refresh_gate: tokio::sync::Mutex<()>,
     /// Milliseconds since `epoch` of the last fetch attempt, plus one (0 = never).
@@ -47,9 +49,14 @@ impl IssuerState {
             KeySource::JwksUri(uri) => Some(uri.clone()),
             _ => None,
         };
+        let introspection_endpoint = config
+            .introspection
+            .as_ref()
+            .and_then(|i| i.endpoint.clone());
         Self {
             config,
             jwks_uri: Mutex::new(jwks_uri),
+            introspection_endpoint: Mutex::new(introspection_endpoint),
             refresh_gate: tokio::sync::Mutex::new(()),
             last_attempt: AtomicU64::new(0),
             failures_without_keys: AtomicU32::new(0),
@@ -164,6 +171,32 @@ impl IssuerState {
             skipped,
             fresh_for,
         })
+    }
+
+    /// The introspection endpoint: configured, or named by the issuer's metadata.
+    pub(crate) async fn introspection_endpoint(&self, fetcher: &Fetcher) -> Result<String, String> {
+        if let Some(known) = self
+            .introspection_endpoint
+            .lock()
+            .expect("endpoint")
+            .clone()
+        {
+            return Ok(known);
+        }
+        let found = mcp_auth_fetch::discovery::discover_from(
+            fetcher,
+            self.config.metadata_location(),
+            &self.config.issuer,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let endpoint = found
+            .text("introspection_endpoint")
+            .ok_or_else(|| format!("`{}` has no `introspection_endpoint`", found.url))?
+            .to_owned();
+        fetcher.check_url(&endpoint).map_err(|e| e.to_string())?;
+        *self.introspection_endpoint.lock().expect("endpoint") = Some(endpoint.clone());
+        Ok(endpoint)
     }
 
     fn known_jwks_uri(&self) -> Option<String> {

@@ -57,6 +57,8 @@ struct Inner {
     by_issuer: HashMap<String, usize>,
     /// Multi-tenant issuers, matched by shape when no issuer is named exactly.
     templates: Vec<(IssuerTemplate, usize)>,
+    /// The one issuer whose opaque tokens are introspected, if any.
+    introspector: Option<usize>,
     keys: Cache<usize, Arc<KeySet>>,
     /// Keyed by the token itself (shared with the cached principal's copy): an exact match,
     /// found without hashing the token with SHA-256 on every request.
@@ -76,6 +78,8 @@ struct CachedToken {
     issuer: usize,
     generation: u64,
     key: [u8; 32],
+    /// For an introspected token: when to ask the issuer again (no key to re-check).
+    recheck_at: Option<u64>,
 }
 
 /// The outcome of a synchronous verification attempt.
@@ -85,6 +89,10 @@ pub(crate) enum Attempt {
     NeedKeys {
         issuer: usize,
         seen: Option<u64>,
+    },
+    /// An opaque token: the issuer must be asked (RFC 7662).
+    Introspect {
+        issuer: usize,
     },
 }
 
@@ -123,12 +131,83 @@ impl Verifier {
     /// 401 `invalid_token` with a precise description for a token that is not acceptable; 503
     /// when the issuer's keys cannot be obtained.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        match self.try_verify(token, true, None) {
+        self.complete(token, self.try_verify(token, true, None))
+            .await
+    }
+
+    /// Finishes an attempt that needs the network: fetching keys, or introspecting.
+    pub(crate) async fn complete(
+        &self,
+        token: &str,
+        attempt: Attempt,
+    ) -> Result<Principal, AuthError> {
+        match attempt {
             Attempt::Done(result) => result,
             Attempt::NeedKeys { issuer, seen } => {
                 self.verify_after_refresh(token, issuer, seen).await
             }
+            Attempt::Introspect { issuer } => self.introspect(token, issuer).await,
         }
+    }
+
+    /// Asks the issuer what an opaque token means, and applies the access-token rules to the
+    /// answer.
+    async fn introspect(&self, token: &str, index: usize) -> Result<Principal, AuthError> {
+        let inner = &*self.inner;
+        let state = &inner.issuers[index];
+        let (Some(fetcher), Some(introspection)) = (&inner.fetcher, &state.config.introspection)
+        else {
+            return Err(self.keys_unavailable(index));
+        };
+        let unavailable = |why: String| {
+            tracing::warn!(
+                target: "mcp_auth::jwt",
+                issuer = %state.config.issuer,
+                error = %why,
+                "token introspection failed"
+            );
+            AuthError::unavailable(
+                "introspection_unavailable",
+                "the token issuer cannot be asked about this token right now; retry later",
+                Duration::from_secs(1),
+            )
+        };
+        let endpoint = state
+            .introspection_endpoint(fetcher)
+            .await
+            .map_err(unavailable)?;
+        let answer = introspection
+            .ask(fetcher, &endpoint, token)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let claims = crate::introspection::claims_of(answer, &state.config.issuer)?;
+        let now = (inner.clock)();
+        let digest = TokenDigest::of(token.as_bytes());
+        let principal = claims::check(
+            claims,
+            &state.config,
+            &inner.resource,
+            now,
+            token,
+            digest,
+            None,
+        )?;
+        let recheck_at = introspection
+            .cache_for
+            .map_or(u64::MAX, |d| now.saturating_add(d.as_secs()));
+        inner.tokens.insert(
+            principal.token().shared_secret(),
+            CachedToken {
+                principal: principal.clone(),
+                expires: principal.expires_at(),
+                leeway: state.config.leeway.as_secs(),
+                issuer: index,
+                generation: 0,
+                key: [0; 32],
+                recheck_at: Some(recheck_at),
+            },
+        );
+        Ok(principal)
     }
 
     /// The slow path: refresh the issuer's keys (single-flight, rate-limited), then verify with
@@ -143,6 +222,8 @@ impl Verifier {
         match self.try_verify(token, false, None) {
             Attempt::Done(result) => result,
             Attempt::NeedKeys { issuer, .. } => Err(self.keys_unavailable(issuer)),
+            // Not reached: an opaque token asks for introspection before it asks for keys.
+            Attempt::Introspect { issuer } => self.introspect(token, issuer).await,
         }
     }
 
@@ -183,6 +264,12 @@ impl Verifier {
             && let Err(e) = check(token)
         {
             return Attempt::Done(Err(e));
+        }
+        if let Some(issuer) = inner.introspector
+            && !matches!(token.split('.').count(), 3 | 5)
+            && token.len() <= inner.max_token_bytes
+        {
+            return Attempt::Introspect { issuer };
         }
         let parsed = match token::parse(token, inner.max_token_bytes) {
             Ok(p) => p,
@@ -289,6 +376,7 @@ impl Verifier {
                     issuer: index,
                     generation: keys.generation,
                     key: key.fingerprint,
+                    recheck_at: None,
                 },
             );
         }
@@ -334,6 +422,10 @@ impl Verifier {
                 "expired",
                 format!("token expired {} seconds ago", now - hit.expires),
             )));
+        }
+        if let Some(recheck_at) = hit.recheck_at {
+            // Introspected: no key to re-check; ask the issuer again once the answer is old.
+            return (now < recheck_at).then(|| Ok(hit.principal.clone()));
         }
         let keys = self.inner.keys.get(&hit.issuer)?;
         if keys.generation != hit.generation && !keys.contains(&hit.key) {
@@ -561,6 +653,7 @@ impl VerifierBuilder {
         let keys = Cache::new(self.issuers.len().max(1));
         let mut by_issuer = HashMap::new();
         let mut templates = Vec::new();
+        let mut introspector = None;
         let mut states = Vec::new();
         // (issuer, first URL fetched for it), checked against the fetch policy below.
         let mut fetched = Vec::new();
@@ -604,6 +697,21 @@ impl VerifierBuilder {
                     )));
                 }
                 (None, None) => {}
+            }
+            if config.introspection.is_some() {
+                if let Some(first) = introspector {
+                    return Err(ConfigError::new(format!(
+                        "issuer `{name}`: only one issuer may introspect opaque tokens (issuer #{} already does); an opaque token names no issuer and is never sent to two",
+                        first + 1
+                    )));
+                }
+                introspector = Some(index);
+                let endpoint = config
+                    .introspection
+                    .as_ref()
+                    .and_then(|i| i.endpoint.clone())
+                    .unwrap_or_else(|| config.metadata_location().to_owned());
+                fetched.push((name.clone(), endpoint));
             }
             if config.accept_missing_audience && config.client_ids.is_empty() {
                 return Err(ConfigError::new(format!(
@@ -694,6 +802,7 @@ impl VerifierBuilder {
                 issuers: states,
                 by_issuer,
                 templates,
+                introspector,
                 keys,
                 tokens: Cache::new(self.token_cache_capacity),
                 fetcher,
