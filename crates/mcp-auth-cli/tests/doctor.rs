@@ -303,3 +303,12 @@ async fn server_probe_follows_the_challenge_to_the_authorization_server() {
     );
     assert!(run.stdout.contains("✗ metadata"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn an_opaque_token_without_introspection_is_named_as_such() {
+    let okta = VendorIssuer::start(Vendor::Okta, RESOURCE).await;
+    let run = explain(&okta, "0a1b2c3d4e5f6a7b8c9d", &["--idp", "okta"]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("✗ format"), "{}", run.stdout);
+    assert!(run.stdout.contains("opaque"), "{}", run.stdout);
+}

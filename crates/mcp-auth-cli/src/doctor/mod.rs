@@ -309,7 +309,24 @@ async fn check_token(report: &mut Report, setup: &Setup, token: &str) {
     let shown = match token::decode(token) {
         Ok(shown) => shown,
         Err(why) => {
-            report.check("format", Status::Fail, why, None);
+            // An opaque token may still be introspected by an issuer configured for it.
+            let verdict = match verifier(setup, &setup.issuers) {
+                Ok(v) if !token.contains('.') => Some(v.verify(token).await),
+                _ => None,
+            };
+            match verdict {
+                Some(Ok(principal)) => {
+                    report.check("introspection", Status::Pass, "the issuer says the opaque token is active", None);
+                    report.info("subject", &clean(principal.subject()));
+                    report.info("client", &clean(principal.client_id().unwrap_or("-")));
+                    report.info("scopes", &clean(&principal.scopes().to_string()));
+                }
+                Some(Err(error)) if error.reason() != "malformed" => {
+                    let status = if error.status() == 503 { Status::Unreachable } else { Status::Fail };
+                    report.check("introspection", status, format!("{} ({})", error.description(), error.reason()), None);
+                }
+                _ => report.check("format", Status::Fail, why, None),
+            }
             return;
         }
     };
