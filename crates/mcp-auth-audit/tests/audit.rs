@@ -141,7 +141,11 @@ async fn events_for_allowed_denied_batch_and_exchange_requests_match_the_schema(
         ("alice", Some("test-client"))
     );
     assert_eq!(p.actors, ["agent-7"]);
-    assert_eq!(p.audience.as_deref(), Some(RESOURCE), "the audience that matched");
+    assert_eq!(
+        p.audience.as_deref(),
+        Some(RESOURCE),
+        "the audience that matched"
+    );
     assert!(p.token_fingerprint.starts_with("sha256:"));
     let m = &allowed.mcp.as_ref().unwrap().messages[0];
     assert_eq!(

@@ -312,3 +312,47 @@ async fn an_opaque_token_without_introspection_is_named_as_such() {
     assert!(run.stdout.contains("✗ format"), "{}", run.stdout);
     assert!(run.stdout.contains("opaque"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn a_server_configuration_file_is_checked_as_the_server_would_run_it() {
+    let entra = VendorIssuer::start(Vendor::EntraMultiTenant, RESOURCE).await;
+    let dir = temp_dir("config");
+    let config = dir.join("mcp-auth.toml");
+    // Sections the doctor does not need (scopes, audit) are ignored, not refused.
+    std::fs::write(
+        &config,
+        format!(
+            "resource = \"{RESOURCE}\"\n[[issuers]]\nissuer = \"{}\"\nprofile = \"entra\"\ntenants = [\"{}\"]\naudiences = [\"{API_APP_ID}\"]\n[fetch]\nallow_loopback = true\n[scopes]\nrequired = [\"mcp:read\"]\n",
+            entra.configured_issuer(),
+            mcp_auth_testing::vendors::TENANT,
+        ),
+    )
+    .unwrap();
+    let token = entra.access_token().sign();
+    let file = token_file(&dir, &token);
+    let config = config.display().to_string();
+    let run = doctor(&["--config", &config, "--token-file", &file]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("profile        entra"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("✓ audience"), "{}", run.stdout);
+
+    let other = entra
+        .access_token_for(mcp_auth_testing::vendors::OTHER_TENANT)
+        .sign();
+    let file = token_file(&dir, &other);
+    let run = doctor(&["--config", &config, "--token-file", &file]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("✗ issuer"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "--tenant {}",
+            mcp_auth_testing::vendors::OTHER_TENANT
+        )),
+        "{}",
+        run.stdout
+    );
+}

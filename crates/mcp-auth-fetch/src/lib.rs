@@ -61,7 +61,7 @@ pub fn client_basic_credentials(client_id: &str, secret: &str) -> (String, Strin
 }
 pub use config::{ClientSecretMethod, FetchConfig};
 pub use error::FetchError;
-pub use policy::FetchPolicy;
+pub use policy::{FetchPolicy, LookupFuture};
 pub use response::FetchResponse;
 
 use http::header::{self, HeaderValue};

@@ -48,10 +48,18 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
-                .collect();
+            let resolved: Vec<SocketAddr> = match &policy.lookup {
+                Some(lookup) => (lookup.0)(&host)
+                    .await
+                    .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 0))
+                    .collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+                    .collect(),
+            };
             let mut refused = None;
             let allowed: Vec<SocketAddr> = resolved
                 .into_iter()

@@ -325,3 +325,54 @@ async fn a_name_resolving_only_to_refused_addresses_is_a_refusal_not_an_outage()
     assert!(matches!(err, FetchError::ForbiddenAddress { .. }), "{err}");
     assert!(!err.is_transient());
 }
+
+#[tokio::test]
+async fn dns_rebinding_cannot_move_a_checked_connection_to_loopback() {
+    use std::net::{IpAddr, Ipv4Addr};
+    let (base, reached) = serve(Some(http_response(
+        "200 OK",
+        &[("content-type", "application/json")],
+        "{}",
+    )))
+    .await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    // The attacker's name server: a public address when checked, loopback when asked again.
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let counter = lookups.clone();
+    let policy = FetchPolicy::default()
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(1))
+        .resolve_with(move |_host| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                Ok(vec![if n == 0 {
+                    IpAddr::V4(Ipv4Addr::new(93, 184, 216, 34))
+                } else {
+                    IpAddr::V4(Ipv4Addr::LOCALHOST)
+                }])
+            })
+        });
+    let fetcher = Fetcher::new(policy).unwrap();
+    let url = format!("https://rebind.example:{port}/doc");
+    let err = fetcher.get(&url).await.unwrap_err();
+    // The connection went to the address that was checked (unreachable from here), and the
+    // name was not asked again to connect somewhere else.
+    assert!(
+        matches!(err, FetchError::Connect { .. } | FetchError::Timeout(_)),
+        "{err}"
+    );
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        1,
+        "one lookup per connection"
+    );
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "loopback was never reached"
+    );
+    // The next fetch is answered with loopback: refused as such.
+    let err = fetcher.get(&url).await.unwrap_err();
+    assert!(matches!(err, FetchError::ForbiddenAddress { .. }), "{err}");
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+}

@@ -316,14 +316,28 @@ async fn check_token(report: &mut Report, setup: &Setup, token: &str) {
             };
             match verdict {
                 Some(Ok(principal)) => {
-                    report.check("introspection", Status::Pass, "the issuer says the opaque token is active", None);
+                    report.check(
+                        "introspection",
+                        Status::Pass,
+                        "the issuer says the opaque token is active",
+                        None,
+                    );
                     report.info("subject", &clean(principal.subject()));
                     report.info("client", &clean(principal.client_id().unwrap_or("-")));
                     report.info("scopes", &clean(&principal.scopes().to_string()));
                 }
                 Some(Err(error)) if error.reason() != "malformed" => {
-                    let status = if error.status() == 503 { Status::Unreachable } else { Status::Fail };
-                    report.check("introspection", status, format!("{} ({})", error.description(), error.reason()), None);
+                    let status = if error.status() == 503 {
+                        Status::Unreachable
+                    } else {
+                        Status::Fail
+                    };
+                    report.check(
+                        "introspection",
+                        status,
+                        format!("{} ({})", error.description(), error.reason()),
+                        None,
+                    );
                 }
                 _ => report.check("format", Status::Fail, why, None),
             }

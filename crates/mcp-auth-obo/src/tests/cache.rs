@@ -245,9 +245,10 @@ async fn a_failing_server_is_backed_off_for_every_key() {
             .await
             .unwrap_err();
         assert!(err.is_transient(), "{err}");
-        if let ExchangeError::Unavailable { retry_after, .. } = err {
-            assert!(retry_after <= Duration::from_secs(2));
-        }
+        let ExchangeError::Unavailable { retry_after, .. } = err else {
+            panic!("a failing server is `Unavailable`, got {err}");
+        };
+        assert!(retry_after <= Duration::from_secs(2));
     }
     assert_eq!(mock.exchanges(), 1);
     // After the delay one attempt goes through, fails, and the delay doubles.
