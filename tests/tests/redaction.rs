@@ -1,8 +1,9 @@
 //! Redaction across the whole stack: a token carrying a unique marker goes through every layer
 //! (audit with the tracing and file sinks, metadata, inspection, verification, client identity,
-//! scopes, token exchange) on allowed, denied, malformed and exchanging requests, and neither the
-//! marker, nor the raw token, nor the exchange client's secret, nor the Authorization header
-//! appears in any audit event, log line, error response or `Debug` output.
+//! scopes, token exchange) on allowed, denied, malformed and exchanging requests, a client
+//! identified by its metadata document (admitted, and refused), and a token exchange the issuer
+//! refuses; neither the marker, nor the raw token, nor the exchange client's secret, nor the
+//! Authorization header appears in any audit event, log line, error response or `Debug` output.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,31 @@ async fn post(url: &str, token: Option<&str>, body: serde_json::Value) -> String
         response.status(),
         response.text().await.unwrap()
     )
+}
+
+/// Serves two client metadata documents on 127.0.0.1: `/good.json` names itself, `/liar.json`
+/// claims to be the other one. Returns the server's base URL.
+async fn documents() -> String {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let document = |client_id: String| {
+        json!({
+            "client_id": client_id,
+            "client_name": "Doc Client",
+            "redirect_uris": ["http://127.0.0.1:9/callback"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        })
+    };
+    let good = document(format!("{base}/good.json"));
+    let liar = document(format!("{base}/good.json"));
+    let app = axum::Router::new()
+        .route("/good.json", get(move || async move { axum::Json(good) }))
+        .route("/liar.json", get(move || async move { axum::Json(liar) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
 }
 
 fn call(tool: &str) -> serde_json::Value {
@@ -90,7 +116,36 @@ async fn no_secret_reaches_any_log_event_error_or_debug_output() {
         .sign();
     let mut tampered = reader.clone();
     tampered.insert(tampered.len() - 5, 'A');
-    let tokens = [&reader, &expired, &foreign, &tampered];
+    let docs = documents().await;
+    let documented = dev
+        .token()
+        .subject("doc-user")
+        .scope("mcp:read")
+        .client_id(&format!("{docs}/good.json"))
+        .claim("marker", MARKER)
+        .sign();
+    let impostor = dev
+        .token()
+        .subject("doc-user")
+        .scope("mcp:read")
+        .client_id(&format!("{docs}/liar.json"))
+        .claim("marker", MARKER)
+        .sign();
+    let refused_exchange = dev
+        .token()
+        .subject("writer")
+        .scope("mcp:read")
+        .claim("marker", MARKER)
+        .sign();
+    let tokens = [
+        &reader,
+        &expired,
+        &foreign,
+        &tampered,
+        &documented,
+        &impostor,
+        &refused_exchange,
+    ];
 
     let mut seen = Vec::new();
     seen.push(post(&server.mcp_url, Some(&reader), call("whoami")).await);
@@ -109,6 +164,28 @@ async fn no_secret_reaches_any_log_event_error_or_debug_output() {
         .await,
     );
     seen.push(post(&server.mcp_url, None, call("whoami")).await);
+    // A client document fetched and admitted, and one refused for naming another client.
+    seen.push(post(&server.mcp_url, Some(&documented), call("whoami")).await);
+    seen.push(post(&server.mcp_url, Some(&impostor), call("whoami")).await);
+    // The issuer stops accepting this server's secret: the exchange fails.
+    dev.allow_exchange_client("protected-server", "rotated-elsewhere");
+    seen.push(
+        post(
+            &server.mcp_url,
+            Some(&refused_exchange),
+            call("call_downstream"),
+        )
+        .await,
+    );
+    assert!(
+        seen[9].starts_with("200") && seen[9].contains("good.json") && seen[10].starts_with("403"),
+        "{seen:#?}"
+    );
+    assert!(
+        seen[11].contains("invalid_client") || seen[11].starts_with("503"),
+        "the exchange was refused: {}",
+        seen[11]
+    );
     assert!(
         seen[0].starts_with("200") && seen[1].starts_with("200"),
         "{seen:#?}"
