@@ -20,6 +20,9 @@ need python3 "install Python 3.10 or later"
 echo "==> cargo test"
 cargo test --workspace --locked "$@"
 
+echo "==> loadbench's own tests (its own workspace, lock file and target directory)"
+(cd loadbench && CARGO_TARGET_DIR="$PWD/target" cargo test --locked --lib --bins)
+
 echo "==> dependency checks (one crypto backend; licenses, bans and sources with cargo-deny)"
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --version 0.20.2
 bash scripts/check-deps.sh

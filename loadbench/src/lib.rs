@@ -133,6 +133,32 @@ impl Config {
         self == Config::StackFirstSight
     }
 
+    /// Whether the configuration enforces a scope policy (a token without the tool's scope is
+    /// refused with 403).
+    pub fn enforces_scopes(self) -> bool {
+        matches!(
+            self,
+            Config::Stack
+                | Config::StackFirstSight
+                | Config::StackNoAudit
+                | Config::StackNoClients
+                | Config::StackRmcp
+        )
+    }
+
+    /// Whether the configuration checks client identity (an invalid metadata-document client
+    /// id is refused with 403).
+    pub fn enforces_clients(self) -> bool {
+        matches!(
+            self,
+            Config::Stack
+                | Config::StackFirstSight
+                | Config::StackNoAudit
+                | Config::StackNoScopes
+                | Config::StackRmcp
+        )
+    }
+
     /// Whether this is mcp-auth's full stack (the configurations that audit to a file).
     pub fn is_stack(self) -> bool {
         matches!(

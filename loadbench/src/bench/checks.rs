@@ -24,7 +24,7 @@ pub(crate) async fn run(
     config: Config,
     tokens: &CheckTokens,
 ) -> Result<Vec<Check>, BoxError> {
-    let cases: Vec<(&'static str, Option<&str>, u16)> = if config.authenticated() {
+    let mut cases: Vec<(&'static str, Option<&str>, u16)> = if config.authenticated() {
         vec![
             ("valid token", Some(&tokens.valid), 200),
             ("no token", None, 401),
@@ -37,6 +37,16 @@ pub(crate) async fn run(
     } else {
         vec![("valid token", Some(&tokens.valid), 200)]
     };
+    if config.enforces_scopes() {
+        cases.push((
+            "without the tool's scope",
+            Some(&tokens.insufficient_scope),
+            403,
+        ));
+    }
+    if config.enforces_clients() {
+        cases.push(("invalid client id", Some(&tokens.invalid_client), 403));
+    }
     let mut checks = Vec::new();
     for (case, token, expected) in cases {
         let status = send(client, url, token).await?;
@@ -55,6 +65,20 @@ pub(crate) async fn run(
         return Err(format!("{} failed its checks: {}", config.name(), failed.join("; ")).into());
     }
     Ok(checks)
+}
+
+/// The handler must have served every request wrk completed, and no more than those plus the
+/// ones in flight when a wrk run stopped (at most one per connection, for the warm-up run before
+/// the measured one and for the measured run): otherwise requests were answered without
+/// reaching the service, or the load went somewhere else.
+pub(crate) fn cross_check(handled: u64, completed: u64, connections: u32) -> Result<(), String> {
+    let in_flight = 2 * u64::from(connections);
+    if handled < completed || handled > completed + in_flight {
+        return Err(format!(
+            "the service handled {handled} requests while wrk completed {completed} (at most {in_flight} more may have been in flight)"
+        ));
+    }
+    Ok(())
 }
 
 /// Waits (at most 15 s) until a valid token is accepted: some libraries load their keys in the

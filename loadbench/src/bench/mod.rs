@@ -362,6 +362,10 @@ pub async fn run(options: RunOptions) -> Result<Report, BoxError> {
     report::write(&report, &options.out)?;
     let _ = std::fs::remove_dir_all(&ctx.tmp);
     log(&format!("results in {}", options.out.display()));
+    let missed = report::missed_criteria(&report.targets);
+    if !missed.is_empty() {
+        return Err(format!("criteria missed: {}", missed.join("; ")).into());
+    }
     Ok(report)
 }
 

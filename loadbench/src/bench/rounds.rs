@@ -176,6 +176,12 @@ async fn measure(
             )
             .into());
         }
+        checks::cross_check(
+            after.handled - before.handled,
+            wrk.requests,
+            ctx.options.wrk.connections,
+        )
+        .map_err(|e| format!("{} round {round}: {e}", config.name()))?;
         // A warm cache must not let a bad token through either.
         checks.extend(checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?);
         let server_cpu_s = cpu_after - cpu_before;

@@ -19,6 +19,60 @@ fn every_configuration_parses_back_from_its_name() {
 }
 
 #[test]
+fn enforcement_checks_go_where_the_layers_are() {
+    assert!(Config::Stack.enforces_scopes() && Config::Stack.enforces_clients());
+    assert!(Config::StackRmcp.enforces_scopes() && Config::StackRmcp.enforces_clients());
+    assert!(!Config::StackNoScopes.enforces_scopes() && Config::StackNoScopes.enforces_clients());
+    assert!(Config::StackNoClients.enforces_scopes() && !Config::StackNoClients.enforces_clients());
+    assert!(
+        !Config::JwtAuthorizer.enforces_scopes() && !Config::StackVerifyOnly.enforces_clients()
+    );
+}
+
+#[test]
+fn the_handled_count_must_match_what_wrk_completed() {
+    use super::checks::cross_check;
+    assert!(cross_check(1_000, 1_000, 32).is_ok());
+    assert!(
+        cross_check(1_064, 1_000, 32).is_ok(),
+        "in flight when the wrk runs stopped"
+    );
+    assert!(
+        cross_check(999, 1_000, 32).is_err(),
+        "answered without the service"
+    );
+    assert!(
+        cross_check(1_065, 1_000, 32).is_err(),
+        "load from elsewhere"
+    );
+}
+
+#[test]
+fn only_the_flood_and_memory_bounds_fail_the_run() {
+    use super::report::{Target, missed_criteria};
+    let target = |name: &str, met: bool| Target {
+        name: name.into(),
+        requirement: "r".into(),
+        measured: "m".into(),
+        met,
+    };
+    let targets = [
+        target("repeated tokens: full stack throughput ÷ bare", false),
+        target(
+            "random-kid flood at 50000 req/s for 10 s, refresh interval 30 s: JWKS fetches in any one interval",
+            false,
+        ),
+        target(
+            "memory: peak RSS after 1000000 distinct tokens ÷ peak RSS once the cache was full",
+            true,
+        ),
+    ];
+    let missed = missed_criteria(&targets);
+    assert_eq!(missed.len(), 1);
+    assert!(missed[0].starts_with("random-kid flood"));
+}
+
+#[test]
 fn median_of_odd_even_and_empty() {
     assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
     assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);

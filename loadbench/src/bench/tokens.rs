@@ -78,6 +78,11 @@ pub(crate) struct CheckTokens {
     pub(crate) wrong_audience: String,
     /// Correctly signed, valid only from ten minutes from now.
     pub(crate) not_yet_valid: String,
+    /// Valid, but without the tool's scope.
+    pub(crate) insufficient_scope: String,
+    /// Valid, issued to a client whose id is a metadata-document URL that cannot be one (it
+    /// has a fragment).
+    pub(crate) invalid_client: String,
 }
 
 impl CheckTokens {
@@ -129,7 +134,23 @@ impl CheckTokens {
             .claim("nbf", now() + 600)
             .expires_in(LIFETIME)
             .sign();
+        let insufficient_scope = issuer
+            .token()
+            .client_id(CLIENT_ID)
+            .scope("mcp:other")
+            .claim("nbf", now())
+            .expires_in(LIFETIME)
+            .sign();
+        let invalid_client = issuer
+            .token()
+            .client_id("https://clients.loadbench.example/client.json#fragment")
+            .scope(SCOPE)
+            .claim("nbf", now())
+            .expires_in(LIFETIME)
+            .sign();
         Self {
+            insufficient_scope,
+            invalid_client,
             valid,
             tampered_signature,
             tampered_claims,
