@@ -1,35 +1,16 @@
 //! The built `mcp-auth` binary against a local document server.
 
+mod common;
 #[path = "../../mcp-auth-cimd/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 
+use common::mcp_auth;
 use serde_json::{Value, json};
 use support::{DocServer, Reply, TestCa, document, temp_dir};
-use tokio::process::Command;
 
 const PATH: &str = "/oauth/client.json";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn mcp_auth(args: &[&str], cwd: &Path) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .await
-        .expect("run mcp-auth");
-    Run {
-        code: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
 
 fn registry_arg(dir: &Path) -> String {
     dir.join("clients.json").display().to_string()

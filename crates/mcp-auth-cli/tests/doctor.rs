@@ -5,15 +5,11 @@ use std::path::{Path, PathBuf};
 
 use mcp_auth_testing::vendors::{API_APP_ID, Vendor, VendorIssuer};
 use serde_json::Value;
-use tokio::process::Command;
+
+mod common;
+use common::{Run, mcp_auth};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -26,17 +22,10 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 async fn doctor(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
-        .arg("doctor")
-        .args(args)
-        .output()
-        .await
-        .expect("run mcp-auth");
-    Run {
-        code: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    let args: Vec<&str> = std::iter::once("doctor")
+        .chain(args.iter().copied())
+        .collect();
+    mcp_auth(&args, &std::env::temp_dir()).await
 }
 
 fn token_file(dir: &Path, token: &str) -> String {

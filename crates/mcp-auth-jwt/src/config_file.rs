@@ -123,6 +123,17 @@ pub enum TenantsEntry {
     List(Vec<String>),
 }
 
+impl TenantsEntry {
+    /// Tenants given as a list of words (repeated command-line flags): none, `any`, or ids.
+    pub fn from_words(words: &[String]) -> Option<Self> {
+        match words {
+            [] => None,
+            [any] if any == "any" => Some(Self::Any(AnyTenant::Any)),
+            ids => Some(Self::List(ids.to_vec())),
+        }
+    }
+}
+
 /// The word `any`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,6 +178,27 @@ pub enum ClaimsProfile {
 }
 
 impl IssuerEntry {
+    /// An entry for `issuer` with every other key at its default, to fill from other sources
+    /// (command-line flags) and convert like a TOML entry.
+    pub fn for_issuer(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            profile: Profile::default(),
+            jwks_uri: None,
+            metadata_from: None,
+            audiences: Vec::new(),
+            tenants: None,
+            client_ids: Vec::new(),
+            scope_prefix: None,
+            role_claims: None,
+            introspection: None,
+            typ: None,
+            required_claims: None,
+            algorithms: None,
+            leeway_seconds: None,
+        }
+    }
+
     /// The issuer's configuration.
     ///
     /// # Errors

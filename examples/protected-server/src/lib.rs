@@ -103,27 +103,14 @@ impl IdpOptions {
     /// # Errors
     /// Never for flags (they set no introspection secret), but the conversion is fallible.
     pub fn issuer_config(&self, issuer: &str) -> Result<IssuerConfig, mcp_auth::ConfigValueError> {
-        use mcp_auth::jwt::{AnyTenant, IssuerEntry, TenantsEntry};
-        let tenants = match self.tenants.as_slice() {
-            [] => None,
-            [any] if any == "any" => Some(TenantsEntry::Any(AnyTenant::Any)),
-            ids => Some(TenantsEntry::List(ids.to_vec())),
-        };
+        use mcp_auth::jwt::{IssuerEntry, TenantsEntry};
         IssuerEntry {
-            issuer: issuer.to_owned(),
             profile: self.profile.unwrap_or_default(),
-            jwks_uri: None,
-            metadata_from: None,
             audiences: self.audiences.clone(),
-            tenants,
+            tenants: TenantsEntry::from_words(&self.tenants),
             client_ids: self.client_ids.clone(),
             scope_prefix: self.scope_prefix.clone(),
-            role_claims: None,
-            typ: None,
-            required_claims: None,
-            algorithms: None,
-            leeway_seconds: None,
-            introspection: None,
+            ..IssuerEntry::for_issuer(issuer)
         }
         .into_config()
     }

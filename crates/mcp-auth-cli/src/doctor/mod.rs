@@ -15,9 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::ArgMatches;
 use mcp_auth_core::ResourceId;
 use mcp_auth_fetch::{FetchConfig, FetchPolicy, Fetcher};
-use mcp_auth_jwt::{
-    AnyTenant, IssuerConfig, IssuerEntry, KeySource, Profile, TenantsEntry, Verifier,
-};
+use mcp_auth_jwt::{IssuerConfig, IssuerEntry, KeySource, Profile, TenantsEntry, Verifier};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -127,26 +125,13 @@ fn flags_entry(m: &ArgMatches, issuer: &str) -> IssuerEntry {
             .map(|v| v.cloned().collect())
             .unwrap_or_default()
     };
-    let tenants = match many("tenant").as_slice() {
-        [] => None,
-        [any] if any == "any" => Some(TenantsEntry::Any(AnyTenant::Any)),
-        ids => Some(TenantsEntry::List(ids.to_vec())),
-    };
     IssuerEntry {
-        issuer: issuer.to_owned(),
         profile: m.get_one::<Profile>("idp").copied().unwrap_or_default(),
-        jwks_uri: None,
-        metadata_from: None,
         audiences: many("audience"),
-        tenants,
+        tenants: TenantsEntry::from_words(&many("tenant")),
         client_ids: many("client-id"),
         scope_prefix: m.get_one::<String>("scope-prefix").cloned(),
-        role_claims: None,
-        typ: None,
-        required_claims: None,
-        algorithms: None,
-        leeway_seconds: None,
-        introspection: None,
+        ..IssuerEntry::for_issuer(issuer)
     }
 }
 

@@ -109,6 +109,23 @@ impl Report {
         });
     }
 
+    /// Records a check that passes when `holds`, and otherwise has status `otherwise`, with
+    /// the text for each outcome.
+    pub(crate) fn verdict(
+        &mut self,
+        name: &str,
+        holds: bool,
+        otherwise: Status,
+        passed: &str,
+        failed: &str,
+    ) {
+        if holds {
+            self.check(name, Status::Pass, passed, None);
+        } else {
+            self.check(name, otherwise, failed, None);
+        }
+    }
+
     pub(crate) fn count(&self, status: Status) -> usize {
         self.checks.iter().filter(|c| c.status == status).count()
     }

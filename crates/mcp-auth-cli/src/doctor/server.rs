@@ -71,15 +71,12 @@ pub(crate) async fn probe(report: &mut Report, fetcher: &Fetcher, mcp_url: &str)
         .get("access-control-expose-headers")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("www-authenticate"));
-    report.check(
+    report.verdict(
         "challenge CORS",
-        if exposed { Status::Pass } else { Status::Warn },
-        if exposed {
-            "WWW-Authenticate is exposed to browser clients"
-        } else {
-            "WWW-Authenticate is not exposed (Access-Control-Expose-Headers): browser-based clients cannot read the challenge"
-        },
-        None,
+        exposed,
+        Status::Warn,
+        "WWW-Authenticate is exposed to browser clients",
+        "WWW-Authenticate is not exposed (Access-Control-Expose-Headers): browser-based clients cannot read the challenge",
     );
 
     let metadata_url = metadata_url.unwrap_or_else(|| well_known(mcp_url));
@@ -181,15 +178,12 @@ pub(crate) async fn probe(report: &mut Report, fetcher: &Fetcher, mcp_url: &str)
     let cors = metadata
         .headers()
         .contains_key("access-control-allow-origin");
-    report.check(
+    report.verdict(
         "metadata CORS",
-        if cors { Status::Pass } else { Status::Fail },
-        if cors {
-            "readable by browser-based clients"
-        } else {
-            "no Access-Control-Allow-Origin: browser-based clients (MCP Inspector) cannot read it"
-        },
-        None,
+        cors,
+        Status::Fail,
+        "readable by browser-based clients",
+        "no Access-Control-Allow-Origin: browser-based clients (MCP Inspector) cannot read it",
     );
     for server in servers {
         authorization_server(report, fetcher, &server).await;
@@ -232,15 +226,12 @@ async fn authorization_server(report: &mut Report, fetcher: &Fetcher, issuer: &s
     let s256 = list("code_challenge_methods_supported")
         .iter()
         .any(|m| m == "S256");
-    report.check(
+    report.verdict(
         "PKCE",
-        if s256 { Status::Pass } else { Status::Fail },
-        if s256 {
-            "code_challenge_methods_supported includes S256"
-        } else {
-            "code_challenge_methods_supported does not list S256: MCP clients refuse to proceed"
-        },
-        None,
+        s256,
+        Status::Fail,
+        "code_challenge_methods_supported includes S256",
+        "code_challenge_methods_supported does not list S256: MCP clients refuse to proceed",
     );
     let cimd =
         found.document.get("client_id_metadata_document_supported") == Some(&Value::Bool(true));
@@ -260,15 +251,12 @@ async fn authorization_server(report: &mut Report, fetcher: &Fetcher, issuer: &s
         || found
             .document
             .contains_key("authorization_details_types_supported");
-    report.check(
+    report.verdict(
         "resource param",
-        if resource_indicators { Status::Pass } else { Status::Warn },
-        if resource_indicators {
-            "advertises resource indicators (RFC 8707)"
-        } else {
-            "RFC 8707 support is not advertised (no standard metadata field): make sure tokens requested with resource=<MCP URL> carry it as audience"
-        },
-        None,
+        resource_indicators,
+        Status::Warn,
+        "advertises resource indicators (RFC 8707)",
+        "RFC 8707 support is not advertised (no standard metadata field): make sure tokens requested with resource=<MCP URL> carry it as audience",
     );
 }
 
