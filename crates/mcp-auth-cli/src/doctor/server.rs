@@ -136,16 +136,7 @@ pub(crate) async fn probe(report: &mut Report, fetcher: &Fetcher, mcp_url: &str)
             Some("clients refuse metadata for another resource: configure the public MCP URL as the resource".into()),
         );
     }
-    let servers: Vec<String> = document
-        .get("authorization_servers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let servers = strings(document.get("authorization_servers"));
     if servers.is_empty() {
         report.check(
             "authorization",
@@ -210,19 +201,7 @@ async fn authorization_server(report: &mut Report, fetcher: &Fetcher, issuer: &s
         format!("found at {}", found.url),
         None,
     );
-    let list = |name: &str| -> Vec<String> {
-        found
-            .document
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let list = |name: &str| strings(found.document.get(name));
     let s256 = list("code_challenge_methods_supported")
         .iter()
         .any(|m| m == "S256");
@@ -258,6 +237,20 @@ async fn authorization_server(report: &mut Report, fetcher: &Fetcher, issuer: &s
         "advertises resource indicators (RFC 8707)",
         "RFC 8707 support is not advertised (no standard metadata field): make sure tokens requested with resource=<MCP URL> carry it as audience",
     );
+}
+
+/// The strings of a JSON array member (none when absent or not an array).
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A parameter of a `WWW-Authenticate` challenge.
