@@ -176,6 +176,23 @@ pub async fn ts_client(args: &[&str]) -> Value {
     .await
 }
 
+/// Runs the DPoP client fixture (`fixtures/node/dpop-client.mjs`, built on `jose`): it obtains a
+/// DPoP-bound token from `issuer` for `mcp_url` and calls it once per proof case, returning
+/// `{"token_type", "cnf", "cases": {name: {"status", "challenge"}}}`.
+///
+/// # Panics
+/// If the script cannot run or prints no report within 60 seconds.
+pub async fn dpop_client(issuer: &str, client: (&str, &str), mcp_url: &str) -> Value {
+    require_node_modules();
+    run_report(
+        Command::new("node")
+            .arg("dpop-client.mjs")
+            .args([issuer, client.0, client.1, mcp_url])
+            .current_dir(node_fixtures()),
+    )
+    .await
+}
+
 /// The claims of a JWT, unverified (for assertions about what an issuer put in a token).
 pub fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("JWT payload");

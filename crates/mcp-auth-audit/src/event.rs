@@ -130,6 +130,10 @@ pub struct PrincipalInfo {
     /// the issuer such as an App ID URI); absent for an issuer accepting tokens without `aud`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The key the token is bound to, when sender-constrained: `dpop:<jwk thumbprint>` (the
+    /// request carried a valid proof by that key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_binding: Option<String>,
     /// The delegation chain from `act`, most recent actor first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<String>,
@@ -303,6 +307,7 @@ fn principal_info(p: &Principal, client: Option<&ClientSummary>) -> PrincipalInf
         client_name: client.and_then(|c| c.name.clone()),
         scopes: p.scopes().clone(),
         audience: p.audience().map(str::to_owned),
+        key_binding: p.key_binding().map(ToString::to_string),
         actors: p
             .actor()
             .map(|a| a.chain().map(|a| a.subject.clone()).collect())

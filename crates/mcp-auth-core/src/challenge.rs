@@ -1,4 +1,4 @@
-//! `WWW-Authenticate: Bearer ...` challenges (RFC 6750 §3, RFC 9728 §5.1).
+//! `WWW-Authenticate` challenges: Bearer (RFC 6750 §3, RFC 9728 §5.1) and DPoP (RFC 9449 §7.1).
 
 use std::fmt::Write as _;
 
@@ -61,29 +61,88 @@ impl BearerChallenge {
 
     /// Renders the header value.
     pub fn to_header_value(&self) -> HeaderValue {
-        let mut out = String::from("Bearer ");
-        let params = [
-            ("error", self.error),
-            ("scope", self.scope.as_deref()),
-            ("resource_metadata", self.resource_metadata.as_deref()),
-            ("error_description", self.error_description.as_deref()),
-        ];
-        let mut first = true;
-        for (name, value) in params {
-            let Some(value) = value else { continue };
-            if !first {
-                out.push_str(", ");
-            }
-            first = false;
-            let _ = write!(out, "{name}=\"");
-            out.extend(value.chars().map(sanitize));
-            out.push('"');
-        }
-        if first {
-            out.pop(); // a bare "Bearer" when there are no parameters
-        }
-        HeaderValue::from_str(&out).expect("sanitised challenge is visible ASCII")
+        render(
+            "Bearer",
+            &[
+                ("error", self.error),
+                ("scope", self.scope.as_deref()),
+                ("resource_metadata", self.resource_metadata.as_deref()),
+                ("error_description", self.error_description.as_deref()),
+            ],
+        )
     }
+}
+
+/// A DPoP challenge (RFC 9449 §7.1), rendered as its own `WWW-Authenticate` header value beside
+/// the Bearer one: the proof algorithms accepted and, when the failure concerns DPoP, the error.
+///
+/// ```
+/// use mcp_auth_core::DpopChallenge;
+///
+/// let header = DpopChallenge::new("ES256 EdDSA")
+///     .error("invalid_dpop_proof")
+///     .error_description("the proof was used before")
+///     .to_header_value();
+/// assert_eq!(
+///     header,
+///     r#"DPoP algs="ES256 EdDSA", error="invalid_dpop_proof", error_description="the proof was used before""#
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct DpopChallenge {
+    algs: String,
+    error: Option<&'static str>,
+    error_description: Option<String>,
+}
+
+impl DpopChallenge {
+    /// A challenge naming the proof algorithms accepted (space-separated JOSE names).
+    pub fn new(algs: impl Into<String>) -> Self {
+        Self {
+            algs: algs.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the `error` code (`invalid_token`, `invalid_dpop_proof`, `use_dpop_nonce`).
+    pub fn error(mut self, code: &'static str) -> Self {
+        self.error = Some(code);
+        self
+    }
+
+    /// Sets the human-readable `error_description`.
+    pub fn error_description(mut self, description: impl Into<String>) -> Self {
+        self.error_description = Some(description.into());
+        self
+    }
+
+    /// Renders the header value.
+    pub fn to_header_value(&self) -> HeaderValue {
+        render(
+            "DPoP",
+            &[
+                ("algs", Some(self.algs.as_str())),
+                ("error", self.error),
+                ("error_description", self.error_description.as_deref()),
+            ],
+        )
+    }
+}
+
+/// `SCHEME name="value", ...` with every value sanitised (see [`BearerChallenge`]).
+fn render(scheme: &str, params: &[(&str, Option<&str>)]) -> HeaderValue {
+    let mut out = String::from(scheme);
+    let mut first = true;
+    for (name, value) in params {
+        let Some(value) = value else { continue };
+        out.push_str(if first { " " } else { ", " });
+        first = false;
+        let _ = write!(out, "{name}=\"");
+        out.extend(value.chars().map(sanitize));
+        out.push('"');
+    }
+    HeaderValue::from_str(&out).expect("sanitised challenge is visible ASCII")
 }
 
 fn sanitize(c: char) -> char {

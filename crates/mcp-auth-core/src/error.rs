@@ -19,6 +19,9 @@ pub enum AuthErrorKind {
     MissingToken,
     /// A token was presented and is not acceptable: 401 `invalid_token`.
     InvalidToken,
+    /// The DPoP proof that came with the token is not acceptable (RFC 9449 §7.1): 401
+    /// `invalid_dpop_proof`, in the DPoP challenge.
+    InvalidDpopProof,
     /// The request itself is malformed (two credentials, a token in the query, a bad body):
     /// 400 `invalid_request`.
     InvalidRequest,
@@ -43,7 +46,9 @@ impl AuthErrorKind {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken | Self::InvalidDpopProof => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InvalidRequest | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -57,6 +62,7 @@ impl AuthErrorKind {
         match self {
             Self::MissingToken => "unauthorized",
             Self::InvalidToken => "invalid_token",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::InvalidRequest | Self::BadRequest => "invalid_request",
             Self::InsufficientScope => "insufficient_scope",
             Self::AccessDenied => "access_denied",
@@ -69,7 +75,7 @@ impl AuthErrorKind {
     /// The gRPC status code for trailers-only responses.
     pub fn grpc_status(self) -> u8 {
         match self {
-            Self::MissingToken | Self::InvalidToken => 16, // UNAUTHENTICATED
+            Self::MissingToken | Self::InvalidToken | Self::InvalidDpopProof => 16, // UNAUTHENTICATED
             Self::InsufficientScope | Self::AccessDenied => 7, // PERMISSION_DENIED
             Self::InvalidRequest | Self::BadRequest | Self::PayloadTooLarge => 3, // INVALID_ARGUMENT
             Self::Unavailable => 14,                                              // UNAVAILABLE
@@ -80,9 +86,10 @@ impl AuthErrorKind {
     fn challenge_error(self) -> Option<Option<&'static str>> {
         match self {
             Self::MissingToken => Some(None),
-            Self::InvalidToken | Self::InvalidRequest | Self::InsufficientScope => {
-                Some(Some(self.code()))
-            }
+            Self::InvalidToken
+            | Self::InvalidRequest
+            | Self::InsufficientScope
+            | Self::InvalidDpopProof => Some(Some(self.code())),
             Self::AccessDenied
             | Self::BadRequest
             | Self::PayloadTooLarge
@@ -121,6 +128,8 @@ pub struct AuthError {
     description: Cow<'static, str>,
     scope: Option<Scopes>,
     retry_after: Option<Duration>,
+    /// The error concerns a DPoP presentation: its code goes in the DPoP challenge.
+    dpop: bool,
 }
 
 impl AuthError {
@@ -136,6 +145,7 @@ impl AuthError {
             description: description.into(),
             scope: None,
             retry_after: None,
+            dpop: kind == AuthErrorKind::InvalidDpopProof,
         }
     }
 
@@ -151,6 +161,28 @@ impl AuthError {
     /// 401 `invalid_token` with a reason code and description.
     pub fn invalid_token(reason: &'static str, description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(AuthErrorKind::InvalidToken, reason, description)
+    }
+
+    /// 401 `invalid_dpop_proof`: the DPoP proof is not acceptable.
+    pub fn invalid_dpop_proof(
+        reason: &'static str,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(AuthErrorKind::InvalidDpopProof, reason, description)
+    }
+
+    /// Marks the error as concerning a DPoP presentation (a DPoP-bound token presented as
+    /// `DPoP`): a server that accepts DPoP puts its code in the DPoP challenge, not the Bearer
+    /// one.
+    #[must_use]
+    pub fn in_dpop_challenge(mut self) -> Self {
+        self.dpop = true;
+        self
+    }
+
+    /// True when the error's code belongs in the DPoP challenge.
+    pub fn concerns_dpop(&self) -> bool {
+        self.dpop
     }
 
     /// 400 `invalid_request`.
@@ -253,10 +285,30 @@ impl AuthError {
         Some(challenge)
     }
 
+    /// The Bearer challenge without an error: where to find the metadata, and the scopes.
+    fn bare_challenge(&self, resource_metadata: &str) -> BearerChallenge {
+        let mut challenge = BearerChallenge::new(resource_metadata);
+        if let Some(scope) = &self.scope {
+            challenge = challenge.scope(scope.to_string());
+        }
+        challenge
+    }
+
     /// Renders as an HTTP response with a `{"error", "error_description"}` JSON body; the error
     /// itself is put in the response extensions. Layers render through a
     /// [`Rejector`](crate::Rejector), which also answers gRPC callers in gRPC.
     pub fn to_http_response(&self, resource_metadata: &str) -> Response<Bytes> {
+        self.http_response(resource_metadata, None)
+    }
+
+    /// Like [`to_http_response`](Self::to_http_response), for a server that also accepts DPoP
+    /// proofs signed with `dpop_algs` (space-separated): a 401 carries a DPoP challenge beside the
+    /// Bearer one, and an error that concerns DPoP is named there.
+    pub(crate) fn http_response(
+        &self,
+        resource_metadata: &str,
+        dpop_algs: Option<&str>,
+    ) -> Response<Bytes> {
         let body = serde_json::json!({
             "error": self.kind.code(),
             "error_description": self.description,
@@ -269,7 +321,7 @@ impl AuthError {
             HeaderValue::from_static("application/json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        self.common_headers(headers, resource_metadata);
+        self.common_headers(headers, resource_metadata, dpop_algs);
         response.extensions_mut().insert(self.clone());
         response
     }
@@ -292,14 +344,33 @@ impl AuthError {
             HeaderValue::from_str(&grpc_percent_encode(&self.description))
                 .expect("percent-encoded message is visible ASCII"),
         );
-        self.common_headers(headers, resource_metadata);
+        self.common_headers(headers, resource_metadata, None);
         response.extensions_mut().insert(self.clone());
         response
     }
 
-    fn common_headers(&self, headers: &mut HeaderMap, resource_metadata: &str) {
-        if let Some(challenge) = self.challenge(resource_metadata) {
-            headers.insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+    fn common_headers(
+        &self,
+        headers: &mut HeaderMap,
+        resource_metadata: &str,
+        dpop_algs: Option<&str>,
+    ) {
+        let dpop = dpop_algs.filter(|_| self.status() == StatusCode::UNAUTHORIZED);
+        if let Some(mut challenge) = self.challenge(resource_metadata) {
+            if let Some(algs) = dpop {
+                let mut dpop_challenge = crate::DpopChallenge::new(algs);
+                if self.dpop {
+                    // The Bearer challenge still points at the metadata; the error is DPoP's.
+                    challenge = self.bare_challenge(resource_metadata);
+                    dpop_challenge = dpop_challenge
+                        .error(self.kind.code())
+                        .error_description(self.description.clone());
+                }
+                headers.insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+                headers.append(header::WWW_AUTHENTICATE, dpop_challenge.to_header_value());
+            } else {
+                headers.insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+            }
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static("WWW-Authenticate"),
@@ -320,6 +391,7 @@ impl fmt::Debug for AuthError {
             .field("description", &self.description)
             .field("scope", &self.scope)
             .field("retry_after", &self.retry_after)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }

@@ -52,6 +52,7 @@ mod reject;
 mod resource;
 mod scopes;
 mod text;
+mod thumbprint;
 mod token;
 
 #[cfg(test)]
@@ -59,15 +60,16 @@ mod proptests;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use body::AuthBody;
-pub use challenge::BearerChallenge;
+pub use challenge::{BearerChallenge, DpopChallenge};
 pub use config::ConfigValueError;
 pub use error::{AuthError, AuthErrorKind, is_grpc};
 pub use future::{AuthFuture, Undecided, take_ready};
-pub use principal::{Actor, Principal, PrincipalBuilder};
+pub use principal::{Actor, KeyBinding, Principal, PrincipalBuilder};
 pub use reject::{Rejection, Rejector, RenderRejection};
 pub use resource::{ResourceId, ResourceIdError};
 pub use scopes::Scopes;
 pub use text::untrusted_text;
+pub use thumbprint::jwk_thumbprint;
 pub use token::{BearerToken, TokenDigest};
 
 /// Boxed error type for body failures.

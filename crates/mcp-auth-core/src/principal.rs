@@ -36,6 +36,7 @@ struct Inner {
     audiences: Vec<String>,
     audience: Option<String>,
     roles: Vec<String>,
+    key_binding: Option<KeyBinding>,
     expires_at: u64,
     issued_at: Option<u64>,
     token_id: Option<String>,
@@ -59,6 +60,7 @@ impl Principal {
             audiences: Vec::new(),
             audience: None,
             roles: Vec::new(),
+            key_binding: None,
             expires_at: 0,
             issued_at: None,
             token_id: None,
@@ -108,6 +110,12 @@ impl Principal {
         &self.0.roles
     }
 
+    /// The key the token is bound to (its `cnf` claim), when it is sender-constrained. Such a
+    /// token was accepted only with a proof of possession of that key.
+    pub fn key_binding(&self) -> Option<&KeyBinding> {
+        self.0.key_binding.as_ref()
+    }
+
     /// Expiry (`exp`), seconds since the Unix epoch.
     pub fn expires_at(&self) -> u64 {
         self.0.expires_at
@@ -155,6 +163,7 @@ impl fmt::Debug for Principal {
             .field("audiences", &p.audiences)
             .field("audience", &p.audience)
             .field("roles", &p.roles)
+            .field("key_binding", &p.key_binding)
             .field("expires_at", &p.expires_at)
             .field("actor", &p.actor)
             .field("token", &p.token)
@@ -194,6 +203,12 @@ impl PrincipalBuilder {
     /// Sets the roles, groups or permissions.
     pub fn roles(mut self, roles: Vec<String>) -> Self {
         self.0.roles = roles;
+        self
+    }
+
+    /// Sets the key the token is bound to.
+    pub fn key_binding(mut self, binding: KeyBinding) -> Self {
+        self.0.key_binding = Some(binding);
         self
     }
 
@@ -324,5 +339,32 @@ mod tests {
         }
         let actor = Actor::from_claim(&v).unwrap();
         assert_eq!(actor.chain().count(), Actor::MAX_DEPTH);
+    }
+}
+
+/// How a sender-constrained token is bound to a key (its `cnf` claim, RFC 7800).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyBinding {
+    /// DPoP (RFC 9449 §6): `cnf.jkt`, the base64url SHA-256 JWK thumbprint (RFC 7638) of the key
+    /// every proof must be signed with.
+    Dpop {
+        /// The thumbprint.
+        jkt: String,
+    },
+    /// Mutual TLS (RFC 8705 §3.1): `cnf.x5t#S256`, the base64url SHA-256 thumbprint of the
+    /// client certificate.
+    Certificate {
+        /// The thumbprint.
+        x5t_s256: String,
+    },
+}
+
+impl fmt::Display for KeyBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dpop { jkt } => write!(f, "dpop:{jkt}"),
+            Self::Certificate { x5t_s256 } => write!(f, "mtls:{x5t_s256}"),
+        }
     }
 }

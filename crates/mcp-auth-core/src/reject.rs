@@ -53,6 +53,7 @@ where
 pub struct Rejector {
     resource_metadata: Arc<str>,
     custom: Option<Arc<dyn RenderRejection>>,
+    dpop_algs: Option<Arc<str>>,
 }
 
 impl Rejector {
@@ -61,7 +62,20 @@ impl Rejector {
         Self {
             resource_metadata: resource_metadata.into(),
             custom: None,
+            dpop_algs: None,
         }
+    }
+
+    /// This server also accepts DPoP proofs signed with `algs` (space-separated JOSE names): every
+    /// 401 carries a `DPoP algs="…"` challenge beside the Bearer one (RFC 9449 §7.1).
+    pub fn accept_dpop(mut self, algs: impl Into<Arc<str>>) -> Self {
+        self.dpop_algs = Some(algs.into());
+        self
+    }
+
+    /// The DPoP proof algorithms challenges name, if DPoP is accepted.
+    pub fn dpop_algs(&self) -> Option<&str> {
+        self.dpop_algs.as_deref()
     }
 
     /// Challenges point at the metadata URL derived from `resource`.
@@ -92,7 +106,7 @@ impl Rejector {
         let mut response = if grpc {
             error.to_grpc_response(&self.resource_metadata)
         } else {
-            error.to_http_response(&self.resource_metadata)
+            error.http_response(&self.resource_metadata, self.dpop_algs.as_deref())
         };
         if let Some(custom) = &self.custom {
             response = custom.render(&error, response);
@@ -115,6 +129,7 @@ impl fmt::Debug for Rejector {
         f.debug_struct("Rejector")
             .field("resource_metadata", &self.resource_metadata)
             .field("custom", &self.custom.is_some())
+            .field("dpop_algs", &self.dpop_algs)
             .finish()
     }
 }

@@ -3,18 +3,24 @@
 use http::{HeaderMap, Uri, header};
 use mcp_auth_core::AuthError;
 
-/// Returns the token from the one `Authorization: Bearer` header.
+/// A token as presented: `Bearer` or `DPoP` (RFC 9449 §7.1).
+pub(crate) struct Credentials<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) dpop: bool,
+}
+
+/// Returns the token from the one `Authorization: Bearer` (or `DPoP`) header.
 ///
 /// - no `Authorization` header: 401 without `error` (or 400 if the query string carries an
 ///   `access_token`: tokens in URLs leak into logs and are never accepted);
 /// - several `Authorization` headers, a header that is not visible ASCII, a token that is not
 ///   `token68`, or a header token together with a query token: 400 `invalid_request`;
-/// - another scheme (`Basic`, `DPoP`, ...): 401 without `error`, as if no token were sent;
+/// - another scheme (`Basic`, ...): 401 without `error`, as if no token were sent;
 /// - an empty token: 401 `invalid_token`.
 ///
 /// The `token68` syntax is checked by [`check_syntax`], which the verification layer runs only
 /// for tokens it has not verified before (a remembered token was checked on first sight).
-pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, AuthError> {
+pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<Credentials<'a>, AuthError> {
     let query_token = uri.query().is_some_and(has_access_token_param);
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -42,7 +48,8 @@ pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, 
         )
     })?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::missing_token());
     }
     let token = rest.trim_matches(' ');
@@ -52,7 +59,7 @@ pub(crate) fn extract<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, 
             "the bearer token is empty",
         ));
     }
-    Ok(token)
+    Ok(Credentials { token, dpop })
 }
 
 /// 400 `invalid_request` unless the token is `token68` (RFC 6750 §2.1). The verification layer
@@ -106,8 +113,8 @@ mod tests {
             );
         }
         extract(&headers, &uri.parse().unwrap())
-            .and_then(|t| check_syntax(t).map(|()| t))
-            .map(str::to_owned)
+            .and_then(|c| check_syntax(c.token).map(|()| c))
+            .map(|c| format!("{}{}", if c.dpop { "dpop:" } else { "" }, c.token))
             .map_err(|e| (e.kind(), e.reason()))
     }
 
@@ -132,10 +139,7 @@ mod tests {
             run(&[b"Basic dXNlcjpwYXNz"], "/mcp"),
             Err((MissingToken, "missing_token"))
         );
-        assert_eq!(
-            run(&[b"DPoP abc"], "/mcp"),
-            Err((MissingToken, "missing_token"))
-        );
+        assert_eq!(run(&[b"DPoP abc"], "/mcp").unwrap(), "dpop:abc");
         assert_eq!(run(&[b"Bearer"], "/mcp"), Err((InvalidToken, "malformed")));
         assert_eq!(
             run(&[b"Bearer    "], "/mcp"),

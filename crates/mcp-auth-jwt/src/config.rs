@@ -164,6 +164,7 @@ pub struct IssuerConfig {
     pub(crate) metadata_base: Option<String>,
     pub(crate) profile: crate::Profile,
     pub(crate) introspection: Option<crate::Introspection>,
+    pub(crate) dpop: crate::DpopPolicy,
 }
 
 impl IssuerConfig {
@@ -186,6 +187,7 @@ impl IssuerConfig {
             metadata_base: None,
             profile: crate::Profile::Rfc9068,
             introspection: None,
+            dpop: crate::DpopPolicy::default(),
         }
     }
 
@@ -328,6 +330,14 @@ impl IssuerConfig {
     /// never sent to more than one. JWTs of the issuer are still verified locally.
     pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
         self.introspection = Some(introspection);
+        self
+    }
+
+    /// Whether this issuer's tokens may, or must, come with DPoP proofs. Defaults to
+    /// [`DpopPolicy::Allowed`](crate::DpopPolicy::Allowed). A DPoP-bound token is never accepted
+    /// as a bearer token, whatever this says.
+    pub fn dpop(mut self, policy: crate::DpopPolicy) -> Self {
+        self.dpop = policy;
         self
     }
 

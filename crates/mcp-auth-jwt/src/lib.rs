@@ -39,6 +39,7 @@
 mod bearer;
 mod config;
 mod config_file;
+pub mod dpop;
 mod introspection;
 mod jwks;
 pub mod layer;
@@ -52,6 +53,7 @@ pub use config::{
 pub use config_file::{
     AnyTenant, ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TenantsEntry, TypEntry,
 };
+pub use dpop::{DEFAULT_PROOF_ALGORITHMS, DpopConfig, DpopPolicy, MemoryReplayStore, ReplayStore};
 pub use introspection::Introspection;
 pub use layer::{Verify, VerifyLayer};
 pub use mcp_auth_core::Algorithm;

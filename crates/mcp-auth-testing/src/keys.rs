@@ -132,6 +132,39 @@ impl SigningKey {
         Some(STANDARD.encode(certificate.der()))
     }
 
+    /// The RFC 7638 thumbprint of the public key: what a token bound to this key (DPoP) carries
+    /// as `cnf.jkt`. `None` for HMAC keys.
+    pub fn thumbprint(&self) -> Option<String> {
+        mcp_auth_core::jwk_thumbprint(self.public_jwk.as_object()?)
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2) by this key for `method` and `url`, bound to `access_token`
+    /// (`ath`), made now with a fresh `jti`: typed `dpop+jwt`, the public key in `jwk`. Adjust
+    /// any header or claim before signing to make a wrong one.
+    ///
+    /// ```
+    /// use mcp_auth_testing::{Algorithm, SigningKey};
+    ///
+    /// let key = SigningKey::generate(Algorithm::ES256, "client");
+    /// let proof = key.dpop_proof("POST", "https://mcp.example.com/mcp", "the-token").sign();
+    /// assert_eq!(proof.split('.').count(), 3);
+    /// assert!(key.thumbprint().is_some());
+    /// ```
+    pub fn dpop_proof(&self, method: &str, url: &str, access_token: &str) -> crate::TokenBuilder {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let ath = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+        crate::TokenBuilder::new(self)
+            .typ(Some("dpop+jwt"))
+            .kid(None)
+            .header("jwk", self.public_jwk.clone())
+            .claim("jti", URL_SAFE_NO_PAD.encode(random_bytes::<12>()))
+            .claim("htm", method)
+            .claim("htu", url)
+            .claim("iat", crate::now())
+            .claim("ath", URL_SAFE_NO_PAD.encode(ath.as_ref()))
+    }
+
     /// An HMAC key from a shared secret.
     pub fn hmac(alg: Algorithm, kid: impl Into<String>, secret: &[u8]) -> Self {
         let kid = kid.into();

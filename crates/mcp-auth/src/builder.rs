@@ -172,6 +172,15 @@ impl McpAuthBuilder {
         } else {
             self.scopes_supported
         };
+
+        let mut verifier = Verifier::builder(resource.clone()).fetch_policy(self.fetch_policy);
+        for issuer in &self.issuers {
+            verifier = verifier.issuer(issuer.clone());
+        }
+        if let Some(configure) = self.configure_verifier {
+            verifier = configure(verifier);
+        }
+        let verifier = verifier.build()?;
         let mut metadata =
             ProtectedResourceMetadata::builder(&resource).scopes_supported(scopes_supported);
         for issuer in &self.issuers {
@@ -183,15 +192,17 @@ impl McpAuthBuilder {
         if let Some(url) = self.resource_documentation {
             metadata = metadata.resource_documentation(url);
         }
+        // RFC 9728 §2: the DPoP proof algorithms accepted, and whether DPoP is required.
+        let dpop_algs: Vec<String> = verifier
+            .dpop_algorithms()
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        metadata = metadata.extra("dpop_signing_alg_values_supported", dpop_algs.into());
+        if verifier.requires_dpop() {
+            metadata = metadata.extra("dpop_bound_access_tokens_required", true.into());
+        }
         let metadata = metadata.build()?;
-        let mut verifier = Verifier::builder(resource.clone()).fetch_policy(self.fetch_policy);
-        for issuer in self.issuers {
-            verifier = verifier.issuer(issuer);
-        }
-        if let Some(configure) = self.configure_verifier {
-            verifier = configure(verifier);
-        }
-        let verifier = verifier.build()?;
         // One rejector renders every layer's denials alike.
         let mut rejector = Rejector::for_resource(&resource);
         if let Some(custom) = self.render_rejection {

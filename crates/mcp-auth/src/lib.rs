@@ -95,7 +95,8 @@ pub use mcp_auth_fetch::FetchPolicy;
 pub use mcp_auth_jwt as jwt;
 #[cfg(feature = "jwt")]
 pub use mcp_auth_jwt::{
-    IssuerConfig, Profile, RequiredClaims, Tenants, TypPolicy, Verifier, VerifyLayer,
+    DpopConfig, DpopPolicy, Introspection, IssuerConfig, Profile, RequiredClaims, Tenants,
+    TypPolicy, Verifier, VerifyLayer,
 };
 #[cfg(feature = "obo")]
 pub use mcp_auth_obo as obo;
@@ -124,7 +125,7 @@ pub mod prelude {
     #[cfg(feature = "obo")]
     pub use crate::{ClientAuth, ExchangeRequest, OboLayer, OnBehalfOf, TokenExchangeClient};
     #[cfg(feature = "jwt")]
-    pub use crate::{IssuerConfig, Profile, Tenants, Verifier, VerifyLayer};
+    pub use crate::{DpopPolicy, IssuerConfig, Profile, Tenants, Verifier, VerifyLayer};
     #[cfg(feature = "stack")]
     pub use crate::{McpAuth, McpAuthLayer};
     #[cfg(feature = "scope")]

@@ -55,7 +55,8 @@ impl VerifyLayer {
     /// its [`service`](mcp_auth_core::middleware::metadata::MetadataLayer::service) as a route (the facade's
     /// `McpAuth::builder` does both for you).
     pub fn new(verifier: Verifier) -> Self {
-        let rejector = Rejector::for_resource(verifier.resource());
+        let rejector =
+            Rejector::for_resource(verifier.resource()).accept_dpop(verifier.dpop_algorithms());
         Self {
             shared: Arc::new(Shared {
                 verifier,
@@ -68,8 +69,13 @@ impl VerifyLayer {
 
     /// Renders denials with `rejector` (its metadata URL, its custom rendering), so that every
     /// layer of a stack answers alike. Defaults to [`Rejector::for_resource`] of the verifier's
-    /// resource.
+    /// resource. Its 401s name the DPoP proof algorithms the verifier accepts unless it names
+    /// some already.
     pub fn rejector(mut self, rejector: Rejector) -> Self {
+        let rejector = match rejector.dpop_algs() {
+            Some(_) => rejector,
+            None => rejector.accept_dpop(self.shared.verifier.dpop_algorithms()),
+        };
         self.shared_mut().rejector = rejector;
         self
     }

@@ -6,9 +6,10 @@ use tower_service::Service;
 use super::ResponseFuture;
 use super::layer::Shared;
 use mcp_auth_core::record::RequestRecord;
-use mcp_auth_core::{Principal, take_ready};
+use mcp_auth_core::{AuthError, Principal, take_ready};
 
 use crate::bearer;
+use crate::dpop::Presentation;
 use crate::verifier::Attempt;
 
 /// Middleware that verifies the bearer token of every request. See the
@@ -33,35 +34,73 @@ where
     mcp_auth_core::forward_ready!();
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let token = match bearer::extract(req.headers(), req.uri()) {
-            Ok(token) => token,
+        let credentials = match bearer::extract(req.headers(), req.uri()) {
+            Ok(credentials) => credentials,
             Err(error) => return ResponseFuture::reject(self.shared.reject(error, &req)),
         };
+        let (token, dpop) = (credentials.token, credentials.dpop);
         match self
             .shared
             .verifier
             .try_verify(token, true, Some(bearer::check_syntax))
         {
-            Attempt::Done(Ok(principal)) => {
-                admit(&mut req, principal);
-                ResponseFuture::call(self.inner.call(req))
+            Attempt::Done(verified) => {
+                match verified.and_then(|p| presented(&self.shared, &req, token, dpop, p)) {
+                    Ok(principal) => {
+                        admit(&mut req, principal);
+                        ResponseFuture::call(self.inner.call(req))
+                    }
+                    Err(error) => {
+                        ResponseFuture::reject(self.shared.reject(scheme(error, dpop), &req))
+                    }
+                }
             }
-            Attempt::Done(Err(error)) => ResponseFuture::reject(self.shared.reject(error, &req)),
             pending => {
                 let token = token.to_owned();
                 let shared = self.shared.clone();
                 let verifying = Box::pin(async move {
-                    match shared.verifier.complete(&token, pending).await {
+                    let verified = shared.verifier.complete(&token, pending).await;
+                    match verified.and_then(|p| presented(&shared, &req, &token, dpop, p)) {
                         Ok(principal) => {
                             admit(&mut req, principal);
                             Ok(req)
                         }
-                        Err(error) => Err(shared.reject(error, &req)),
+                        Err(error) => Err(shared.reject(scheme(error, dpop), &req)),
                     }
                 });
                 ResponseFuture::decide(verifying, take_ready(&mut self.inner))
             }
         }
+    }
+}
+
+/// The principal, if its token may be used as it was presented (see
+/// [`Verifier::check_presentation`](crate::Verifier)).
+fn presented<B>(
+    shared: &Shared,
+    req: &Request<B>,
+    token: &str,
+    dpop: bool,
+    principal: Principal,
+) -> Result<Principal, AuthError> {
+    shared.verifier.check_presentation(
+        &principal,
+        &Presentation {
+            dpop,
+            token,
+            method: req.method().as_str(),
+            headers: req.headers(),
+        },
+    )?;
+    Ok(principal)
+}
+
+/// A token presented with the `DPoP` scheme is refused in the DPoP challenge.
+fn scheme(error: AuthError, dpop: bool) -> AuthError {
+    if dpop && error.kind() == mcp_auth_core::AuthErrorKind::InvalidToken {
+        error.in_dpop_challenge()
+    } else {
+        error
     }
 }
 

@@ -1,6 +1,8 @@
 //! Checking the claims of a token whose signature verified, and building the principal.
 
-use mcp_auth_core::{Actor, AuthError, BearerToken, Principal, ResourceId, Scopes, TokenDigest};
+use mcp_auth_core::{
+    Actor, AuthError, BearerToken, KeyBinding, Principal, ResourceId, Scopes, TokenDigest,
+};
 use serde_json::{Map, Value};
 
 use crate::config::IssuerConfig;
@@ -135,6 +137,7 @@ pub(crate) fn check(
             .collect(),
     };
     let roles = roles(&claims, &config.role_claims);
+    let binding = key_binding(&claims)?;
     let actor = claims.get("act").and_then(Actor::from_claim);
 
     let mut builder = Principal::builder(issuer, subject, BearerToken::with_digest(token, digest))
@@ -144,6 +147,9 @@ pub(crate) fn check(
         .expires_at(exp);
     if let Some(audience) = matched {
         builder = builder.audience(audience);
+    }
+    if let Some(binding) = binding {
+        builder = builder.key_binding(binding);
     }
     if let Some(id) = client_id {
         builder = builder.client_id(id);
@@ -225,4 +231,28 @@ fn roles(claims: &Map<String, Value>, paths: &[String]) -> Vec<String> {
         }
     }
     roles
+}
+
+/// The key a token is bound to (`cnf`, RFC 7800): a DPoP key thumbprint (`jkt`, RFC 9449 §6)
+/// or a certificate thumbprint (`x5t#S256`, RFC 8705 §3.1). A confirmation this server cannot
+/// check refuses the token: accepting it as a bearer token is what the binding forbids.
+fn key_binding(claims: &Map<String, Value>) -> Result<Option<KeyBinding>, AuthError> {
+    let Some(cnf) = claims.get("cnf") else {
+        return Ok(None);
+    };
+    let Value::Object(cnf) = cnf else {
+        return Err(invalid("malformed", "claim `cnf` must be an object".into()));
+    };
+    if let Some(Value::String(jkt)) = cnf.get("jkt") {
+        return Ok(Some(KeyBinding::Dpop { jkt: jkt.clone() }));
+    }
+    if let Some(Value::String(x5t)) = cnf.get("x5t#S256") {
+        return Ok(Some(KeyBinding::Certificate {
+            x5t_s256: x5t.clone(),
+        }));
+    }
+    Err(invalid(
+        "unsupported_binding",
+        "the token is bound to a key in a way this server cannot check (`cnf` has neither `jkt` nor `x5t#S256`)".into(),
+    ))
 }

@@ -68,6 +68,9 @@ struct Inner {
     refresh_interval: Duration,
     freshness: Freshness,
     clock: Clock,
+    dpop: crate::DpopConfig,
+    /// The resource identifier as DPoP proofs' `htu` is compared with it.
+    htu: String,
 }
 
 #[derive(Clone)]
@@ -112,12 +115,50 @@ impl Verifier {
             },
             fetch_policy: FetchPolicy::default(),
             clock: None,
+            dpop: crate::DpopConfig::default(),
         }
     }
 
     /// The resource identifier tokens must be issued for.
     pub fn resource(&self) -> &ResourceId {
         &self.inner.resource
+    }
+
+    /// The DPoP proof algorithms accepted, space-separated (for challenges and the RFC 9728
+    /// document's `dpop_signing_alg_values_supported`).
+    pub fn dpop_algorithms(&self) -> String {
+        self.inner.dpop.algorithm_names()
+    }
+
+    /// True when every trusted issuer's tokens must be DPoP-bound
+    /// ([`DpopPolicy::Required`](crate::DpopPolicy::Required)).
+    pub fn requires_dpop(&self) -> bool {
+        self.inner
+            .issuers
+            .iter()
+            .all(|i| i.config.dpop == crate::DpopPolicy::Required)
+    }
+
+    /// Whether a token of `principal`'s issuer may be used as it was presented: a DPoP-bound
+    /// token only with a valid proof (never as a bearer token), the issuer's DPoP policy, and
+    /// for a DPoP presentation the proof itself (method, URL, token, key, freshness, replay).
+    pub(crate) fn check_presentation(
+        &self,
+        principal: &Principal,
+        presented: &crate::dpop::Presentation<'_>,
+    ) -> Result<(), AuthError> {
+        let policy = self
+            .select_issuer(principal.issuer())
+            .map(|(index, _)| self.inner.issuers[index].config.dpop)
+            .unwrap_or_default();
+        crate::dpop::check(
+            &self.inner.dpop,
+            policy,
+            principal,
+            presented,
+            &self.inner.htu,
+            (self.inner.clock)(),
+        )
     }
 
     /// The issuer identifiers trusted, in configuration order.
@@ -586,6 +627,7 @@ pub struct VerifierBuilder {
     freshness: Freshness,
     fetch_policy: FetchPolicy,
     clock: Option<Clock>,
+    dpop: crate::DpopConfig,
 }
 
 impl VerifierBuilder {
@@ -625,6 +667,13 @@ impl VerifierBuilder {
     /// [`FetchPolicy::default`] (https only, public addresses only).
     pub fn fetch_policy(mut self, policy: FetchPolicy) -> Self {
         self.fetch_policy = policy;
+        self
+    }
+
+    /// How DPoP proofs are checked. Defaults to [`DpopConfig::default`](crate::DpopConfig): DPoP
+    /// presentations are accepted from every issuer whose policy allows them.
+    pub fn dpop(mut self, config: crate::DpopConfig) -> Self {
+        self.dpop = config;
         self
     }
 
@@ -796,8 +845,12 @@ impl VerifierBuilder {
                     .unwrap_or(0)
             })
         });
+        let htu = crate::dpop::normalise_htu(self.resource.as_str())
+            .unwrap_or_else(|| self.resource.to_string());
         Ok(Verifier {
             inner: Arc::new(Inner {
+                htu,
+                dpop: self.dpop,
                 resource: self.resource,
                 issuers: states,
                 by_issuer,
