@@ -225,5 +225,37 @@ pub(crate) fn check(
 
 pub(crate) use proof::normalise_htu;
 
+/// Entry points for the fuzz targets (feature `fuzzing`); not a public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Checks `proof` as a DPoP proof for `POST https://mcp.example.com/mcp` and `token` at time
+    /// `now`, with the default algorithms and a one-minute window.
+    pub fn verify_proof(
+        proof: &str,
+        token: &str,
+        now: u64,
+    ) -> Result<String, mcp_auth_core::AuthError> {
+        super::proof::verify(
+            proof,
+            &super::proof::Expected {
+                method: "POST",
+                htu: "https://mcp.example.com/mcp",
+                token,
+                algorithms: super::DEFAULT_PROOF_ALGORITHMS,
+                now,
+                max_age: 60,
+                max_skew: 5,
+            },
+        )
+        .map(|verified| verified.jkt)
+    }
+
+    /// The normal form `htu` is compared in.
+    pub fn normalise_htu(htu: &str) -> Option<String> {
+        super::proof::normalise_htu(htu)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -251,4 +251,35 @@ mod tests {
             assert_eq!(normalise_htu(given).as_deref(), normal, "{given}");
         }
     }
+
+    proptest::proptest! {
+        /// Case in scheme and host, the default port, a query and a fragment never change what
+        /// a proof's `htu` is compared as; the path always does.
+        #[test]
+        fn htu_normal_form_ignores_what_rfc_3986_says_is_equivalent(
+            upper_scheme in proptest::bool::ANY,
+            upper_host in proptest::bool::ANY,
+            default_port in proptest::bool::ANY,
+            query in "[a-z0-9=&]{0,12}",
+            fragment in "[a-z0-9]{0,8}",
+            path in "/[a-z0-9]{1,10}",
+        ) {
+            let scheme = if upper_scheme { "HTTPS" } else { "https" };
+            let host = if upper_host { "MCP.Example.COM" } else { "mcp.example.com" };
+            let port = if default_port { ":443" } else { "" };
+            let mut htu = format!("{scheme}://{host}{port}{path}");
+            if !query.is_empty() {
+                htu.push('?');
+                htu.push_str(&query);
+            }
+            if !fragment.is_empty() {
+                htu.push('#');
+                htu.push_str(&fragment);
+            }
+            let want = format!("https://mcp.example.com{path}");
+            proptest::prop_assert_eq!(normalise_htu(&htu), Some(want.clone()));
+            let other_path = format!("https://mcp.example.com{path}x");
+            proptest::prop_assert_ne!(normalise_htu(&other_path), Some(want));
+        }
+    }
 }
