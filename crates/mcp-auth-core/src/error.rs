@@ -22,6 +22,9 @@ pub enum AuthErrorKind {
     /// The DPoP proof that came with the token is not acceptable (RFC 9449 §7.1): 401
     /// `invalid_dpop_proof`, in the DPoP challenge.
     InvalidDpopProof,
+    /// The DPoP proof lacks the server's current nonce (RFC 9449 §9): 401 `use_dpop_nonce`, with a
+    /// fresh nonce in `DPoP-Nonce`.
+    UseDpopNonce,
     /// The request itself is malformed (two credentials, a token in the query, a bad body):
     /// 400 `invalid_request`.
     InvalidRequest,
@@ -46,9 +49,10 @@ impl AuthErrorKind {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken | Self::InvalidDpopProof => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -63,6 +67,7 @@ impl AuthErrorKind {
             Self::MissingToken => "unauthorized",
             Self::InvalidToken => "invalid_token",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidRequest | Self::BadRequest => "invalid_request",
             Self::InsufficientScope => "insufficient_scope",
             Self::AccessDenied => "access_denied",
@@ -75,7 +80,10 @@ impl AuthErrorKind {
     /// The gRPC status code for trailers-only responses.
     pub fn grpc_status(self) -> u8 {
         match self {
-            Self::MissingToken | Self::InvalidToken | Self::InvalidDpopProof => 16, // UNAUTHENTICATED
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => 16, // UNAUTHENTICATED
             Self::InsufficientScope | Self::AccessDenied => 7, // PERMISSION_DENIED
             Self::InvalidRequest | Self::BadRequest | Self::PayloadTooLarge => 3, // INVALID_ARGUMENT
             Self::Unavailable => 14,                                              // UNAVAILABLE
@@ -89,7 +97,8 @@ impl AuthErrorKind {
             Self::InvalidToken
             | Self::InvalidRequest
             | Self::InsufficientScope
-            | Self::InvalidDpopProof => Some(Some(self.code())),
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => Some(Some(self.code())),
             Self::AccessDenied
             | Self::BadRequest
             | Self::PayloadTooLarge
@@ -130,6 +139,8 @@ pub struct AuthError {
     retry_after: Option<Duration>,
     /// The error concerns a DPoP presentation: its code goes in the DPoP challenge.
     dpop: bool,
+    /// A fresh DPoP nonce for the client's next proof (`DPoP-Nonce`).
+    dpop_nonce: Option<String>,
 }
 
 impl AuthError {
@@ -145,7 +156,11 @@ impl AuthError {
             description: description.into(),
             scope: None,
             retry_after: None,
-            dpop: kind == AuthErrorKind::InvalidDpopProof,
+            dpop: matches!(
+                kind,
+                AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce
+            ),
+            dpop_nonce: None,
         }
     }
 
@@ -169,6 +184,19 @@ impl AuthError {
         description: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self::new(AuthErrorKind::InvalidDpopProof, reason, description)
+    }
+
+    /// 401 `use_dpop_nonce`: the proof must carry `nonce`, the server's current one (RFC 9449
+    /// §9), sent back in the `DPoP-Nonce` header.
+    pub fn use_dpop_nonce(description: impl Into<Cow<'static, str>>, nonce: String) -> Self {
+        let mut e = Self::new(AuthErrorKind::UseDpopNonce, "use_dpop_nonce", description);
+        e.dpop_nonce = Some(nonce);
+        e
+    }
+
+    /// The DPoP nonce the response carries, if any.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// Marks the error as concerning a DPoP presentation (a DPoP-bound token presented as
@@ -376,6 +404,15 @@ impl AuthError {
                 HeaderValue::from_static("WWW-Authenticate"),
             );
         }
+        if let Some(nonce) = &self.dpop_nonce
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            headers.insert("dpop-nonce", value);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
+            );
+        }
         if let Some(after) = self.retry_after {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
@@ -392,6 +429,7 @@ impl fmt::Debug for AuthError {
             .field("scope", &self.scope)
             .field("retry_after", &self.retry_after)
             .field("dpop", &self.dpop)
+            .field("dpop_nonce", &self.dpop_nonce.is_some())
             .finish()
     }
 }

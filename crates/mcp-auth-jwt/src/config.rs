@@ -165,6 +165,7 @@ pub struct IssuerConfig {
     pub(crate) profile: crate::Profile,
     pub(crate) introspection: Option<crate::Introspection>,
     pub(crate) dpop: crate::DpopPolicy,
+    pub(crate) dpop_nonce: bool,
 }
 
 impl IssuerConfig {
@@ -188,6 +189,7 @@ impl IssuerConfig {
             profile: crate::Profile::Rfc9068,
             introspection: None,
             dpop: crate::DpopPolicy::default(),
+            dpop_nonce: false,
         }
     }
 
@@ -338,6 +340,15 @@ impl IssuerConfig {
     /// as a bearer token, whatever this says.
     pub fn dpop(mut self, policy: crate::DpopPolicy) -> Self {
         self.dpop = policy;
+        self
+    }
+
+    /// Requires DPoP proofs for this issuer's tokens to carry a current server nonce (RFC 9449
+    /// §8): a proof without one is answered 401 `use_dpop_nonce` with a fresh nonce in
+    /// `DPoP-Nonce`, and the client retries. Limits how long a proof made in advance stays
+    /// usable. Off by default.
+    pub fn require_dpop_nonce(mut self) -> Self {
+        self.dpop_nonce = true;
         self
     }
 

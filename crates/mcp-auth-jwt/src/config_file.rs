@@ -44,6 +44,13 @@ pub struct IssuerEntry {
     /// replaces the profile's.
     #[serde(default)]
     pub role_claims: Option<Vec<String>>,
+    /// DPoP presentations of this issuer's tokens: `"allowed"` (default), `"required"` or
+    /// `"disabled"`.
+    #[serde(default)]
+    pub dpop: Option<crate::DpopPolicy>,
+    /// DPoP proofs must carry a current server nonce.
+    #[serde(default)]
+    pub require_dpop_nonce: bool,
     /// Opaque tokens of this issuer verified by introspection (RFC 7662).
     #[serde(default)]
     pub introspection: Option<IntrospectionEntry>,
@@ -192,6 +199,8 @@ impl IssuerEntry {
             scope_prefix: None,
             role_claims: None,
             introspection: None,
+            dpop: None,
+            require_dpop_nonce: false,
             typ: None,
             required_claims: None,
             algorithms: None,
@@ -255,6 +264,12 @@ impl IssuerEntry {
         }
         if let Some(secs) = self.leeway_seconds {
             config = config.leeway(Duration::from_secs(secs));
+        }
+        if let Some(policy) = self.dpop {
+            config = config.dpop(policy);
+        }
+        if self.require_dpop_nonce {
+            config = config.require_dpop_nonce();
         }
         if let Some(entry) = self.introspection {
             config = config.introspection(entry.into_introspection()?);

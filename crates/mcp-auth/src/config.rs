@@ -228,6 +228,10 @@ mod tests {
             ),
             (&format!("{BASE}tenants = []"), "tenant allow list is empty"),
             (
+                &format!("{BASE}dpop = \"always\""),
+                "unknown variant `always`, expected one of `allowed`, `required`, `disabled`",
+            ),
+            (
                 &format!(
                     "{BASE}[issuers.introspection]\nclient_id = \"rs\"\nclient_secret_env = \"MCP_AUTH_TEST_UNSET_VARIABLE\""
                 ),

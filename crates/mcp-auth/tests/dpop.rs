@@ -95,3 +95,16 @@ async fn a_dpop_presentation_passes_the_stack_and_the_audit_records_the_binding(
     let refused = events[1].decision.as_ref().and_then(|d| d.reason);
     assert_eq!(refused, Some("dpop_bound_as_bearer"));
 }
+
+#[tokio::test]
+async fn the_toml_sets_an_issuers_dpop_policy() {
+    let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
+    let toml = format!(
+        "resource = \"{RESOURCE}\"\n[[issuers]]\nissuer = \"{}\"\njwks_uri = \"{}\"\ndpop = \"required\"\n[fetch]\nallow_loopback = true\n",
+        issuer.issuer(),
+        issuer.jwks_uri()
+    );
+    let auth = McpAuth::from_toml(&toml).unwrap().build().unwrap();
+    let doc = serde_json::to_value(auth.metadata()).unwrap();
+    assert_eq!(doc["dpop_bound_access_tokens_required"], true);
+}

@@ -5,6 +5,7 @@
 //! for this request's method and URL and this token, never seen before. Presented as `Bearer`,
 //! such a token is refused, as a stolen bearer token would be used.
 
+mod nonce;
 mod proof;
 mod replay;
 
@@ -17,8 +18,10 @@ use mcp_auth_core::{Algorithm, AuthError, KeyBinding, Principal};
 
 pub use replay::{MemoryReplayStore, ProofId, ReplayStore, ReplayUnavailable};
 
-/// Whether an issuer's tokens may, or must, be presented with DPoP proofs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Whether an issuer's tokens may, or must, be presented with DPoP proofs (`dpop = "allowed"`,
+/// `"required"` or `"disabled"` in the TOML).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DpopPolicy {
     /// Bearer tokens, and DPoP-bound tokens with their proofs. The default.
@@ -59,6 +62,8 @@ pub struct DpopConfig {
     max_age: Duration,
     max_skew: Duration,
     replay: Arc<dyn ReplayStore>,
+    nonce_key: Arc<nonce::NonceKey>,
+    nonce_lifetime: Duration,
 }
 
 impl Default for DpopConfig {
@@ -70,6 +75,8 @@ impl Default for DpopConfig {
             max_age: Duration::from_secs(60),
             max_skew: Duration::from_secs(5),
             replay: Arc::new(MemoryReplayStore::default()),
+            nonce_key: Arc::new(nonce::NonceKey::random()),
+            nonce_lifetime: Duration::from_secs(300),
         }
     }
 }
@@ -96,6 +103,22 @@ impl DpopConfig {
     /// Where used proofs are remembered. Replicas that share a load balancer need one store.
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.replay = Arc::new(store);
+        self
+    }
+
+    /// The secret server nonces are made with (RFC 9449 §8, for issuers configured with
+    /// [`IssuerConfig::require_dpop_nonce`](crate::IssuerConfig::require_dpop_nonce)). Nonces
+    /// are stateless: replicas that share this secret accept each other's. Defaults to a random
+    /// secret per process (then a client that moves to another replica is asked for a new
+    /// nonce once).
+    pub fn nonce_secret(mut self, secret: &[u8]) -> Self {
+        self.nonce_key = Arc::new(nonce::NonceKey::from_secret(secret));
+        self
+    }
+
+    /// How long a server nonce stays valid. Defaults to 5 minutes.
+    pub fn nonce_lifetime(mut self, lifetime: Duration) -> Self {
+        self.nonce_lifetime = lifetime;
         self
     }
 
@@ -131,16 +154,24 @@ pub(crate) struct Presentation<'a> {
     pub(crate) headers: &'a HeaderMap,
 }
 
+/// What an issuer asks of DPoP presentations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IssuerDpop {
+    pub(crate) policy: DpopPolicy,
+    pub(crate) require_nonce: bool,
+}
+
 /// Decides whether `principal` may be used as presented: the binding, the issuer's policy, and
 /// for DPoP the proof. `htu` is the resource identifier, normalised.
 pub(crate) fn check(
     config: &DpopConfig,
-    policy: DpopPolicy,
+    issuer: IssuerDpop,
     principal: &Principal,
     presented: &Presentation<'_>,
     htu: &str,
     now: u64,
 ) -> Result<(), AuthError> {
+    let policy = issuer.policy;
     let binding = principal.key_binding();
     if !presented.dpop {
         return match (binding, policy) {
@@ -203,6 +234,26 @@ pub(crate) fn check(
                 "the token is not bound to a DPoP key (`cnf.jkt`); present it as a Bearer token",
             )
             .in_dpop_challenge());
+        }
+    }
+    if issuer.require_nonce {
+        let lifetime = config.nonce_lifetime.as_secs();
+        let fresh = verified
+            .nonce
+            .as_deref()
+            .is_some_and(|n| config.nonce_key.accepts(n, now, lifetime));
+        if !fresh {
+            return Err(AuthError::use_dpop_nonce(
+                match verified.nonce {
+                    None => {
+                        "this server requires a nonce in DPoP proofs: use the one in DPoP-Nonce"
+                    }
+                    Some(_) => {
+                        "the DPoP proof's nonce is not a current one of this server: use the one in DPoP-Nonce"
+                    }
+                },
+                config.nonce_key.issue(now),
+            ));
         }
     }
     let until = verified.iat.saturating_add(config.max_age.as_secs()) + 1;

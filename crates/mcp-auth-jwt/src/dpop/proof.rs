@@ -27,6 +27,8 @@ pub(crate) struct VerifiedProof {
     pub(crate) jkt: String,
     pub(crate) id: ProofId,
     pub(crate) iat: u64,
+    /// The server nonce the proof carries, if any.
+    pub(crate) nonce: Option<String>,
 }
 
 /// What the proof must match.
@@ -187,10 +189,15 @@ pub(crate) fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedPro
             "the DPoP proof's `jwk` lacks a member its thumbprint needs",
         )
     })?;
+    let nonce = claims
+        .get("nonce")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(VerifiedProof {
         id: ProofId::new(&jkt, jti),
         jkt,
         iat,
+        nonce,
     })
 }
 

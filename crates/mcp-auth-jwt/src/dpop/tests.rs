@@ -30,10 +30,14 @@ impl Fixture {
     }
 
     fn verifier(&self, policy: DpopPolicy) -> Verifier {
+        self.verifier_with(
+            IssuerConfig::static_keys(self.issuer.issuer(), self.issuer.jwks()).dpop(policy),
+        )
+    }
+
+    fn verifier_with(&self, issuer: IssuerConfig) -> Verifier {
         Verifier::builder(ResourceId::parse(RESOURCE).unwrap())
-            .issuer(
-                IssuerConfig::static_keys(self.issuer.issuer(), self.issuer.jwks()).dpop(policy),
-            )
+            .issuer(issuer)
             .build()
             .unwrap()
     }
@@ -62,6 +66,15 @@ fn proof(key: &SigningKey, token: &str) -> TokenBuilder {
 
 /// Status, reason and the `WWW-Authenticate` values of `POST RESOURCE` with these headers.
 async fn send(verifier: &Verifier, headers: &[(&str, String)]) -> (u16, String, Vec<String>) {
+    let (status, reason, challenges, _) = send_for_nonce(verifier, headers).await;
+    (status, reason, challenges)
+}
+
+/// As [`send`], with the `DPoP-Nonce` the response carries.
+async fn send_for_nonce(
+    verifier: &Verifier,
+    headers: &[(&str, String)],
+) -> (u16, String, Vec<String>, Option<String>) {
     let svc = ServiceBuilder::new()
         .layer(VerifyLayer::new(verifier.clone()))
         .service_fn(|_req: Request<Empty<Bytes>>| async move {
@@ -86,7 +99,11 @@ async fn send(verifier: &Verifier, headers: &[(&str, String)]) -> (u16, String, 
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    (response.status().as_u16(), reason, challenges)
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status().as_u16(), reason, challenges, nonce)
 }
 
 fn dpop(token: &str, proof: &str) -> Vec<(&'static str, String)> {
@@ -262,4 +279,40 @@ async fn policies_and_unbound_tokens() {
         .sign();
     let as_bearer = [("authorization", format!("Bearer {mtls}"))];
     assert_eq!(send(&allowed, &as_bearer).await.1, "certificate_bound");
+}
+
+#[tokio::test]
+async fn an_issuer_can_require_server_nonces() {
+    let fx = Fixture::new().await;
+    let v = fx.verifier_with(
+        IssuerConfig::static_keys(fx.issuer.issuer(), fx.issuer.jwks()).require_dpop_nonce(),
+    );
+    let token = fx.bound_token();
+    // No nonce: 401 use_dpop_nonce, with one to use.
+    let first = dpop(&token, &proof(&fx.client_key, &token).sign());
+    let (status, reason, challenges, nonce) = send_for_nonce(&v, &first).await;
+    assert_eq!((status, reason.as_str()), (401, "use_dpop_nonce"));
+    assert!(
+        challenges[1].contains("error=\"use_dpop_nonce\""),
+        "{challenges:?}"
+    );
+    let nonce = nonce.expect("a DPoP-Nonce header");
+    // With it: accepted.
+    let retry = proof(&fx.client_key, &token)
+        .claim("nonce", nonce.clone())
+        .sign();
+    assert_eq!(send(&v, &dpop(&token, &retry)).await.0, 200);
+    // A nonce this server did not make: asked again.
+    let forged = proof(&fx.client_key, &token)
+        .claim("nonce", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .sign();
+    let (_, reason, _, again) = send_for_nonce(&v, &dpop(&token, &forged)).await;
+    assert_eq!(reason, "use_dpop_nonce");
+    assert!(again.is_some());
+    // Issuers that do not require nonces ignore them.
+    let plain = fx.verifier(DpopPolicy::Allowed);
+    let unasked = proof(&fx.client_key, &token)
+        .claim("nonce", "whatever")
+        .sign();
+    assert_eq!(send(&plain, &dpop(&token, &unasked)).await.0, 200);
 }

@@ -147,13 +147,22 @@ impl Verifier {
         principal: &Principal,
         presented: &crate::dpop::Presentation<'_>,
     ) -> Result<(), AuthError> {
-        let policy = self
+        let issuer = self
             .select_issuer(principal.issuer())
-            .map(|(index, _)| self.inner.issuers[index].config.dpop)
-            .unwrap_or_default();
+            .map(|(index, _)| {
+                let config = &self.inner.issuers[index].config;
+                crate::dpop::IssuerDpop {
+                    policy: config.dpop,
+                    require_nonce: config.dpop_nonce,
+                }
+            })
+            .unwrap_or(crate::dpop::IssuerDpop {
+                policy: crate::DpopPolicy::default(),
+                require_nonce: false,
+            });
         crate::dpop::check(
             &self.inner.dpop,
-            policy,
+            issuer,
             principal,
             presented,
             &self.inner.htu,
