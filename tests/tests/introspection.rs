@@ -99,6 +99,10 @@ async fn an_opaque_token_is_introspected_mapped_and_refused_once_revoked() {
         CLIENT.0,
         "a client's own token: the client is the subject"
     );
+    assert!(
+        principal.acts_for_itself(),
+        "no end user behind a client-credentials token"
+    );
     assert!(principal.scopes().contains("mcp:read"));
     assert!(!principal.scopes().contains("mcp:write"));
     assert_eq!(principal.audience(), None);

@@ -118,6 +118,8 @@ pub struct PrincipalInfo {
     pub issuer: String,
     /// `sub`.
     pub subject: String,
+    /// `"user"`, or `"client"` when the token acts for the client itself (client credentials).
+    pub subject_kind: &'static str,
     /// The OAuth client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -303,6 +305,11 @@ fn principal_info(p: &Principal, client: Option<&ClientSummary>) -> PrincipalInf
     PrincipalInfo {
         issuer: p.issuer().to_owned(),
         subject: p.subject().to_owned(),
+        subject_kind: if p.acts_for_itself() {
+            "client"
+        } else {
+            "user"
+        },
         client_id: p.client_id().map(str::to_owned),
         client_name: client.and_then(|c| c.name.clone()),
         scopes: p.scopes().clone(),

@@ -146,6 +146,7 @@ async fn events_for_allowed_denied_batch_and_exchange_requests_match_the_schema(
         Some(RESOURCE),
         "the audience that matched"
     );
+    assert_eq!(p.subject_kind, "user", "alice is not the client");
     assert!(p.token_fingerprint.starts_with("sha256:"));
     let m = &allowed.mcp.as_ref().unwrap().messages[0];
     assert_eq!(

@@ -4,6 +4,9 @@ use std::fmt::Write as _;
 
 use http::HeaderValue;
 
+/// The scope that asks for a refresh token; never in a resource's challenge or metadata.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
 /// A Bearer challenge, rendered as one `WWW-Authenticate` header value.
 ///
 /// Every parameter value is quoted. MCP clients parse the header with simple regular expressions
@@ -52,9 +55,20 @@ impl BearerChallenge {
         self
     }
 
-    /// Sets the `scope` parameter (space-separated). An empty string leaves it out.
+    /// Sets the `scope` parameter (space-separated). An empty string leaves it out, and so is
+    /// `offline_access`: a refresh token is the client's business with its authorization server,
+    /// never something a resource asks for (MCP 2026-07-28).
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         let scope = scope.into();
+        let scope = if scope.split(' ').any(|s| s == OFFLINE_ACCESS) {
+            scope
+                .split(' ')
+                .filter(|s| *s != OFFLINE_ACCESS)
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            scope
+        };
         self.scope = (!scope.is_empty()).then_some(scope);
         self
     }
@@ -206,5 +220,20 @@ mod tests {
         let h = BearerChallenge::new("m").scope("").to_header_value();
         assert_eq!(h, r#"Bearer resource_metadata="m""#);
         assert_eq!(BearerChallenge::default().to_header_value(), "Bearer");
+    }
+
+    #[test]
+    fn offline_access_is_never_asked_for() {
+        let h = BearerChallenge::new("https://r/m")
+            .scope("offline_access mcp:read offline_access")
+            .to_header_value();
+        assert_eq!(
+            h,
+            r#"Bearer scope="mcp:read", resource_metadata="https://r/m""#
+        );
+        let only = BearerChallenge::new("https://r/m")
+            .scope("offline_access")
+            .to_header_value();
+        assert_eq!(only, r#"Bearer resource_metadata="https://r/m""#);
     }
 }

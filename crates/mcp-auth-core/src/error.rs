@@ -36,6 +36,9 @@ pub enum AuthErrorKind {
     /// The request is malformed in a way unrelated to credentials (a body that is not
     /// JSON-RPC, a batch over the limit): 400 without a challenge.
     BadRequest,
+    /// The 2026-07-28 mirrored headers (`Mcp-Method`, `Mcp-Name`) disagree with the body, or are
+    /// missing: 400 with the JSON-RPC error `-32020` (`HeaderMismatch`) as the body.
+    HeaderMismatch,
     /// The request body exceeds a configured limit: 413.
     PayloadTooLarge,
     /// The request body did not arrive in time: 408.
@@ -53,7 +56,9 @@ impl AuthErrorKind {
             | Self::InvalidToken
             | Self::InvalidDpopProof
             | Self::UseDpopNonce => StatusCode::UNAUTHORIZED,
-            Self::InvalidRequest | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest | Self::BadRequest | Self::HeaderMismatch => {
+                StatusCode::BAD_REQUEST
+            }
             Self::InsufficientScope | Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -69,6 +74,7 @@ impl AuthErrorKind {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidRequest | Self::BadRequest => "invalid_request",
+            Self::HeaderMismatch => "header_mismatch",
             Self::InsufficientScope => "insufficient_scope",
             Self::AccessDenied => "access_denied",
             Self::PayloadTooLarge => "payload_too_large",
@@ -85,9 +91,12 @@ impl AuthErrorKind {
             | Self::InvalidDpopProof
             | Self::UseDpopNonce => 16, // UNAUTHENTICATED
             Self::InsufficientScope | Self::AccessDenied => 7, // PERMISSION_DENIED
-            Self::InvalidRequest | Self::BadRequest | Self::PayloadTooLarge => 3, // INVALID_ARGUMENT
-            Self::Unavailable => 14,                                              // UNAVAILABLE
-            Self::RequestTimeout => 4, // DEADLINE_EXCEEDED
+            Self::InvalidRequest
+            | Self::BadRequest
+            | Self::PayloadTooLarge
+            | Self::HeaderMismatch => 3, // INVALID_ARGUMENT
+            Self::Unavailable => 14,                           // UNAVAILABLE
+            Self::RequestTimeout => 4,                         // DEADLINE_EXCEEDED
         }
     }
 
@@ -101,6 +110,7 @@ impl AuthErrorKind {
             | Self::UseDpopNonce => Some(Some(self.code())),
             Self::AccessDenied
             | Self::BadRequest
+            | Self::HeaderMismatch
             | Self::PayloadTooLarge
             | Self::RequestTimeout
             | Self::Unavailable => None,
@@ -139,8 +149,16 @@ pub struct AuthError {
     retry_after: Option<Duration>,
     /// The error concerns a DPoP presentation: its code goes in the DPoP challenge.
     dpop: bool,
+    /// What few errors carry (boxed: most errors carry none of it).
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Extra {
     /// A fresh DPoP nonce for the client's next proof (`DPoP-Nonce`).
     dpop_nonce: Option<String>,
+    /// The JSON-RPC id of the request, for errors answered as JSON-RPC errors.
+    rpc_id: Option<serde_json::Value>,
 }
 
 impl AuthError {
@@ -160,7 +178,7 @@ impl AuthError {
                 kind,
                 AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce
             ),
-            dpop_nonce: None,
+            extra: None,
         }
     }
 
@@ -190,13 +208,34 @@ impl AuthError {
     /// §9), sent back in the `DPoP-Nonce` header.
     pub fn use_dpop_nonce(description: impl Into<Cow<'static, str>>, nonce: String) -> Self {
         let mut e = Self::new(AuthErrorKind::UseDpopNonce, "use_dpop_nonce", description);
-        e.dpop_nonce = Some(nonce);
+        e.extra = Some(Box::new(Extra {
+            dpop_nonce: Some(nonce),
+            ..Extra::default()
+        }));
+        e
+    }
+
+    /// 400 with the JSON-RPC error `-32020` (`HeaderMismatch`) for the request `id`: the
+    /// 2026-07-28 mirrored headers disagree with the body.
+    pub fn header_mismatch(
+        description: impl Into<Cow<'static, str>>,
+        id: Option<serde_json::Value>,
+    ) -> Self {
+        let mut e = Self::new(
+            AuthErrorKind::HeaderMismatch,
+            "header_mismatch",
+            description,
+        );
+        e.extra = Some(Box::new(Extra {
+            rpc_id: id,
+            ..Extra::default()
+        }));
         e
     }
 
     /// The DPoP nonce the response carries, if any.
     pub fn dpop_nonce(&self) -> Option<&str> {
-        self.dpop_nonce.as_deref()
+        self.extra.as_ref()?.dpop_nonce.as_deref()
     }
 
     /// Marks the error as concerning a DPoP presentation (a DPoP-bound token presented as
@@ -337,10 +376,18 @@ impl AuthError {
         resource_metadata: &str,
         dpop_algs: Option<&str>,
     ) -> Response<Bytes> {
-        let body = serde_json::json!({
-            "error": self.kind.code(),
-            "error_description": self.description,
-        });
+        let body = if self.kind == AuthErrorKind::HeaderMismatch {
+            serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": self.extra.as_ref().and_then(|e| e.rpc_id.clone()),
+                "error": {"code": -32020, "message": self.description},
+            })
+        } else {
+            serde_json::json!({
+                "error": self.kind.code(),
+                "error_description": self.description,
+            })
+        };
         let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
@@ -404,7 +451,7 @@ impl AuthError {
                 HeaderValue::from_static("WWW-Authenticate"),
             );
         }
-        if let Some(nonce) = &self.dpop_nonce
+        if let Some(nonce) = self.dpop_nonce()
             && let Ok(value) = HeaderValue::from_str(nonce)
         {
             headers.insert("dpop-nonce", value);
@@ -429,7 +476,7 @@ impl fmt::Debug for AuthError {
             .field("scope", &self.scope)
             .field("retry_after", &self.retry_after)
             .field("dpop", &self.dpop)
-            .field("dpop_nonce", &self.dpop_nonce.is_some())
+            .field("dpop_nonce", &self.dpop_nonce().is_some())
             .finish()
     }
 }

@@ -60,7 +60,7 @@ mod proptests;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use body::AuthBody;
-pub use challenge::{BearerChallenge, DpopChallenge};
+pub use challenge::{BearerChallenge, DpopChallenge, OFFLINE_ACCESS};
 pub use config::ConfigValueError;
 pub use error::{AuthError, AuthErrorKind, is_grpc};
 pub use future::{AuthFuture, Undecided, take_ready};

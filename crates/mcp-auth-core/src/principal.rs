@@ -22,6 +22,7 @@ use crate::{BearerToken, Scopes};
 ///     .expires_at(4_102_444_800)
 ///     .build();
 /// assert_eq!(principal.subject(), "alice");
+/// assert!(!principal.acts_for_itself());
 /// assert!(principal.scopes().contains("files:read"));
 /// assert!(!format!("{principal:?}").contains("\"t\""));
 /// ```
@@ -84,6 +85,13 @@ impl Principal {
     /// issuer's profile may name another claim, such as Okta's `cid` or Entra's `appid`).
     pub fn client_id(&self) -> Option<&str> {
         self.0.client_id.as_deref()
+    }
+
+    /// True when the token acts for the client itself, with no end user behind it (the client
+    /// credentials grant): its subject is its own client id, as RFC 9068 §2.2 has it. Policies
+    /// that need a person, and audit, tell the two apart with this.
+    pub fn acts_for_itself(&self) -> bool {
+        self.0.client_id.as_deref() == Some(self.0.subject.as_str())
     }
 
     /// The granted scopes.

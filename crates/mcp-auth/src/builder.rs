@@ -9,7 +9,8 @@ use mcp_auth_core::metadata::{MetadataError, ProtectedResourceMetadata};
 use mcp_auth_core::middleware::inspect::{McpInspect, McpInspectLayer};
 use mcp_auth_core::middleware::metadata::{Metadata, MetadataLayer};
 use mcp_auth_core::{
-    ConfigValueError, Rejector, RenderRejection, ResourceId, ResourceIdError, Scopes,
+    ConfigValueError, OFFLINE_ACCESS, Rejector, RenderRejection, ResourceId, ResourceIdError,
+    Scopes,
 };
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
 use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};
@@ -167,11 +168,19 @@ impl McpAuthBuilder {
     pub fn build(self) -> Result<McpAuthLayer, BuildError> {
         let resource = ResourceId::parse(&self.resource)?;
         let policy = self.policy.unwrap_or_else(ScopePolicy::allow_all);
-        let scopes_supported = if self.scopes_supported.is_empty() {
+        let mut scopes_supported: Vec<String> = if self.scopes_supported.is_empty() {
             policy.known_scopes().iter().map(str::to_owned).collect()
         } else {
             self.scopes_supported
         };
+        if scopes_supported.iter().any(|s| s == OFFLINE_ACCESS) {
+            // MCP 2026-07-28: a resource never advertises it (nor asks for it in a challenge).
+            tracing::warn!(
+                target: "mcp_auth",
+                "`offline_access` left out of scopes_supported: refresh tokens are between the client and its authorization server"
+            );
+            scopes_supported.retain(|s| s != OFFLINE_ACCESS);
+        }
 
         let mut verifier = Verifier::builder(resource.clone()).fetch_policy(self.fetch_policy);
         for issuer in &self.issuers {

@@ -1,7 +1,9 @@
 //! JSON-RPC message parsing: just enough of each message to authorise it.
 
+mod headers;
 mod limits;
 
+pub use headers::{MIRRORED_HEADERS_SINCE, check_mirrored_headers};
 pub use limits::{InspectLimits, LimitsConfig};
 
 use std::borrow::Cow;

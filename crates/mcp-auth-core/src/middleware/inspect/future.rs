@@ -97,7 +97,11 @@ where
             Some(Ok(collected)) => {
                 let bytes = collected.to_bytes();
                 read_whole = Some(bytes.clone());
-                McpRequest::parse(&bytes, this.limits).map(|mcp| (mcp, bytes))
+                McpRequest::parse(&bytes, this.limits)
+                    .and_then(|mcp| {
+                        crate::mcp::check_mirrored_headers(&parts.headers, &mcp).map(|()| mcp)
+                    })
+                    .map(|mcp| (mcp, bytes))
             }
             Some(Err(e)) if e.is::<LengthLimitError>() => {
                 Err(AuthError::payload_too_large(this.limits.max_body_bytes))

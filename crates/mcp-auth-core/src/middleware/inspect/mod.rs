@@ -11,7 +11,10 @@
 //! one place a stack changes the request body type, so behind a whole stack it is the same.
 //!
 //! Authorisation reads the body, never the `Mcp-Method` / `Mcp-Name` headers: a client can omit or
-//! forge those.
+//! forge those. On protocol versions that mirror them (`MCP-Protocol-Version` 2026-07-28 and later)
+//! the inspector checks them against the body, so that anything routing by them sees the truth: a
+//! missing or different header is `400` with the JSON-RPC error `-32020` (`HeaderMismatch`), see
+//! [`check_mirrored_headers`](crate::mcp::check_mirrored_headers).
 //!
 //! # Example
 //!

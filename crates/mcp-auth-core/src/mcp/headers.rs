@@ -1,0 +1,181 @@
+//! The 2026-07-28 protocol's mirrored headers: `Mcp-Method` and `Mcp-Name` must say what the body
+//! says, so that intermediaries that route or limit by them cannot be fooled.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+
+use super::McpRequest;
+use crate::AuthError;
+
+/// The first protocol version whose requests carry the mirrored headers.
+pub const MIRRORED_HEADERS_SINCE: &str = "2026-07-28";
+
+/// The methods whose target is mirrored in `Mcp-Name`.
+const NAMED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+
+/// Checks the mirrored headers of a request against its parsed body, on protocol versions that
+/// have them (`MCP-Protocol-Version` of 2026-07-28 or later; versions are dates, so they compare
+/// as text). Earlier versions, and batches (which those versions do not send), pass unchecked.
+///
+/// # Errors
+/// 400 with JSON-RPC error `-32020` (`HeaderMismatch`): a header missing, undecodable, or
+/// different from the body.
+pub fn check_mirrored_headers(headers: &HeaderMap, mcp: &McpRequest) -> Result<(), AuthError> {
+    let version = headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if version < MIRRORED_HEADERS_SINCE || mcp.is_batch() {
+        return Ok(());
+    }
+    let [message] = mcp.messages() else {
+        return Ok(());
+    };
+    let Some(method) = message.method() else {
+        return Ok(());
+    };
+    let id = message.id().cloned();
+    let mismatch = |description: String| Err(AuthError::header_mismatch(description, id.clone()));
+    match header(headers, "mcp-method") {
+        Ok(Some(value)) if value == method => {}
+        Ok(Some(value)) => {
+            return mismatch(format!(
+                "Mcp-Method `{}` does not match the body's method `{method}`",
+                crate::untrusted_text(&value, 64)
+            ));
+        }
+        Ok(None) => return mismatch(format!("Mcp-Method is required on {version}")),
+        Err(why) => return mismatch(why),
+    }
+    if !NAMED.contains(&method) {
+        return Ok(());
+    }
+    let Some(target) = message.target() else {
+        return Ok(());
+    };
+    match header(headers, "mcp-name") {
+        Ok(Some(value)) if value == target.name() => Ok(()),
+        Ok(Some(value)) => mismatch(format!(
+            "Mcp-Name `{}` does not match the body's `{}`",
+            crate::untrusted_text(&value, 64),
+            crate::untrusted_text(target.name(), 64)
+        )),
+        Ok(None) => mismatch(format!("Mcp-Name is required for `{method}` on {version}")),
+        Err(why) => mismatch(why),
+    }
+}
+
+/// A mirrored header's value: plain visible ASCII, or `=?base64?…?=` for anything else.
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(format!("{name} is repeated"));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| format!("{name} is not visible ASCII"))?;
+    match text
+        .strip_prefix("=?base64?")
+        .and_then(|t| t.strip_suffix("?="))
+    {
+        None => Ok(Some(text.to_owned())),
+        Some(encoded) => STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(Some)
+            .ok_or_else(|| format!("{name} is not valid base64-encoded UTF-8")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::InspectLimits;
+    use http::HeaderValue;
+
+    fn request(body: &str) -> McpRequest {
+        McpRequest::parse(body.as_bytes(), &InspectLimits::default()).unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    const CALL: &str =
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"délai"}}"#;
+
+    #[test]
+    fn new_versions_must_mirror_the_body() {
+        let v = ("mcp-protocol-version", "2026-07-28");
+        let encoded = format!("=?base64?{}?=", STANDARD.encode("délai"));
+        assert!(
+            check_mirrored_headers(
+                &headers(&[v, ("mcp-method", "tools/call"), ("mcp-name", &encoded)]),
+                &request(CALL)
+            )
+            .is_ok()
+        );
+        for (case, pairs) in [
+            ("no headers", vec![v]),
+            ("no name", vec![v, ("mcp-method", "tools/call")]),
+            (
+                "other method",
+                vec![v, ("mcp-method", "tools/list"), ("mcp-name", &encoded)],
+            ),
+            (
+                "other name",
+                vec![v, ("mcp-method", "tools/call"), ("mcp-name", "delete")],
+            ),
+            (
+                "bad base64",
+                vec![
+                    v,
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "=?base64?%%%?="),
+                ],
+            ),
+            (
+                "twice",
+                vec![
+                    v,
+                    ("mcp-method", "tools/call"),
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", &encoded),
+                ],
+            ),
+        ] {
+            let error = check_mirrored_headers(&headers(&pairs), &request(CALL)).unwrap_err();
+            assert_eq!(error.status(), 400, "{case}");
+            assert_eq!(error.reason(), "header_mismatch", "{case}");
+        }
+        // A method without a name needs only Mcp-Method.
+        let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        assert!(
+            check_mirrored_headers(&headers(&[v, ("mcp-method", "tools/list")]), &request(list))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn earlier_versions_are_not_checked() {
+        for version in [None, Some("2025-06-18"), Some("2025-11-25")] {
+            let mut pairs = vec![("mcp-method", "tools/list")];
+            if let Some(v) = version {
+                pairs.push(("mcp-protocol-version", v));
+            }
+            assert!(
+                check_mirrored_headers(&headers(&pairs), &request(CALL)).is_ok(),
+                "{version:?}"
+            );
+        }
+    }
+}
