@@ -53,7 +53,9 @@ pub use config::{
 pub use config_file::{
     AnyTenant, ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TenantsEntry, TypEntry,
 };
-pub use dpop::{DEFAULT_PROOF_ALGORITHMS, DpopConfig, DpopPolicy, MemoryReplayStore, ReplayStore};
+pub use dpop::{
+    DEFAULT_PROOF_ALGORITHMS, DpopConfig, DpopPolicy, MemoryReplayStore, ReplayCheck, ReplayStore,
+};
 pub use introspection::Introspection;
 pub use layer::{Verify, VerifyLayer};
 pub use mcp_auth_core::Algorithm;

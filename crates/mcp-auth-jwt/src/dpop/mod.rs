@@ -16,7 +16,19 @@ use std::time::Duration;
 use http::HeaderMap;
 use mcp_auth_core::{Algorithm, AuthError, KeyBinding, Principal};
 
-pub use replay::{MemoryReplayStore, ProofId, ReplayStore, ReplayUnavailable};
+pub use replay::{
+    MemoryReplayStore, ProofId, ReplayAnswer, ReplayCheck, ReplayStore, ReplayUnavailable,
+};
+
+/// A presentation whose last check (a shared replay store) answers later.
+pub(crate) type PendingCheck =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AuthError>> + Send>>;
+
+/// Whether a presentation is accepted now, or once its replay check answers.
+pub(crate) enum Checked {
+    Accepted,
+    Pending(PendingCheck),
+}
 
 /// Whether an issuer's tokens may, or must, be presented with DPoP proofs (`dpop = "allowed"`,
 /// `"required"` or `"disabled"` in the TOML).
@@ -170,7 +182,7 @@ pub(crate) fn check(
     presented: &Presentation<'_>,
     htu: &str,
     now: u64,
-) -> Result<(), AuthError> {
+) -> Result<Checked, AuthError> {
     let policy = issuer.policy;
     let binding = principal.key_binding();
     if !presented.dpop {
@@ -187,7 +199,7 @@ pub(crate) fn check(
                 "dpop_required",
                 "this issuer's tokens are accepted only DPoP-bound, with a DPoP proof",
             )),
-            (None, _) => Ok(()),
+            (None, _) => Ok(Checked::Accepted),
         };
     }
     if policy == DpopPolicy::Disabled {
@@ -258,6 +270,16 @@ pub(crate) fn check(
     }
     let until = verified.iat.saturating_add(config.max_age.as_secs()) + 1;
     match config.replay.first_use(verified.id, until, now) {
+        ReplayCheck::Ready(answer) => replay_verdict(answer).map(|()| Checked::Accepted),
+        ReplayCheck::Pending(answer) => Ok(Checked::Pending(Box::pin(async move {
+            replay_verdict(answer.await)
+        }))),
+    }
+}
+
+/// A replay store's answer as the request's fate.
+fn replay_verdict(answer: ReplayAnswer) -> Result<(), AuthError> {
+    match answer {
         Ok(true) => Ok(()),
         Ok(false) => Err(AuthError::invalid_dpop_proof(
             "replayed_proof",

@@ -2,6 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -34,16 +36,34 @@ impl ProofId {
 #[error("the DPoP replay store cannot answer: {0}")]
 pub struct ReplayUnavailable(pub String);
 
+/// What a replay store answers: `Ok(true)` on a proof's first use, `Ok(false)` when it was seen
+/// before and has not expired, or that it cannot answer.
+pub type ReplayAnswer = Result<bool, ReplayUnavailable>;
+
+/// A replay store's answer, now or later.
+pub enum ReplayCheck {
+    /// Answered at once (an in-process store): the request goes on without waiting.
+    Ready(ReplayAnswer),
+    /// Answered later (a store across the network, shared by replicas).
+    Pending(Pin<Box<dyn Future<Output = ReplayAnswer> + Send>>),
+}
+
+impl fmt::Debug for ReplayCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ready(answer) => f.debug_tuple("Ready").field(answer).finish(),
+            Self::Pending(_) => f.write_str("Pending(..)"),
+        }
+    }
+}
+
 /// Where used proofs are remembered. In-process by default ([`MemoryReplayStore`]); replicas
-/// behind one load balancer share one (a store answering for all of them), or a replayed proof
-/// may be accepted once per replica.
+/// behind one load balancer share one (a store answering for all of them, asynchronously if it
+/// must), or a replayed proof may be accepted once per replica.
 pub trait ReplayStore: Send + Sync + 'static {
-    /// Records `proof` as used until `until` (seconds since the Unix epoch). `Ok(true)` on its
-    /// first use, `Ok(false)` when it was seen before and has not expired.
-    ///
-    /// # Errors
-    /// The store cannot answer (full, or unreachable).
-    fn first_use(&self, proof: ProofId, until: u64, now: u64) -> Result<bool, ReplayUnavailable>;
+    /// Records `proof` as used until `until` (seconds since the Unix epoch), and says whether
+    /// this was its first use.
+    fn first_use(&self, proof: ProofId, until: u64, now: u64) -> ReplayCheck;
 }
 
 const SHARDS: usize = 16;
@@ -83,7 +103,13 @@ impl Default for MemoryReplayStore {
 }
 
 impl ReplayStore for MemoryReplayStore {
-    fn first_use(&self, proof: ProofId, until: u64, now: u64) -> Result<bool, ReplayUnavailable> {
+    fn first_use(&self, proof: ProofId, until: u64, now: u64) -> ReplayCheck {
+        ReplayCheck::Ready(self.record(proof, until, now))
+    }
+}
+
+impl MemoryReplayStore {
+    fn record(&self, proof: ProofId, until: u64, now: u64) -> ReplayAnswer {
         let shard = &self.shards[usize::from(proof.0[0]) % SHARDS];
         let mut shard = shard
             .lock()
@@ -129,15 +155,15 @@ mod tests {
     fn a_proof_is_accepted_once_within_its_window_and_forgotten_after() {
         let store = MemoryReplayStore::new(64);
         let id = ProofId::new("thumb", "jti-1");
-        assert_eq!(store.first_use(id, 160, 100), Ok(true));
-        assert_eq!(store.first_use(id, 160, 120), Ok(false));
+        assert_eq!(store.record(id, 160, 100), Ok(true));
+        assert_eq!(store.record(id, 160, 120), Ok(false));
         // Another key's proof with the same jti is another proof.
         assert_eq!(
-            store.first_use(ProofId::new("other", "jti-1"), 160, 120),
+            store.record(ProofId::new("other", "jti-1"), 160, 120),
             Ok(true)
         );
         // Past its window it is forgotten (the verifier refuses such a proof as stale anyway).
-        assert_eq!(store.first_use(id, 230, 170), Ok(true));
+        assert_eq!(store.record(id, 230, 170), Ok(true));
     }
 
     #[test]
@@ -146,7 +172,7 @@ mod tests {
         let mut refused = 0;
         for i in 0..10 * SHARDS {
             if store
-                .first_use(ProofId::new("k", &i.to_string()), 1_000, 0)
+                .record(ProofId::new("k", &i.to_string()), 1_000, 0)
                 .is_err()
             {
                 refused += 1;
@@ -155,7 +181,7 @@ mod tests {
         assert!(refused > 0, "the bound holds");
         // Once their window has passed, room is made.
         assert_eq!(
-            store.first_use(ProofId::new("k", "late"), 2_000, 1_000),
+            store.record(ProofId::new("k", "late"), 2_000, 1_000),
             Ok(true)
         );
     }

@@ -316,3 +316,48 @@ async fn an_issuer_can_require_server_nonces() {
         .sign();
     assert_eq!(send(&plain, &dpop(&token, &unasked)).await.0, 200);
 }
+
+/// A replay store across the network, as replicas would share: it answers later.
+#[derive(Default)]
+struct RemoteStore {
+    seen: std::sync::Mutex<std::collections::HashSet<super::ProofId>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl super::ReplayStore for std::sync::Arc<RemoteStore> {
+    fn first_use(&self, proof: super::ProofId, _until: u64, _now: u64) -> super::ReplayCheck {
+        let store = self.clone();
+        super::ReplayCheck::Pending(Box::pin(async move {
+            tokio::task::yield_now().await;
+            if store.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(super::ReplayUnavailable("connection refused".into()));
+            }
+            Ok(store.seen.lock().unwrap().insert(proof))
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_replay_store_that_answers_later_is_waited_for() {
+    let fx = Fixture::new().await;
+    let store = std::sync::Arc::new(RemoteStore::default());
+    let v = Verifier::builder(ResourceId::parse(RESOURCE).unwrap())
+        .issuer(IssuerConfig::static_keys(
+            fx.issuer.issuer(),
+            fx.issuer.jwks(),
+        ))
+        .dpop(crate::DpopConfig::default().replay_store(store.clone()))
+        .build()
+        .unwrap();
+    let token = fx.bound_token();
+    let once = proof(&fx.client_key, &token).sign();
+    assert_eq!(send(&v, &dpop(&token, &once)).await.0, 200);
+    // The token is cached now; the replay is still caught, by the store's later answer.
+    let (status, reason, _) = send(&v, &dpop(&token, &once)).await;
+    assert_eq!((status, reason.as_str()), (401, "replayed_proof"));
+    // A store that cannot answer: 503, never an accepted proof.
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let fresh = proof(&fx.client_key, &token).sign();
+    let (status, reason, _) = send(&v, &dpop(&token, &fresh)).await;
+    assert_eq!((status, reason.as_str()), (503, "replay_store_unavailable"));
+}

@@ -9,7 +9,7 @@ use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::{AuthError, Principal, take_ready};
 
 use crate::bearer;
-use crate::dpop::Presentation;
+use crate::dpop::{Checked, PendingCheck, Presentation};
 use crate::verifier::Attempt;
 
 /// Middleware that verifies the bearer token of every request. See the
@@ -46,9 +46,23 @@ where
         {
             Attempt::Done(verified) => {
                 match verified.and_then(|p| presented(&self.shared, &req, token, dpop, p)) {
-                    Ok(principal) => {
+                    Ok((principal, None)) => {
                         admit(&mut req, principal);
                         ResponseFuture::call(self.inner.call(req))
+                    }
+                    Ok((principal, Some(check))) => {
+                        // A shared replay store answers later: wait for it, then admit.
+                        let shared = self.shared.clone();
+                        let checking = Box::pin(async move {
+                            match check.await {
+                                Ok(()) => {
+                                    admit(&mut req, principal);
+                                    Ok(req)
+                                }
+                                Err(error) => Err(shared.reject(error, &req)),
+                            }
+                        });
+                        ResponseFuture::decide(checking, take_ready(&mut self.inner))
                     }
                     Err(error) => {
                         ResponseFuture::reject(self.shared.reject(scheme(error, dpop), &req))
@@ -60,7 +74,13 @@ where
                 let shared = self.shared.clone();
                 let verifying = Box::pin(async move {
                     let verified = shared.verifier.complete(&token, pending).await;
-                    match verified.and_then(|p| presented(&shared, &req, &token, dpop, p)) {
+                    let admitted =
+                        match verified.and_then(|p| presented(&shared, &req, &token, dpop, p)) {
+                            Ok((principal, None)) => Ok(principal),
+                            Ok((principal, Some(check))) => check.await.map(|()| principal),
+                            Err(error) => Err(error),
+                        };
+                    match admitted {
                         Ok(principal) => {
                             admit(&mut req, principal);
                             Ok(req)
@@ -75,15 +95,16 @@ where
 }
 
 /// The principal, if its token may be used as it was presented (see
-/// [`Verifier::check_presentation`](crate::Verifier)).
+/// [`Verifier::check_presentation`](crate::Verifier)), with the check still to await when a
+/// shared replay store answers later.
 fn presented<B>(
     shared: &Shared,
     req: &Request<B>,
     token: &str,
     dpop: bool,
     principal: Principal,
-) -> Result<Principal, AuthError> {
-    shared.verifier.check_presentation(
+) -> Result<(Principal, Option<PendingCheck>), AuthError> {
+    let checked = shared.verifier.check_presentation(
         &principal,
         &Presentation {
             dpop,
@@ -92,7 +113,10 @@ fn presented<B>(
             headers: req.headers(),
         },
     )?;
-    Ok(principal)
+    Ok(match checked {
+        Checked::Accepted => (principal, None),
+        Checked::Pending(check) => (principal, Some(check)),
+    })
 }
 
 /// A token presented with the `DPoP` scheme is refused in the DPoP challenge.

@@ -146,7 +146,7 @@ impl Verifier {
         &self,
         principal: &Principal,
         presented: &crate::dpop::Presentation<'_>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<crate::dpop::Checked, AuthError> {
         let issuer = self
             .select_issuer(principal.issuer())
             .map(|(index, _)| {
