@@ -34,6 +34,19 @@ fn require_node_modules() {
     );
 }
 
+/// An oidc-provider client (its metadata as the fixture's `clients` take it) that obtains
+/// tokens for itself with the client-credentials grant, limited to `scope`.
+pub fn client_credentials_client((id, secret): (&str, &str), scope: &str) -> Value {
+    serde_json::json!({
+        "client_id": id,
+        "client_secret": secret,
+        "grant_types": ["client_credentials"],
+        "redirect_uris": [],
+        "response_types": [],
+        "scope": scope,
+    })
+}
+
 /// A running oidc-provider. Dropping it stops the process.
 pub struct Provider {
     /// Its issuer identifier.

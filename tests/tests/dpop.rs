@@ -2,7 +2,7 @@
 //! token request carries a proof, and a client built on `jose` (not on mcp-auth) presents it to
 //! the example server with proofs, right and wrong.
 
-use mcp_auth_e2e::{Provider, dpop_client};
+use mcp_auth_e2e::{Provider, client_credentials_client, dpop_client};
 use serde_json::json;
 
 const CLIENT: (&str, &str) = ("svc", "svc-secret");
@@ -11,14 +11,7 @@ const CLIENT: (&str, &str) = ("svc", "svc-secret");
 async fn dpop_bound_tokens_need_their_proofs_and_every_wrong_proof_is_refused() {
     let provider = Provider::start(json!({
         "scopes": ["mcp:read"],
-        "clients": [{
-            "client_id": CLIENT.0,
-            "client_secret": CLIENT.1,
-            "grant_types": ["client_credentials"],
-            "redirect_uris": [],
-            "response_types": [],
-            "scope": "mcp:read",
-        }],
+        "clients": [client_credentials_client(CLIENT, "mcp:read")],
     }))
     .await;
     let server = protected_server::start(protected_server::Options {

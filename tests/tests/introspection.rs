@@ -7,7 +7,7 @@ use std::time::Duration;
 use mcp_auth::ResourceId;
 use mcp_auth::jwt::Introspection;
 use mcp_auth::{FetchPolicy, IssuerConfig, RequiredClaims, Verifier};
-use mcp_auth_e2e::Provider;
+use mcp_auth_e2e::{Provider, client_credentials_client};
 use serde_json::json;
 
 const CLIENT: (&str, &str) = ("svc", "svc-secret");
@@ -15,19 +15,12 @@ const CLIENT: (&str, &str) = ("svc", "svc-secret");
 const RESOURCE_SERVER: (&str, &str) = ("mcp-server", "mcp-server-secret");
 
 async fn provider() -> Provider {
-    let client = |(id, secret): (&str, &str)| {
-        json!({
-            "client_id": id,
-            "client_secret": secret,
-            "grant_types": ["client_credentials"],
-            "redirect_uris": [],
-            "response_types": [],
-            "scope": "mcp:read mcp:write",
-        })
-    };
     Provider::start(json!({
         "scopes": ["mcp:read", "mcp:write"],
-        "clients": [client(CLIENT), client(RESOURCE_SERVER)],
+        "clients": [
+            client_credentials_client(CLIENT, "mcp:read mcp:write"),
+            client_credentials_client(RESOURCE_SERVER, "mcp:read mcp:write"),
+        ],
     }))
     .await
 }

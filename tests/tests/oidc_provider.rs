@@ -1,7 +1,7 @@
 //! The example server's stack trusting a real authorization server (npm `oidc-provider`) by
 //! discovery, and the official MCP TypeScript client talking to it.
 
-use mcp_auth_e2e::{Provider, jwt_claims, tool_text, ts_client};
+use mcp_auth_e2e::{Provider, client_credentials_client, jwt_claims, tool_text, ts_client};
 use serde_json::{Value, json};
 
 const CLIENT: (&str, &str) = ("svc", "svc-secret");
@@ -9,14 +9,7 @@ const CLIENT: (&str, &str) = ("svc", "svc-secret");
 async fn provider() -> Provider {
     Provider::start(json!({
         "scopes": ["mcp:read", "mcp:write", "mcp:admin"],
-        "clients": [{
-            "client_id": CLIENT.0,
-            "client_secret": CLIENT.1,
-            "grant_types": ["client_credentials"],
-            "redirect_uris": [],
-            "response_types": [],
-            "scope": "mcp:read mcp:write mcp:admin",
-        }],
+        "clients": [client_credentials_client(CLIENT, "mcp:read mcp:write mcp:admin")],
     }))
     .await
 }
