@@ -59,11 +59,14 @@ pub enum Config {
     BareRmcp,
     /// The same rmcp server behind the full stack.
     StackRmcp,
+    /// The full stack with DPoP-bound tokens: every request a fresh proof (a new signature to
+    /// check, a new `jti` to remember), the token itself repeated.
+    StackDpop,
 }
 
 impl Config {
     /// Every configuration, in report order.
-    pub const ALL: [Config; 7] = [
+    pub const ALL: [Config; 8] = [
         Config::Bare,
         Config::Stack,
         Config::StackFirstSight,
@@ -71,6 +74,7 @@ impl Config {
         Config::TowerOauth2ResourceServer,
         Config::BareRmcp,
         Config::StackRmcp,
+        Config::StackDpop,
     ];
 
     /// The name used on the command line and in reports.
@@ -89,6 +93,7 @@ impl Config {
             Config::InspectOnly => "inspect-only",
             Config::BareRmcp => "bare-rmcp",
             Config::StackRmcp => "stack-rmcp",
+            Config::StackDpop => "stack-dpop",
         }
     }
 
@@ -127,6 +132,11 @@ impl Config {
         !matches!(self, Config::Bare | Config::InspectOnly | Config::BareRmcp)
     }
 
+    /// Whether requests are DPoP presentations, each with a fresh proof.
+    pub fn dpop(self) -> bool {
+        self == Config::StackDpop
+    }
+
     /// Whether the configuration verifies first sights (small cache, the pool of distinct
     /// tokens).
     pub fn first_sight(self) -> bool {
@@ -143,6 +153,7 @@ impl Config {
                 | Config::StackNoAudit
                 | Config::StackNoClients
                 | Config::StackRmcp
+                | Config::StackDpop
         )
     }
 
@@ -156,6 +167,7 @@ impl Config {
                 | Config::StackNoAudit
                 | Config::StackNoScopes
                 | Config::StackRmcp
+                | Config::StackDpop
         )
     }
 
@@ -168,6 +180,7 @@ impl Config {
                 | Config::StackNoClients
                 | Config::StackNoScopes
                 | Config::StackRmcp
+                | Config::StackDpop
         )
     }
 }

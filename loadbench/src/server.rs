@@ -83,6 +83,7 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
     let app: Router<AppState> = match options.config {
         Config::Bare => Router::new().route_service(MCP_PATH, handler),
         Config::Stack
+        | Config::StackDpop
         | Config::StackFirstSight
         | Config::StackNoAudit
         | Config::StackNoClients

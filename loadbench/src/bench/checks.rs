@@ -47,7 +47,21 @@ pub(crate) async fn run(
     if config.enforces_clients() {
         cases.push(("invalid client id", Some(&tokens.invalid_client), 403));
     }
+    if config.dpop() {
+        cases.push(("bound token as bearer", Some(&tokens.dpop.token), 401));
+    }
     let mut checks = Vec::new();
+    if config.dpop() {
+        let proof = tokens.dpop.proof();
+        for (case, expected) in [("DPoP proof", 200), ("replayed DPoP proof", 401)] {
+            let status = send_dpop(client, url, &tokens.dpop.token, &proof).await?;
+            checks.push(Check {
+                case: case.to_owned(),
+                expected,
+                status,
+            });
+        }
+    }
     for (case, token, expected) in cases {
         let status = send(client, url, token).await?;
         checks.push(Check {
@@ -102,6 +116,27 @@ pub(crate) async fn wait_ready(
 }
 
 /// POSTs the benchmark's request with `token` and returns the status.
+/// POSTs the benchmark's request as a DPoP presentation of `token` with `proof`.
+pub(crate) async fn send_dpop(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    proof: &str,
+) -> Result<u16, BoxError> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(REQUEST_BODY)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let _ = response.bytes().await?;
+    Ok(status)
+}
+
 pub(crate) async fn send(
     client: &reqwest::Client,
     url: &str,

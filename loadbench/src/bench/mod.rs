@@ -168,6 +168,7 @@ pub(crate) struct Context {
     pub(crate) first_sight_tokens: PathBuf,
     pub(crate) first_sight_pool: usize,
     pub(crate) tokens_lua: PathBuf,
+    pub(crate) dpop_lua: PathBuf,
     pub(crate) flood_lua: PathBuf,
     pub(crate) tmp: PathBuf,
     pub(crate) wrk: WrkSettings,
@@ -228,7 +229,9 @@ async fn prepare(options: &RunOptions) -> Result<Prepared, BoxError> {
     std::fs::create_dir_all(&tmp)?;
     let tokens_lua = tmp.join("tokens.lua");
     let flood_lua = tmp.join("flood.lua");
+    let dpop_lua = tmp.join("dpop.lua");
     std::fs::write(&tokens_lua, include_str!("../../lua/tokens.lua"))?;
+    std::fs::write(&dpop_lua, include_str!("../../lua/dpop.lua"))?;
     std::fs::write(&flood_lua, include_str!("../../lua/flood.lua"))?;
 
     // One RS256 key for every configuration, published as a JWKS on loopback.
@@ -274,6 +277,7 @@ async fn prepare(options: &RunOptions) -> Result<Prepared, BoxError> {
         first_sight_tokens,
         first_sight_pool: options.first_sight_pool,
         tokens_lua,
+        dpop_lua,
         flood_lua,
         tmp,
         wrk: options.wrk.clone(),

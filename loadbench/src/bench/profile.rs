@@ -7,7 +7,7 @@ use tokio::process::Command;
 
 use super::checks;
 use super::proc::cpu_seconds;
-use super::rounds::{spec_for, tokens_for};
+use super::rounds::{load, spec_for};
 use super::server_proc::ServerProcess;
 use super::wrk::{self, LOAD_CORE};
 use super::{BoxError, Context, log};
@@ -44,8 +44,14 @@ pub(crate) async fn run(
     let result = async {
         checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
         checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?;
-        let args = [tokens_for(ctx, config).display().to_string()];
-        wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.warmup).await?;
+        let (lua, args) = load(ctx, config, ctx.options.warmup, "warm-up")?;
+        wrk::run(&ctx.wrk, &url, &lua, &args, ctx.options.warmup).await?;
+        let (lua, args) = load(
+            ctx,
+            config,
+            std::time::Duration::from_secs(seconds),
+            "profiled",
+        )?;
         let data = out.join(format!("perf-{}.data", config.name()));
         // perf itself runs on the load core; its samples are taken on the server's.
         let mut perf = Command::new("taskset");
@@ -65,13 +71,7 @@ pub(crate) async fn run(
         let cpu_before = cpu_seconds(server.pid)?;
         let (perf, load) = tokio::join!(
             perf,
-            wrk::run(
-                &ctx.wrk,
-                &url,
-                &ctx.tokens_lua,
-                &args,
-                Duration::from_secs(seconds)
-            )
+            wrk::run(&ctx.wrk, &url, &lua, &args, Duration::from_secs(seconds))
         );
         let cpu_after = cpu_seconds(server.pid)?;
         let perf = perf?;
@@ -139,16 +139,9 @@ async fn callgrind(
     let result = async {
         checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
         checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?;
-        let args = [tokens_for(ctx, config).display().to_string()];
+        let (lua, args) = load(ctx, config, Duration::from_secs(seconds), "profiled")?;
         let before = server.stats(&ctx.client).await?;
-        let load = wrk::run(
-            &ctx.wrk,
-            &url,
-            &ctx.tokens_lua,
-            &args,
-            Duration::from_secs(seconds),
-        )
-        .await?;
+        let load = wrk::run(&ctx.wrk, &url, &lua, &args, Duration::from_secs(seconds)).await?;
         let after = server.stats(&ctx.client).await?;
         Ok::<_, BoxError>((load, after.handled - before.handled))
     }

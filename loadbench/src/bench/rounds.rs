@@ -156,13 +156,14 @@ async fn measure(
     let result = async {
         checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
         let mut checks = checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?;
-        let args = [tokens_for(ctx, config).display().to_string()];
-        wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.warmup).await?;
+        let (lua, args) = load(ctx, config, ctx.options.warmup, "warm-up")?;
+        wrk::run(&ctx.wrk, &url, &lua, &args, ctx.options.warmup).await?;
+        let (lua, args) = load(ctx, config, ctx.options.duration, "measured")?;
         let before = server.stats(&ctx.client).await?;
         let switches_before = context_switches(server.pid)?;
         let core_before = core_ticks(SERVER_CORE)?;
         let cpu_before = cpu_seconds(server.pid)?;
-        let wrk = wrk::run(&ctx.wrk, &url, &ctx.tokens_lua, &args, ctx.options.duration).await?;
+        let wrk = wrk::run(&ctx.wrk, &url, &lua, &args, ctx.options.duration).await?;
         let cpu_after = cpu_seconds(server.pid)?;
         let core_after = core_ticks(SERVER_CORE)?;
         let switches_after = context_switches(server.pid)?;
@@ -272,6 +273,38 @@ pub(crate) fn spec_for(ctx: &Context, config: Config, audit_dir: &Path) -> Serve
         observe_cache: false,
         wrapper: Vec::new(),
     }
+}
+
+/// The most DPoP requests per second one server core could serve (each proof costs an ES256
+/// signature check of ~55 µs here); proofs are minted for this rate, so none is used twice.
+const DPOP_MAX_RPS: f64 = 30_000.0;
+
+/// The Lua script and its arguments for `seconds` of load: the token file, or for DPoP a file of
+/// fresh single-use proofs, minted now (outside any measurement) and more than the run can send.
+pub(crate) fn load(
+    ctx: &Context,
+    config: Config,
+    seconds: std::time::Duration,
+    what: &str,
+) -> Result<(PathBuf, Vec<String>), BoxError> {
+    if !config.dpop() {
+        let tokens = tokens_for(ctx, config).display().to_string();
+        return Ok((ctx.tokens_lua.clone(), vec![tokens]));
+    }
+    let count = (seconds.as_secs_f64() * DPOP_MAX_RPS).ceil() as usize;
+    let started = std::time::Instant::now();
+    let dpop = &ctx.check_tokens.dpop;
+    let proofs: Vec<String> = (0..count).map(|_| dpop.proof()).collect();
+    let path = ctx.tmp.join(format!("dpop-proofs-{what}.txt"));
+    super::tokens::write_lines(&path, &proofs)?;
+    log(&format!(
+        "minted {count} DPoP proofs for the {what} run in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok((
+        ctx.dpop_lua.clone(),
+        vec![path.display().to_string(), dpop.token.clone()],
+    ))
 }
 
 /// The token file `config` is loaded with.

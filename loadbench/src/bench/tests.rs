@@ -22,6 +22,8 @@ fn every_configuration_parses_back_from_its_name() {
 fn enforcement_checks_go_where_the_layers_are() {
     assert!(Config::Stack.enforces_scopes() && Config::Stack.enforces_clients());
     assert!(Config::StackRmcp.enforces_scopes() && Config::StackRmcp.enforces_clients());
+    assert!(Config::StackDpop.enforces_scopes() && Config::StackDpop.dpop());
+    assert!(!Config::Stack.dpop());
     assert!(!Config::StackNoScopes.enforces_scopes() && Config::StackNoScopes.enforces_clients());
     assert!(Config::StackNoClients.enforces_scopes() && !Config::StackNoClients.enforces_clients());
     assert!(

@@ -83,6 +83,38 @@ pub(crate) struct CheckTokens {
     /// Valid, issued to a client whose id is a metadata-document URL that cannot be one (it
     /// has a fragment).
     pub(crate) invalid_client: String,
+    /// A token bound to a client key, and the key, for DPoP presentations.
+    pub(crate) dpop: DpopMaterial,
+}
+
+/// A DPoP-bound token and the client key its proofs are signed with.
+#[derive(Clone, Debug)]
+pub(crate) struct DpopMaterial {
+    pub(crate) key: SigningKey,
+    pub(crate) token: String,
+}
+
+impl DpopMaterial {
+    fn mint(issuer: &MockIssuer) -> Self {
+        let key = SigningKey::generate(mcp_auth_testing::Algorithm::ES256, "loadbench-client");
+        let token = issuer
+            .token()
+            .client_id(CLIENT_ID)
+            .scope(SCOPE)
+            .claim("nbf", now())
+            .claim(
+                "cnf",
+                serde_json::json!({"jkt": key.thumbprint().expect("an ES256 key")}),
+            )
+            .expires_in(LIFETIME)
+            .sign();
+        Self { key, token }
+    }
+
+    /// A fresh proof for one request to the benchmark's resource.
+    pub(crate) fn proof(&self) -> String {
+        self.key.dpop_proof("POST", RESOURCE, &self.token).sign()
+    }
 }
 
 impl CheckTokens {
@@ -149,6 +181,7 @@ impl CheckTokens {
             .expires_in(LIFETIME)
             .sign();
         Self {
+            dpop: DpopMaterial::mint(issuer),
             insufficient_scope,
             invalid_client,
             valid,
