@@ -220,6 +220,14 @@ async fn entra_multi_tenant_admits_listed_tenants_only() {
         e.description()
     );
 
+    // The literal template as `iss` names no tenant: not this issuer's token.
+    let literal = idp
+        .access_token_for(TENANT)
+        .claim("iss", format!("{}/{{tenantid}}/v2.0", idp.origin()))
+        .sign();
+    let e = refused(&v, &literal).await;
+    assert_eq!(e.reason(), "untrusted_issuer", "{}", e.description());
+
     // Any tenant, set explicitly.
     let any = verifier(
         IssuerConfig::multi_tenant(&idp.configured_issuer(), Tenants::Any)

@@ -830,6 +830,9 @@ impl VerifierBuilder {
             }
             states.push(IssuerState::new(config, epoch));
         }
+        // A template is matched by shape only: a token whose `iss` is the literal template names
+        // no tenant, and must not be taken for one of the issuer's.
+        by_issuer.retain(|_, index| templates.iter().all(|(_, t)| t != index));
         let fetcher = if fetched.is_empty() {
             None
         } else {
