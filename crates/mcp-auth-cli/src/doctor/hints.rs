@@ -5,7 +5,7 @@ use mcp_auth_jwt::Profile;
 use serde_json::{Map, Value};
 
 /// The verification steps, in the order the verifier takes them.
-pub(crate) const STEPS: [&str; 12] = [
+pub(crate) const STEPS: [&str; 13] = [
     "format",
     "issuer",
     "algorithm",
@@ -18,6 +18,7 @@ pub(crate) const STEPS: [&str; 12] = [
     "required claims",
     "token kind",
     "client",
+    "binding",
 ];
 
 /// The step a refusal happened at.
@@ -33,6 +34,7 @@ pub(crate) fn step_of(reason: &str, description: &str) -> &'static str {
         "wrong_audience" => "audience",
         "wrong_token_kind" => "token kind",
         "client_not_allowed" => "client",
+        "dpop_bound_as_bearer" | "certificate_bound" | "dpop_required" => "binding",
         "missing_claim" if description.contains("`iss`") => "issuer",
         "missing_claim" if description.contains("`exp`") => "lifetime",
         "missing_claim" if description.contains("`tid`") => "tenant",
@@ -191,6 +193,9 @@ pub(crate) fn fix(ctx: &Context<'_>) -> Option<String> {
                 .and_then(|p| p.client_id_claims().iter().find_map(|c| claim(c)))
                 .unwrap_or_else(|| "<client id>".into())
         )),
+        "dpop_bound_as_bearer" => Some("the token is valid and bound to a key (DPoP): clients present it with `Authorization: DPoP` and a proof made for each request, which the doctor cannot make; presented as a bearer token it is refused by design".into()),
+        "certificate_bound" => Some("the token is bound to a client certificate (mutual TLS), which mcp-auth does not check: have the issuer bind it with DPoP, or issue bearer tokens for this API".into()),
+        "dpop_required" => Some("this issuer's tokens must be DPoP-bound here: have the client request its token with a DPoP proof".into()),
         "expired" => Some("the token has expired: get a fresh one (if it should still be valid, check this machine's clock)".into()),
         "not_yet_valid" | "issued_in_future" => Some("the token's times lie in the future: check the clocks of this machine and the issuer".into()),
         "unknown_key" => Some("the issuer does not publish the key the token names: the token comes from another issuer or environment with the same name, or from a key not yet published".into()),

@@ -16,7 +16,8 @@ const NAMED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
 
 /// Checks the mirrored headers of a request against its parsed body, on protocol versions that
 /// have them (`MCP-Protocol-Version` of 2026-07-28 or later; versions are dates, so they compare
-/// as text). Earlier versions, and batches (which those versions do not send), pass unchecked.
+/// as text). Earlier versions pass unchecked. A batch on those versions is refused: its messages
+/// cannot all be mirrored in one pair of headers (and batches left the protocol in 2025-06-18).
 ///
 /// # Errors
 /// 400 with JSON-RPC error `-32020` (`HeaderMismatch`): a header missing, undecodable, or
@@ -26,8 +27,16 @@ pub fn check_mirrored_headers(headers: &HeaderMap, mcp: &McpRequest) -> Result<(
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if version < MIRRORED_HEADERS_SINCE || mcp.is_batch() {
+    if version < MIRRORED_HEADERS_SINCE {
         return Ok(());
+    }
+    if mcp.is_batch() {
+        return Err(AuthError::header_mismatch(
+            format!(
+                "a batch cannot be mirrored in Mcp-Method / Mcp-Name, and {version} has no batches"
+            ),
+            None,
+        ));
     }
     let [message] = mcp.messages() else {
         return Ok(());
@@ -157,6 +166,14 @@ mod tests {
             assert_eq!(error.status(), 400, "{case}");
             assert_eq!(error.reason(), "header_mismatch", "{case}");
         }
+        // A batch cannot be mirrored.
+        let batch = format!("[{CALL}]");
+        let error = check_mirrored_headers(
+            &headers(&[v, ("mcp-method", "tools/call"), ("mcp-name", &encoded)]),
+            &request(&batch),
+        )
+        .unwrap_err();
+        assert_eq!(error.reason(), "header_mismatch");
         // A method without a name needs only Mcp-Method.
         let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
         assert!(

@@ -76,7 +76,13 @@ pub struct DpopConfig {
     replay: Arc<dyn ReplayStore>,
     nonce_key: Arc<nonce::NonceKey>,
     nonce_lifetime: Duration,
+    /// A nonce secret shorter than [`MIN_NONCE_SECRET`] was given (refused when the verifier is
+    /// built).
+    short_nonce_secret: bool,
 }
+
+/// The shortest nonce secret accepted, in bytes.
+pub const MIN_NONCE_SECRET: usize = 32;
 
 impl Default for DpopConfig {
     /// [`DEFAULT_PROOF_ALGORITHMS`], proofs at most 60 s old and 5 s in the future, an in-process
@@ -89,6 +95,7 @@ impl Default for DpopConfig {
             replay: Arc::new(MemoryReplayStore::default()),
             nonce_key: Arc::new(nonce::NonceKey::random()),
             nonce_lifetime: Duration::from_secs(300),
+            short_nonce_secret: false,
         }
     }
 }
@@ -123,9 +130,24 @@ impl DpopConfig {
     /// are stateless: replicas that share this secret accept each other's. Defaults to a random
     /// secret per process (then a client that moves to another replica is asked for a new
     /// nonce once).
+    /// At least [`MIN_NONCE_SECRET`] bytes: building the verifier fails otherwise.
     pub fn nonce_secret(mut self, secret: &[u8]) -> Self {
         self.nonce_key = Arc::new(nonce::NonceKey::from_secret(secret));
+        self.short_nonce_secret = secret.len() < MIN_NONCE_SECRET;
         self
+    }
+
+    /// What is wrong with this configuration, if anything (checked when the verifier is built).
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.short_nonce_secret {
+            return Some(format!(
+                "the DPoP nonce secret must be at least {MIN_NONCE_SECRET} bytes"
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Some("the DPoP proof algorithm list is empty".into());
+        }
+        None
     }
 
     /// How long a server nonce stays valid. Defaults to 5 minutes.
@@ -250,10 +272,11 @@ pub(crate) fn check(
     }
     if issuer.require_nonce {
         let lifetime = config.nonce_lifetime.as_secs();
-        let fresh = verified
-            .nonce
-            .as_deref()
-            .is_some_and(|n| config.nonce_key.accepts(n, now, lifetime));
+        let fresh = verified.nonce.as_deref().is_some_and(|n| {
+            config
+                .nonce_key
+                .accepts(n, now, lifetime, config.max_skew.as_secs())
+        });
         if !fresh {
             return Err(AuthError::use_dpop_nonce(
                 match verified.nonce {

@@ -32,9 +32,9 @@ impl NonceKey {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// True when `nonce` was made with this key no more than `lifetime` seconds before `now`
-    /// (and not in the future).
-    pub(crate) fn accepts(&self, nonce: &str, now: u64, lifetime: u64) -> bool {
+    /// True when `nonce` was made with this key no more than `lifetime` seconds before `now`,
+    /// and no more than `skew` seconds after it (replicas' clocks differ a little).
+    pub(crate) fn accepts(&self, nonce: &str, now: u64, lifetime: u64, skew: u64) -> bool {
         let Ok(bytes) = URL_SAFE_NO_PAD.decode(nonce) else {
             return false;
         };
@@ -50,7 +50,7 @@ impl NonceKey {
             return false;
         }
         let made = u64::from_be_bytes(stamp.try_into().expect("8 bytes"));
-        made <= now && now - made <= lifetime
+        made <= now.saturating_add(skew) && now.saturating_sub(made) <= lifetime
     }
 }
 
@@ -62,17 +62,23 @@ mod tests {
     fn a_nonce_holds_for_its_lifetime_under_its_key_only() {
         let key = NonceKey::from_secret(b"replicas share this secret");
         let nonce = key.issue(1_000);
-        assert!(key.accepts(&nonce, 1_000, 300));
-        assert!(key.accepts(&nonce, 1_300, 300));
-        assert!(!key.accepts(&nonce, 1_301, 300), "expired");
-        assert!(!key.accepts(&nonce, 999, 300), "from the future");
+        assert!(key.accepts(&nonce, 1_000, 300, 5));
+        assert!(key.accepts(&nonce, 1_300, 300, 5));
+        assert!(!key.accepts(&nonce, 1_301, 300, 5), "expired");
+        assert!(
+            key.accepts(&nonce, 996, 300, 5),
+            "a replica a little behind"
+        );
+        assert!(!key.accepts(&nonce, 994, 300, 5), "from the future");
         // Another replica with the same secret accepts it; another secret does not.
-        assert!(NonceKey::from_secret(b"replicas share this secret").accepts(&nonce, 1_100, 300));
-        assert!(!NonceKey::random().accepts(&nonce, 1_100, 300));
+        assert!(
+            NonceKey::from_secret(b"replicas share this secret").accepts(&nonce, 1_100, 300, 5)
+        );
+        assert!(!NonceKey::random().accepts(&nonce, 1_100, 300, 5));
         // Tampering with the time is caught.
         let mut bytes = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
         bytes[7] ^= 1;
-        assert!(!key.accepts(&URL_SAFE_NO_PAD.encode(bytes), 1_000, 300));
-        assert!(!key.accepts("not a nonce", 1_000, 300));
+        assert!(!key.accepts(&URL_SAFE_NO_PAD.encode(bytes), 1_000, 300, 5));
+        assert!(!key.accepts("not a nonce", 1_000, 300, 5));
     }
 }

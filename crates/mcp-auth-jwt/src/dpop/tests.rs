@@ -361,3 +361,30 @@ async fn a_replay_store_that_answers_later_is_waited_for() {
     let (status, reason, _) = send(&v, &dpop(&token, &fresh)).await;
     assert_eq!((status, reason.as_str()), (503, "replay_store_unavailable"));
 }
+
+#[tokio::test]
+async fn verify_alone_never_accepts_a_bound_token_and_bad_settings_do_not_build() {
+    let fx = Fixture::new().await;
+    let v = fx.verifier(DpopPolicy::Allowed);
+    // Without the request, no proof can be checked: the bound token is refused.
+    let e = v.verify(&fx.bound_token()).await.unwrap_err();
+    assert_eq!(e.reason(), "dpop_bound_as_bearer");
+    assert!(v.verify(&fx.issuer.token().sign()).await.is_ok());
+
+    let build = |dpop: crate::DpopConfig| {
+        Verifier::builder(ResourceId::parse(RESOURCE).unwrap())
+            .issuer(IssuerConfig::static_keys(
+                fx.issuer.issuer(),
+                fx.issuer.jwks(),
+            ))
+            .dpop(dpop)
+            .build()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let short = build(crate::DpopConfig::default().nonce_secret(b"short")).unwrap_err();
+    assert!(short.contains("at least 32 bytes"), "{short}");
+    assert!(build(crate::DpopConfig::default().nonce_secret(&[7; 32])).is_ok());
+    let none = build(crate::DpopConfig::default().algorithms(&[])).unwrap_err();
+    assert!(none.contains("algorithm list is empty"), "{none}");
+}

@@ -156,9 +156,11 @@ impl Verifier {
                     require_nonce: config.dpop_nonce,
                 }
             })
+            // Every verified token's issuer is one of ours; if it could not be found again,
+            // the strictest reading applies.
             .unwrap_or(crate::dpop::IssuerDpop {
-                policy: crate::DpopPolicy::default(),
-                require_nonce: false,
+                policy: crate::DpopPolicy::Required,
+                require_nonce: true,
             });
         crate::dpop::check(
             &self.inner.dpop,
@@ -175,14 +177,27 @@ impl Verifier {
         self.inner.issuers.iter().map(|i| i.config.issuer.as_str())
     }
 
-    /// Verifies a bearer token.
+    /// Verifies a token presented as a bearer token. A token bound to a key (`cnf`, DPoP) is
+    /// refused: its proof is for one request, which only [`VerifyLayer`](crate::VerifyLayer)
+    /// sees.
     ///
     /// # Errors
     /// 401 `invalid_token` with a precise description for a token that is not acceptable; 503
     /// when the issuer's keys cannot be obtained.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        self.complete(token, self.try_verify(token, true, None))
-            .await
+        let principal = self
+            .complete(token, self.try_verify(token, true, None))
+            .await?;
+        // As a bearer token: a token bound to a key is refused here, since only `VerifyLayer`
+        // sees the request its proof is for.
+        let bearer = crate::dpop::Presentation {
+            dpop: false,
+            token,
+            method: "",
+            headers: &http::HeaderMap::new(),
+        };
+        self.check_presentation(&principal, &bearer)?;
+        Ok(principal)
     }
 
     /// Finishes an attempt that needs the network: fetching keys, or introspecting.
@@ -707,6 +722,9 @@ impl VerifierBuilder {
         if self.token_cache_capacity == 0 {
             return Err(ConfigError::new("token_cache_capacity must be at least 1"));
         }
+        if let Some(problem) = self.dpop.problem() {
+            return Err(ConfigError::new(problem));
+        }
         let epoch = Instant::now();
         let keys = Cache::new(self.issuers.len().max(1));
         let mut by_issuer = HashMap::new();
@@ -757,6 +775,11 @@ impl VerifierBuilder {
                 (None, None) => {}
             }
             if config.introspection.is_some() {
+                if config.tenants.is_some() {
+                    return Err(ConfigError::new(format!(
+                        "issuer `{name}`: a multi-tenant issuer's opaque tokens cannot be introspected (the answer names no tenant to check)"
+                    )));
+                }
                 if let Some(first) = introspector {
                     return Err(ConfigError::new(format!(
                         "issuer `{name}`: only one issuer may introspect opaque tokens (issuer #{} already does); an opaque token names no issuer and is never sent to two",
