@@ -230,9 +230,15 @@ async fn prepare(options: &RunOptions) -> Result<Prepared, BoxError> {
     let tokens_lua = tmp.join("tokens.lua");
     let flood_lua = tmp.join("flood.lua");
     let dpop_lua = tmp.join("dpop.lua");
-    std::fs::write(&tokens_lua, include_str!("../../lua/tokens.lua"))?;
-    std::fs::write(&dpop_lua, include_str!("../../lua/dpop.lua"))?;
-    std::fs::write(&flood_lua, include_str!("../../lua/flood.lua"))?;
+    // Each script with the one report format appended.
+    let report = include_str!("../../lua/report.lua");
+    for (path, script) in [
+        (&tokens_lua, include_str!("../../lua/tokens.lua")),
+        (&dpop_lua, include_str!("../../lua/dpop.lua")),
+        (&flood_lua, include_str!("../../lua/flood.lua")),
+    ] {
+        std::fs::write(path, format!("{script}\n{report}"))?;
+    }
 
     // One RS256 key for every configuration, published as a JWKS on loopback.
     let issuer = MockIssuer::builder().audience(RESOURCE).start().await;

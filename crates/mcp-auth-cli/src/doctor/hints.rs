@@ -1,8 +1,9 @@
 //! Why a token is refused, in the vendor's terms: which verification step failed, and the fix.
 
-use mcp_auth_core::untrusted_text;
 use mcp_auth_jwt::Profile;
 use serde_json::{Map, Value};
+
+use super::clean;
 
 /// The verification steps, in the order the verifier takes them.
 pub(crate) const STEPS: [&str; 13] = [
@@ -92,13 +93,9 @@ pub(crate) struct Context<'a> {
     pub(crate) resource: &'a str,
 }
 
-fn shown(value: &str) -> String {
-    untrusted_text(value, 120)
-}
-
 /// The fix for a refusal, in the vendor's terms.
 pub(crate) fn fix(ctx: &Context<'_>) -> Option<String> {
-    let claim = |k: &str| ctx.claims.get(k).and_then(Value::as_str).map(shown);
+    let claim = |k: &str| ctx.claims.get(k).and_then(Value::as_str).map(clean);
     let vendor = guess_vendor(ctx.header, ctx.claims);
     let idp_flag = |p: Profile| match p {
         Profile::Cognito => "--idp cognito --client-id <app client id>".to_owned(),
@@ -148,8 +145,8 @@ pub(crate) fn fix(ctx: &Context<'_>) -> Option<String> {
         ),
         "wrong_audience" => {
             let auds: Vec<String> = match ctx.claims.get("aud") {
-                Some(Value::String(a)) => vec![shown(a)],
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(shown).collect(),
+                Some(Value::String(a)) => vec![clean(a)],
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(clean).collect(),
                 _ => Vec::new(),
             };
             let first = auds.first().cloned().unwrap_or_default();

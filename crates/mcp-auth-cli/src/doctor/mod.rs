@@ -463,6 +463,8 @@ fn fetch_fix(error: &str) -> Option<String> {
     }
 }
 
-fn clean(text: &str) -> String {
+/// Text from the token, the issuer or the server, made safe for a terminal (the one sanitiser,
+/// clipped to what a line of the report can show).
+pub(super) fn clean(text: &str) -> String {
     mcp_auth_core::untrusted_text(text, 200)
 }

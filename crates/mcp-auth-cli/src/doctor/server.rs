@@ -6,6 +6,7 @@ use mcp_auth_fetch::Fetcher;
 use mcp_auth_fetch::discovery::discover;
 use serde_json::{Value, json};
 
+use super::clean;
 use super::report::{Report, Status};
 
 /// An origin a browser-based client (such as MCP Inspector) would send.
@@ -275,10 +276,6 @@ fn well_known(resource: &str) -> String {
         }
         None => format!("{resource}/.well-known/oauth-protected-resource"),
     }
-}
-
-fn clean(text: &str) -> String {
-    mcp_auth_core::untrusted_text(text, 200)
 }
 
 #[cfg(test)]

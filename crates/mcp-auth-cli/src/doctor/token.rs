@@ -54,7 +54,7 @@ pub(crate) fn display(name: &str, value: &Value, now: u64) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let text = mcp_auth_core::untrusted_text(&text, 200);
+    let text = super::clean(&text);
     match (name, value.as_u64()) {
         ("exp" | "iat" | "nbf" | "auth_time", Some(t)) if t == now => format!("{text}  (now)"),
         ("exp" | "iat" | "nbf" | "auth_time", Some(t)) if t > now => {

@@ -79,7 +79,7 @@ pub(crate) fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedPro
             ),
         ));
     };
-    let Some(Value::Object(jwk)) = header.get("jwk") else {
+    let Some(jwk_value @ Value::Object(jwk)) = header.get("jwk") else {
         return Err(invalid(
             "missing_jwk",
             "the DPoP proof's header has no `jwk`",
@@ -91,7 +91,7 @@ pub(crate) fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedPro
             format!("the DPoP proof's `jwk` holds private key material (`{member}`)"),
         ));
     }
-    let key = match parse_jwk(&Value::Object(jwk.clone())) {
+    let key = match parse_jwk(jwk_value) {
         Ok(Some(key)) if key.accepts(alg) => key,
         Ok(_) => {
             return Err(invalid(
