@@ -23,11 +23,29 @@ const NAMED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
 /// 400 with JSON-RPC error `-32020` (`HeaderMismatch`): a header missing, undecodable, or
 /// different from the body.
 pub fn check_mirrored_headers(headers: &HeaderMap, mcp: &McpRequest) -> Result<(), AuthError> {
-    let version = headers
-        .get("mcp-protocol-version")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if version < MIRRORED_HEADERS_SINCE {
+    let version = match header(headers, "mcp-protocol-version") {
+        Ok(version) => version.unwrap_or_default(),
+        Err(why) => return Err(AuthError::header_mismatch(why, None)),
+    };
+    // The body's `_meta` names its version too; a body that claims a version with mirrored
+    // headers under a header that names another (or none) would slip past the checks below.
+    for message in mcp.messages() {
+        match message.protocol_version() {
+            Some(named) if named != version && named.max(version.as_str()) >= MIRRORED_HEADERS_SINCE => {
+                return Err(AuthError::header_mismatch(
+                    format!(
+                        "MCP-Protocol-Version `{}` does not match the body's _meta protocol \
+                         version `{}`",
+                        crate::untrusted_text(&version, 32),
+                        crate::untrusted_text(named, 32)
+                    ),
+                    message.id().cloned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if version.as_str() < MIRRORED_HEADERS_SINCE {
         return Ok(());
     }
     if mcp.is_batch() {
@@ -84,9 +102,12 @@ fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
     if values.next().is_some() {
         return Err(format!("{name} is repeated"));
     }
+    // Optional whitespace around a field value is not part of it (RFC 9110 §5.5); hyper strips
+    // it when parsing, but a header set by an in-process caller may still carry it.
     let text = value
         .to_str()
-        .map_err(|_| format!("{name} is not visible ASCII"))?;
+        .map_err(|_| format!("{name} is not visible ASCII"))?
+        .trim_matches([' ', '\t']);
     match text
         .strip_prefix("=?base64?")
         .and_then(|t| t.strip_suffix("?="))
@@ -179,6 +200,55 @@ mod tests {
         assert!(
             check_mirrored_headers(&headers(&[v, ("mcp-method", "tools/list")]), &request(list))
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_body_version_must_be_the_header_version() {
+        let call = |version: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"{version}"}}}}}}"#
+            )
+        };
+        let method = ("mcp-method", "tools/list");
+        let ok = |pairs: &[(&'static str, &str)], body: &str| {
+            check_mirrored_headers(&headers(pairs), &request(body))
+        };
+        // Same version, with whitespace around the header values.
+        assert!(
+            ok(
+                &[
+                    ("mcp-protocol-version", " 2026-07-28 "),
+                    ("mcp-method", "\ttools/list ")
+                ],
+                &call("2026-07-28")
+            )
+            .is_ok()
+        );
+        // A body that claims the new version under an older header, or none, is refused: the
+        // mirrored headers would otherwise go unchecked for it.
+        for pairs in [
+            vec![("mcp-protocol-version", "2025-11-25"), method],
+            vec![method],
+        ] {
+            let error = ok(&pairs, &call("2026-07-28")).unwrap_err();
+            assert_eq!(error.reason(), "header_mismatch", "{pairs:?}");
+            assert!(error.description().contains("_meta"), "{}", error.description());
+        }
+        // A new header with an older body version is refused too.
+        let error = ok(
+            &[("mcp-protocol-version", "2026-07-28"), method],
+            &call("2025-11-25"),
+        )
+        .unwrap_err();
+        assert_eq!(error.status(), 400);
+        // Two old versions that differ are not this crate's business.
+        assert!(
+            ok(
+                &[("mcp-protocol-version", "2025-06-18")],
+                &call("2025-11-25")
+            )
+            .is_ok()
         );
     }
 

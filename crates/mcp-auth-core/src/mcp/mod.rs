@@ -45,6 +45,7 @@ pub struct McpMessage {
     method: Option<String>,
     id: Option<serde_json::Value>,
     target: Option<Target>,
+    protocol_version: Option<String>,
 }
 
 /// What a JSON-RPC message is.
@@ -158,6 +159,7 @@ impl McpMessage {
                     method: None,
                     id,
                     target: None,
+                    protocol_version: None,
                 });
             }
             return Err(malformed(
@@ -165,6 +167,7 @@ impl McpMessage {
             ));
         };
         let target = target_of(&method, wire.params)?;
+        let protocol_version = wire.params.and_then(protocol_version_of);
         let kind = if id.is_some() {
             MessageKind::Request
         } else {
@@ -175,6 +178,7 @@ impl McpMessage {
             method: Some(method.into_owned()),
             id,
             target,
+            protocol_version,
         })
     }
 
@@ -196,6 +200,13 @@ impl McpMessage {
     /// The tool, resource or prompt the message acts on.
     pub fn target(&self) -> Option<&Target> {
         self.target.as_ref()
+    }
+
+    /// The protocol version the message names in
+    /// `params._meta["io.modelcontextprotocol/protocolVersion"]` (2026-07-28 and later send it
+    /// on every request).
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.protocol_version.as_deref()
     }
 }
 
@@ -246,6 +257,28 @@ enum CompleteRef<'a> {
         #[serde(borrow)]
         uri: Cow<'a, str>,
     },
+}
+
+#[derive(Deserialize)]
+struct MetaParams<'a> {
+    #[serde(borrow, rename = "_meta", default)]
+    meta: Option<Meta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, rename = "io.modelcontextprotocol/protocolVersion", default)]
+    protocol_version: Option<Cow<'a, str>>,
+}
+
+/// The version in `params._meta`, if the params say one. Params of another shape name none: what
+/// is malformed beyond the fields this crate reads is for the server to refuse.
+fn protocol_version_of(params: &RawValue) -> Option<String> {
+    serde_json::from_str::<MetaParams<'_>>(params.get())
+        .ok()?
+        .meta?
+        .protocol_version
+        .map(Cow::into_owned)
 }
 
 fn target_of(method: &str, params: Option<&RawValue>) -> Result<Option<Target>, AuthError> {
