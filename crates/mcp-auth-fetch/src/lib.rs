@@ -204,8 +204,8 @@ impl Fetcher {
         Ok((value, response))
     }
 
-    /// `POST url` with a form body and optional HTTP Basic credentials (RFC 6749 §2.3.1 encoding
-    /// is the caller's job).
+    /// `POST url` with a form body, optional HTTP Basic credentials (RFC 6749 §2.3.1 encoding
+    /// is the caller's job) and extra headers (e.g. a DPoP proof).
     ///
     /// # Errors
     /// See [`FetchError`]. Non-2xx statuses are returned as responses: OAuth errors come as 400
@@ -215,6 +215,7 @@ impl Fetcher {
         url: &str,
         form: &[(&str, &str)],
         basic_auth: Option<(&str, &str)>,
+        headers: &[(http::HeaderName, HeaderValue)],
     ) -> Result<FetchResponse, FetchError> {
         let parsed = self.check_url(url)?;
         let mut request = self
@@ -222,6 +223,9 @@ impl Fetcher {
             .post(parsed)
             .header(header::ACCEPT, HeaderValue::from_static("application/json"))
             .form(form);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
         if let Some((user, password)) = basic_auth {
             request = request.basic_auth(user, Some(password));
         }

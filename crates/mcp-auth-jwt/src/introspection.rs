@@ -93,6 +93,7 @@ impl Introspection {
                 endpoint,
                 &form,
                 basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+                &[],
             )
             .await
             .map_err(IntrospectionFailure::Fetch)?;

@@ -4,7 +4,7 @@ use mcp_auth_core::ConfigValueError;
 use mcp_auth_fetch::FetchPolicy;
 use serde::Deserialize;
 
-use crate::{ClientAuth, TokenExchangeClient};
+use crate::{Algorithm, ClientAuth, PrivateKey, TokenExchangeClient};
 
 /// `token_exchange.auth_method`: how this server authenticates at the token endpoint.
 pub type ExchangeAuthEntry = mcp_auth_fetch::ClientSecretMethod;
@@ -26,6 +26,14 @@ pub struct TokenExchangeEntry {
     /// The issuer whose metadata names the token endpoint (default: the first `[[issuers]]`).
     #[serde(default)]
     pub issuer: Option<String>,
+    /// This server's own DPoP key (a PEM private key or a private JWK): token requests carry
+    /// proofs by it, and tokens the authorization server binds to it are sent downstream with
+    /// proofs (see [`TokenExchangeClientBuilder::dpop_key`](crate::TokenExchangeClientBuilder::dpop_key)).
+    #[serde(default)]
+    pub dpop_key_file: Option<std::path::PathBuf>,
+    /// The algorithm of a PEM `dpop_key_file` (a JWK names its own). Default `ES256`.
+    #[serde(default)]
+    pub dpop_key_alg: Option<Algorithm>,
 }
 
 impl TokenExchangeEntry {
@@ -69,8 +77,68 @@ impl TokenExchangeEntry {
                 ));
             }
         };
+        if let Some(path) = &entry.dpop_key_file {
+            let contents = std::fs::read(path).map_err(|e| {
+                ConfigValueError::new(
+                    "token_exchange.dpop_key_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let key = PrivateKey::from_pem_or_jwk(
+                &contents,
+                entry.dpop_key_alg.unwrap_or(Algorithm::ES256),
+            )
+            .map_err(|e| ConfigValueError::new("token_exchange.dpop_key_file", e))?;
+            builder = builder.dpop_key(key);
+        }
         builder
             .build()
             .map_err(|e| ConfigValueError::new("token_exchange", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(dpop_key_file: Option<std::path::PathBuf>) -> TokenExchangeEntry {
+        TokenExchangeEntry {
+            client_id: "mcp-server".into(),
+            // Set in every environment; no exchange is made here.
+            client_secret_env: "PATH".into(),
+            auth_method: ExchangeAuthEntry::default(),
+            token_endpoint: Some("https://auth.example/token".into()),
+            issuer: None,
+            dpop_key_file,
+            dpop_key_alg: None,
+        }
+    }
+
+    #[test]
+    fn a_dpop_key_file_is_read_and_a_bad_one_named() {
+        let dir = std::env::temp_dir().join(format!("obo-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("dpop.jwk");
+        std::fs::write(&good, crate::key::tests::ec_jwk().0).unwrap();
+        let client = entry(Some(good)).into_client(None, FetchPolicy::default());
+        assert!(client.is_ok(), "{client:?}");
+
+        let public_only = dir.join("public.jwk");
+        std::fs::write(
+            &public_only,
+            r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}"#,
+        )
+        .unwrap();
+        for path in [public_only, dir.join("missing.pem")] {
+            let err = entry(Some(path.clone()))
+                .into_client(None, FetchPolicy::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("token_exchange.dpop_key_file"),
+                "{path:?}: {err}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -100,8 +100,8 @@ pub enum ResponseProblem {
         /// What is wrong with it.
         problem: &'static str,
     },
-    /// `token_type` is neither `Bearer` nor `N_A` (e.g. `DPoP`, which this client does not do).
-    #[error("token_type `{0}` is not supported (Bearer or N_A)")]
+    /// `token_type` is none of `Bearer`, `N_A` and `DPoP`.
+    #[error("token_type `{0}` is not supported (Bearer, N_A or DPoP)")]
     UnsupportedTokenType(String),
     /// A status that is neither success nor an OAuth error document.
     #[error("unexpected status {0} without an OAuth error document")]

@@ -1,4 +1,4 @@
-//! Private keys for `private_key_jwt`, from PEM or from a JWK.
+//! Private keys for `private_key_jwt` and DPoP proofs, from PEM or from a JWK.
 
 use std::fmt;
 
@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::error::ConfigError;
 
-/// An asymmetric private key that signs `private_key_jwt` client assertions. Its `Debug`
-/// prints the algorithm and key id only.
+/// An asymmetric private key that signs `private_key_jwt` client assertions and, as this
+/// server's DPoP key, proofs (RFC 9449). Its `Debug` prints the algorithm and key id only.
 ///
 /// ```
 /// use mcp_auth_obo::PrivateKey;
@@ -30,6 +30,8 @@ pub struct PrivateKey {
     /// `alg` as the signature library names it.
     pub(crate) jose: jsonwebtoken::Algorithm,
     pub(crate) kid: Option<String>,
+    /// The public half as a JWK (`kty` and the public members only), for DPoP proofs.
+    pub(crate) public_jwk: Map<String, Value>,
 }
 
 impl PrivateKey {
@@ -46,7 +48,12 @@ impl PrivateKey {
             Family::Ed => EncodingKey::from_ed_pem(pem),
         }
         .map_err(|e| ConfigError::Key(format!("not a {alg:?} private key in PEM: {e}")))?;
-        Self::checked(key, alg, None)
+        let public_jwk = pem_der(pem)
+            .and_then(|der| public_from_der(&der, alg))
+            .ok_or_else(|| {
+                ConfigError::Key(format!("cannot read the public half of the {alg:?} key"))
+            })?;
+        Self::checked(key, alg, None, public_jwk)
     }
 
     /// Reads a private JWK (RFC 7517 / 7518 / 8037): `RSA` (with `d`, `p`, `q`, `dp`, `dq`,
@@ -107,7 +114,29 @@ impl PrivateKey {
                 )));
             }
         };
-        Self::checked(key, alg, kid)
+        let public_members: &[&str] = match text("kty") {
+            Some("RSA") => &["kty", "n", "e"],
+            Some("EC") => &["kty", "crv", "x", "y"],
+            _ => &["kty", "crv", "x"],
+        };
+        let public_jwk = public_members
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), jwk.get(*name)?.clone())))
+            .collect();
+        Self::checked(key, alg, kid, public_jwk)
+    }
+
+    /// Reads a key file's contents: a PEM private key (for `pem_alg`), or a private JWK.
+    ///
+    /// # Errors
+    /// As [`PrivateKey::from_pem`] and [`PrivateKey::from_jwk`].
+    pub fn from_pem_or_jwk(contents: &[u8], pem_alg: Algorithm) -> Result<Self, ConfigError> {
+        if contents.trim_ascii_start().starts_with(b"-----BEGIN") {
+            return Self::from_pem(contents, pem_alg);
+        }
+        let text = std::str::from_utf8(contents)
+            .map_err(|_| ConfigError::Key("the key is neither PEM nor a JSON JWK".into()))?;
+        Self::from_jwk(text)
     }
 
     /// Sets the key id (`kid`) put in the assertion header, so the server can pick the key.
@@ -127,7 +156,30 @@ impl PrivateKey {
         self.kid.as_deref()
     }
 
-    fn checked(key: EncodingKey, alg: Algorithm, kid: Option<String>) -> Result<Self, ConfigError> {
+    /// The RFC 7638 thumbprint of the public key: what a DPoP-bound token's `cnf.jkt` names
+    /// when this key signs its proofs.
+    pub fn thumbprint(&self) -> String {
+        mcp_auth_core::jwk_thumbprint(&self.public_jwk).unwrap_or_default()
+    }
+
+    /// Signs `header.claims` (both JSON objects) as a compact JWS with this key.
+    pub(crate) fn sign_jws(&self, header: &Value, claims: &Value) -> Result<String, ConfigError> {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.key, self.jose)
+            .map_err(|e| ConfigError::Key(format!("signing failed: {e}")))?;
+        Ok(format!("{message}.{signature}"))
+    }
+
+    fn checked(
+        key: EncodingKey,
+        alg: Algorithm,
+        kid: Option<String>,
+        public_jwk: Map<String, Value>,
+    ) -> Result<Self, ConfigError> {
         let jose: jsonwebtoken::Algorithm = alg
             .name()
             .parse()
@@ -135,11 +187,17 @@ impl PrivateKey {
         // jsonwebtoken parses keys lazily; a probe signature finds a bad key at start-up.
         jsonwebtoken::crypto::sign(b"probe", &key, jose)
             .map_err(|e| ConfigError::Key(format!("the key cannot sign with {alg}: {e}")))?;
+        if mcp_auth_core::jwk_thumbprint(&public_jwk).is_none() {
+            return Err(ConfigError::Key(
+                "the key's public members are incomplete".into(),
+            ));
+        }
         Ok(Self {
             key,
             alg,
             jose,
             kid,
+            public_jwk,
         })
     }
 }
@@ -260,6 +318,62 @@ fn ed_pkcs8(jwk: &Map<String, Value>) -> Result<Vec<u8>, ConfigError> {
         .map_err(|e| rejected("Ed25519", e))?;
     let der = pair.to_pkcs8().map_err(|e| rejected("Ed25519", e))?;
     Ok(der.as_ref().to_vec())
+}
+
+/// The DER inside a PEM document (the first block).
+fn pem_der(pem: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| !line.starts_with("-----BEGIN "))
+        .skip(1)
+        .take_while(|line| !line.starts_with("-----END "))
+        .collect();
+    STANDARD.decode(body).ok()
+}
+
+/// The public JWK of a private key in DER (PKCS#8, or PKCS#1 / SEC 1 for RSA / EC).
+fn public_from_der(der: &[u8], alg: Algorithm) -> Option<Map<String, Value>> {
+    use aws_lc_rs::signature::KeyPair as _;
+    let text = |s: &str| Value::String(s.to_owned());
+    let b64 = |bytes: &[u8]| Value::String(URL_SAFE_NO_PAD.encode(bytes));
+    let mut jwk = Map::new();
+    match family(alg).ok()? {
+        Family::Rsa => {
+            let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(der)
+                .or_else(|_| aws_lc_rs::rsa::KeyPair::from_der(der))
+                .ok()?;
+            let public = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            jwk.insert("kty".into(), text("RSA"));
+            jwk.insert("n".into(), b64(&public.n));
+            jwk.insert("e".into(), b64(&public.e));
+        }
+        Family::Ec => {
+            let (signing, crv, len) = match alg {
+                Algorithm::ES384 => (&ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48),
+                _ => (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32),
+            };
+            let pair = EcdsaKeyPair::from_pkcs8(signing, der)
+                .or_else(|_| EcdsaKeyPair::from_private_key_der(signing, der))
+                .ok()?;
+            let point = pair.public_key().as_ref();
+            if point.len() != 1 + 2 * len {
+                return None;
+            }
+            jwk.insert("kty".into(), text("EC"));
+            jwk.insert("crv".into(), text(crv));
+            jwk.insert("x".into(), b64(&point[1..=len]));
+            jwk.insert("y".into(), b64(&point[1 + len..]));
+        }
+        Family::Ed => {
+            let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?;
+            jwk.insert("kty".into(), text("OKP"));
+            jwk.insert("crv".into(), text("Ed25519"));
+            jwk.insert("x".into(), b64(pair.public_key().as_ref()));
+        }
+    }
+    Some(jwk)
 }
 
 fn strip_zeros(mut bytes: Vec<u8>) -> Vec<u8> {

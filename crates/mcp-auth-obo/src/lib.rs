@@ -98,6 +98,7 @@
 mod auth;
 mod client;
 mod config;
+mod dpop;
 mod error;
 mod handle;
 mod key;
@@ -120,6 +121,7 @@ pub mod fuzzing {
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             Duration::from_secs(1),
             &["subject-secret"],
+            None,
         )
     }
 }
@@ -144,4 +146,4 @@ pub use request::{
     TOKEN_EXCHANGE_GRANT,
 };
 pub use store::{ExchangeStore, MemoryStore, StoreFuture, StoredExchange};
-pub use token::{AuthorizeRequest, ExchangedToken, TokenType};
+pub use token::{AuthorizeRequest, DPOP, ExchangedToken, TokenType};

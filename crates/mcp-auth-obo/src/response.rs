@@ -8,6 +8,7 @@ use mcp_auth_fetch::FetchResponse;
 use serde_json::{Map, Value};
 
 use crate::error::{ExchangeError, OAuthErrorCode, ResponseProblem};
+use crate::key::PrivateKey;
 use crate::token::{ExchangedToken, TokenType};
 
 /// Longest `error_description` kept.
@@ -18,18 +19,33 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Reads a token-endpoint answer: a token, or the failure it stands for.
 ///
 /// `redact` lists credentials sent with the request; a server that echoes one in its error
-/// description has it replaced before the text goes anywhere.
+/// description has it replaced before the text goes anywhere. `dpop_key` is the key the
+/// request's DPoP proof was signed with, if it carried one: a `DPoP` token is bound to it, and
+/// is refused when the request carried no proof.
 pub(crate) fn read(
     response: &FetchResponse,
     requested: &Scopes,
     now: SystemTime,
     default_retry: Duration,
     redact: &[&str],
+    dpop_key: Option<&PrivateKey>,
 ) -> Result<ExchangedToken, ExchangeError> {
     let status = response.status();
     if status.is_success() {
         let object = json_object(response).map_err(ExchangeError::InvalidResponse)?;
-        return success(&object, requested, now).map_err(ExchangeError::InvalidResponse);
+        let token = success(&object, requested, now).map_err(ExchangeError::InvalidResponse)?;
+        return match (token.token_type(), dpop_key) {
+            (TokenType::Dpop, Some(key)) => token
+                .with_dpop_key(key.clone())
+                .map_err(ExchangeError::InvalidResponse),
+            (TokenType::Dpop, None) => Err(ExchangeError::InvalidResponse(
+                ResponseProblem::InvalidField {
+                    field: "token_type",
+                    problem: "is DPoP, but the request carried no proof: no key to use it with",
+                },
+            )),
+            _ => Ok(token),
+        };
     }
     let oauth = json_object(response)
         .ok()
@@ -271,7 +287,7 @@ mod tests {
             ("access_token", json!("")),
             ("access_token", json!("two words")),
             ("issued_token_type", json!(["x"])),
-            ("token_type", json!("DPoP")),
+            ("token_type", json!("MAC")),
             ("expires_in", json!("300")),
             ("expires_in", json!(-1)),
             ("expires_in", json!(0)),

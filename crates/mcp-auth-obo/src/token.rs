@@ -4,11 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::HeaderValue;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, HeaderName};
+use http::{HeaderValue, Method};
 use mcp_auth_core::{Scopes, TokenDigest};
 
 use crate::error::{ExchangeError, ResponseProblem};
+use crate::key::PrivateKey;
 
 /// Longest access token accepted from the authorization server.
 pub(crate) const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -22,6 +23,9 @@ pub enum TokenType {
     /// `N_A`: the issued token is not an access token (e.g. an ID token or a JWT meant as an
     /// assertion); send it the way the downstream protocol wants.
     NotApplicable,
+    /// `DPoP`: an access token bound to this server's DPoP key (RFC 9449), sent as
+    /// `Authorization: DPoP` with a fresh proof signed by that key on every request.
+    Dpop,
 }
 
 impl TokenType {
@@ -31,6 +35,8 @@ impl TokenType {
             Some(Self::Bearer)
         } else if value.eq_ignore_ascii_case("n_a") {
             Some(Self::NotApplicable)
+        } else if value.eq_ignore_ascii_case("dpop") {
+            Some(Self::Dpop)
         } else {
             None
         }
@@ -41,6 +47,7 @@ impl TokenType {
         match self {
             Self::Bearer => "Bearer",
             Self::NotApplicable => "N_A",
+            Self::Dpop => "DPoP",
         }
     }
 }
@@ -89,25 +96,49 @@ struct Issued {
     expires_at: SystemTime,
     requested: Scopes,
     granted: Scopes,
+    /// The key the token is bound to (`token_type` DPoP), which signs its proofs.
+    dpop_key: Option<PrivateKey>,
 }
 
-/// An outgoing request builder that can carry an `Authorization` header, for
-/// [`ExchangedToken::apply_to`]. Implement it for the HTTP client you use.
-pub trait AuthorizeRequest {
-    /// Sets `Authorization` to `value` (already marked sensitive).
-    fn authorization(self, value: HeaderValue) -> Self;
+/// The `DPoP` request header (RFC 9449 §4.1).
+pub const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// An outgoing request builder that can carry the exchanged token, for
+/// [`ExchangedToken::apply_to`]. Implemented for `http::request::Builder` and (feature
+/// `reqwest`, on by default) `reqwest::RequestBuilder`; implement it for the HTTP client you use.
+pub trait AuthorizeRequest: Sized {
+    /// Adds a header (`Authorization`, and `DPoP` for a DPoP-bound token); values that carry
+    /// the token are marked sensitive.
+    fn header(self, name: HeaderName, value: HeaderValue) -> Self;
+
+    /// The request's method and URL, which a DPoP proof signs; `None` when the builder cannot
+    /// tell (then a DPoP-bound token is sent without a proof, and the API refuses it).
+    fn method_and_url(&self) -> Option<(Method, String)>;
 }
 
 impl AuthorizeRequest for http::request::Builder {
-    fn authorization(self, value: HeaderValue) -> Self {
-        self.header(AUTHORIZATION, value)
+    fn header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header(name, value)
+    }
+
+    fn method_and_url(&self) -> Option<(Method, String)> {
+        let uri = self.uri_ref()?;
+        // A proof names an absolute URL; a builder holding only a path cannot say which.
+        uri.scheme()?;
+        Some((self.method_ref()?.clone(), uri.to_string()))
     }
 }
 
 #[cfg(feature = "reqwest")]
 impl AuthorizeRequest for reqwest::RequestBuilder {
-    fn authorization(self, value: HeaderValue) -> Self {
-        self.header(AUTHORIZATION, value)
+    fn header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header(name, value)
+    }
+
+    fn method_and_url(&self) -> Option<(Method, String)> {
+        // reqwest shows a request's target only once built; a streaming body cannot be copied.
+        let request = self.try_clone()?.build().ok()?;
+        Some((request.method().clone(), request.url().to_string()))
     }
 }
 
@@ -139,7 +170,11 @@ impl ExchangedToken {
         if !access_token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(invalid("contains characters a bearer token cannot have"));
         }
-        let mut header = HeaderValue::try_from(format!("Bearer {access_token}"))
+        let scheme = match token_type {
+            TokenType::Dpop => "DPoP",
+            TokenType::Bearer | TokenType::NotApplicable => "Bearer",
+        };
+        let mut header = HeaderValue::try_from(format!("{scheme} {access_token}"))
             .map_err(|_| invalid("contains characters a bearer token cannot have"))?;
         header.set_sensitive(true);
         Ok(Self {
@@ -151,8 +186,38 @@ impl ExchangedToken {
                 expires_at,
                 requested,
                 granted,
+                dpop_key: None,
             }),
             from_cache: false,
+        })
+    }
+
+    /// Binds a `DPoP` token to the key that signs its proofs: the key this server's token
+    /// requests were signed with (for [`ExchangeStore`](crate::ExchangeStore) implementations
+    /// that rebuild tokens; the client binds the tokens it obtains).
+    ///
+    /// # Errors
+    /// The token is not of type `DPoP`.
+    pub fn with_dpop_key(self, key: PrivateKey) -> Result<Self, ResponseProblem> {
+        if self.inner.token_type != TokenType::Dpop {
+            return Err(ResponseProblem::InvalidField {
+                field: "token_type",
+                problem: "is not DPoP: only a DPoP token is bound to a key",
+            });
+        }
+        let i = &*self.inner;
+        Ok(Self {
+            inner: Arc::new(Issued {
+                access_token: i.access_token.clone(),
+                header: i.header.clone(),
+                issued_token_type: i.issued_token_type.clone(),
+                token_type: i.token_type,
+                expires_at: i.expires_at,
+                requested: i.requested.clone(),
+                granted: i.granted.clone(),
+                dpop_key: Some(key),
+            }),
+            from_cache: self.from_cache,
         })
     }
 
@@ -168,15 +233,62 @@ impl ExchangedToken {
         &self.inner.access_token
     }
 
-    /// `Authorization: Bearer …` as a header value, marked sensitive.
+    /// `Authorization: Bearer …` (or `DPoP …` for a DPoP-bound token) as a header value, marked
+    /// sensitive.
     pub fn bearer_header(&self) -> HeaderValue {
         self.inner.header.clone()
     }
 
-    /// Sets `Authorization: Bearer …` on an outgoing request: an `http::request::Builder`, or
-    /// (with the default `reqwest` feature) a `reqwest::RequestBuilder`.
+    /// Authorises an outgoing request (an `http::request::Builder`, or with the default
+    /// `reqwest` feature a `reqwest::RequestBuilder`): `Authorization: Bearer …`, or for a
+    /// DPoP-bound token `Authorization: DPoP …` and a fresh `DPoP` proof for the request's
+    /// method and URL, signed with this server's key.
     pub fn apply_to<R: AuthorizeRequest>(&self, request: R) -> R {
-        request.authorization(self.bearer_header())
+        let proof = match self.inner.token_type {
+            TokenType::Dpop => match request.method_and_url() {
+                Some((method, url)) => self.dpop_proof(&method, &url, None),
+                None => {
+                    tracing::warn!(
+                        "a DPoP-bound token is sent without a proof: the request's method and URL \
+                         cannot be read from the builder (use ExchangedToken::dpop_proof)"
+                    );
+                    None
+                }
+            },
+            TokenType::Bearer | TokenType::NotApplicable => None,
+        };
+        let request = request.header(AUTHORIZATION, self.bearer_header());
+        match proof {
+            Some(proof) => request.header(DPOP, proof),
+            None => request,
+        }
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2) for sending this token with `method` to `url` (its query
+    /// and fragment are left out), carrying the API's `nonce` when it demanded one
+    /// (`DPoP-Nonce`); `None` for a token that is not DPoP-bound, or when signing fails
+    /// (logged).
+    pub fn dpop_proof(
+        &self,
+        method: &Method,
+        url: &str,
+        nonce: Option<&str>,
+    ) -> Option<HeaderValue> {
+        let key = self.inner.dpop_key.as_ref()?;
+        match crate::dpop::proof(
+            key,
+            method.as_str(),
+            url,
+            Some(&self.inner.access_token),
+            nonce,
+            SystemTime::now(),
+        ) {
+            Ok(proof) => Some(proof),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot sign a DPoP proof for an exchanged token");
+                None
+            }
+        }
     }
 
     /// A short, non-reversible identifier of the token for logs (`sha256:…`).
@@ -319,6 +431,7 @@ mod tests {
         assert_eq!(TokenType::parse("bearer"), Some(TokenType::Bearer));
         assert_eq!(TokenType::parse("BEARER"), Some(TokenType::Bearer));
         assert_eq!(TokenType::parse("n_a"), Some(TokenType::NotApplicable));
-        assert_eq!(TokenType::parse("DPoP"), None);
+        assert_eq!(TokenType::parse("DPoP"), Some(TokenType::Dpop));
+        assert_eq!(TokenType::parse("pop"), None);
     }
 }

@@ -31,7 +31,9 @@ pub fn check_mirrored_headers(headers: &HeaderMap, mcp: &McpRequest) -> Result<(
     // headers under a header that names another (or none) would slip past the checks below.
     for message in mcp.messages() {
         match message.protocol_version() {
-            Some(named) if named != version && named.max(version.as_str()) >= MIRRORED_HEADERS_SINCE => {
+            Some(named)
+                if named != version && named.max(version.as_str()) >= MIRRORED_HEADERS_SINCE =>
+            {
                 return Err(AuthError::header_mismatch(
                     format!(
                         "MCP-Protocol-Version `{}` does not match the body's _meta protocol \
@@ -233,7 +235,11 @@ mod tests {
         ] {
             let error = ok(&pairs, &call("2026-07-28")).unwrap_err();
             assert_eq!(error.reason(), "header_mismatch", "{pairs:?}");
-            assert!(error.description().contains("_meta"), "{}", error.description());
+            assert!(
+                error.description().contains("_meta"),
+                "{}",
+                error.description()
+            );
         }
         // A new header with an older body version is refused too.
         let error = ok(

@@ -3,6 +3,9 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::{HeaderName, HeaderValue};
+use mcp_auth_fetch::FetchResponse;
+
 use super::TokenExchangeClient;
 use super::flight::Landed;
 use crate::error::{ExchangeError, OAuthErrorCode};
@@ -11,7 +14,7 @@ use crate::request::{
 };
 use crate::response;
 use crate::store::StoredExchange;
-use crate::token::ExchangedToken;
+use crate::token::{DPOP, ExchangedToken};
 
 /// The outcome of one call, with whether it was answered without a request of its own.
 pub(crate) struct Outcome {
@@ -169,55 +172,37 @@ impl TokenExchangeClient {
         let inner = &*self.inner;
         let result = async {
             let endpoint = self.resolve_token_endpoint().await?;
-            let now = (inner.clock)();
-            let credentials = inner.auth.credentials(endpoint, now)?;
-            let scope = request.scope.to_string();
-            let mut form: Vec<(&str, Cow<'_, str>)> = vec![
-                ("grant_type", TOKEN_EXCHANGE_GRANT.into()),
-                ("subject_token", subject.token.expose_secret().into()),
-                ("subject_token_type", ACCESS_TOKEN_TYPE.into()),
-            ];
-            if let Some(t) = &request.requested_token_type {
-                form.push(("requested_token_type", t.as_str().into()));
+            let mut nonce_retried = false;
+            loop {
+                let dpop = self.dpop_header(endpoint)?;
+                let answer = self.post(endpoint, subject, request, dpop).await?;
+                if let Some(key) = &inner.dpop_key {
+                    let nonce = self.remember_dpop_nonce(&answer);
+                    // RFC 9449 §8: a server that wants a nonce refuses with `use_dpop_nonce`
+                    // and sends one; the request is made again, once, with it.
+                    if nonce && !nonce_retried && asks_for_dpop_nonce(&answer) {
+                        nonce_retried = true;
+                        tracing::debug!(
+                            jkt = %key.thumbprint(),
+                            "the token endpoint asked for a DPoP nonce; retrying with it"
+                        );
+                        continue;
+                    }
+                }
+                let mut redact = vec![subject.token.expose_secret()];
+                redact.extend(inner.auth.secret());
+                if let Some(actor) = &request.actor {
+                    redact.push(actor.token.expose_secret());
+                }
+                break response::read(
+                    &answer,
+                    &request.scope,
+                    (inner.clock)(),
+                    Duration::ZERO,
+                    &redact,
+                    inner.dpop_key.as_ref(),
+                );
             }
-            if let Some(audience) = &request.audience {
-                form.push(("audience", audience.as_str().into()));
-            }
-            if let Some(resource) = &request.resource {
-                form.push(("resource", resource.as_str().into()));
-            }
-            if !scope.is_empty() {
-                form.push(("scope", scope.as_str().into()));
-            }
-            if let Some(actor) = &request.actor {
-                form.push(("actor_token", actor.token.expose_secret().into()));
-                form.push(("actor_token_type", actor.token_type.as_str().into()));
-            }
-            form.extend(
-                credentials
-                    .form
-                    .iter()
-                    .map(|(k, v)| (*k, v.as_str().into())),
-            );
-            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-            let basic = credentials.basic.as_ref().map(|(u, p)| (&**u, &**p));
-            let answer = inner
-                .fetcher
-                .post_form(endpoint, &pairs, basic)
-                .await
-                .map_err(|e| ExchangeError::from_fetch(e, Duration::ZERO))?;
-            let mut redact = vec![subject.token.expose_secret()];
-            redact.extend(inner.auth.secret());
-            if let Some(actor) = &request.actor {
-                redact.push(actor.token.expose_secret());
-            }
-            response::read(
-                &answer,
-                &request.scope,
-                (inner.clock)(),
-                Duration::ZERO,
-                &redact,
-            )
         }
         .await;
         match result {
@@ -240,16 +225,124 @@ impl TokenExchangeClient {
     }
 }
 
+impl TokenExchangeClient {
+    /// The token request itself: the form, client authentication (fresh for every attempt: an
+    /// assertion's `jti` is single-use) and the DPoP proof.
+    async fn post(
+        &self,
+        endpoint: &str,
+        subject: Subject<'_>,
+        request: &ExchangeRequest,
+        dpop: Option<HeaderValue>,
+    ) -> Result<FetchResponse, ExchangeError> {
+        let inner = &*self.inner;
+        let credentials = inner.auth.credentials(endpoint, (inner.clock)())?;
+        let scope = request.scope.to_string();
+        let mut form: Vec<(&str, Cow<'_, str>)> = vec![
+            ("grant_type", TOKEN_EXCHANGE_GRANT.into()),
+            ("subject_token", subject.token.expose_secret().into()),
+            ("subject_token_type", ACCESS_TOKEN_TYPE.into()),
+        ];
+        if let Some(t) = &request.requested_token_type {
+            form.push(("requested_token_type", t.as_str().into()));
+        }
+        if let Some(audience) = &request.audience {
+            form.push(("audience", audience.as_str().into()));
+        }
+        if let Some(resource) = &request.resource {
+            form.push(("resource", resource.as_str().into()));
+        }
+        if !scope.is_empty() {
+            form.push(("scope", scope.as_str().into()));
+        }
+        if let Some(actor) = &request.actor {
+            form.push(("actor_token", actor.token.expose_secret().into()));
+            form.push(("actor_token_type", actor.token_type.as_str().into()));
+        }
+        form.extend(
+            credentials
+                .form
+                .iter()
+                .map(|(k, v)| (*k, v.as_str().into())),
+        );
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+        let basic = credentials.basic.as_ref().map(|(u, p)| (&**u, &**p));
+        let headers: Vec<(HeaderName, HeaderValue)> =
+            dpop.into_iter().map(|proof| (DPOP, proof)).collect();
+        inner
+            .fetcher
+            .post_form(endpoint, &pairs, basic, &headers)
+            .await
+            .map_err(|e| ExchangeError::from_fetch(e, Duration::ZERO))
+    }
+
+    /// A proof for a token request, with the endpoint's latest nonce; none without a key.
+    fn dpop_header(&self, endpoint: &str) -> Result<Option<HeaderValue>, ExchangeError> {
+        let inner = &*self.inner;
+        let Some(key) = &inner.dpop_key else {
+            return Ok(None);
+        };
+        let nonce = inner
+            .dpop_nonce
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        crate::dpop::proof(
+            key,
+            "POST",
+            endpoint,
+            None,
+            nonce.as_deref(),
+            (inner.clock)(),
+        )
+        .map(Some)
+        .map_err(|e| ExchangeError::Misconfigured(e.to_string()))
+    }
+
+    /// Keeps the answer's `DPoP-Nonce` for the next proof; true when it carried a new one.
+    fn remember_dpop_nonce(&self, answer: &FetchResponse) -> bool {
+        let Some(nonce) = answer
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .filter(|n| !n.is_empty() && n.len() <= MAX_NONCE_BYTES)
+        else {
+            return false;
+        };
+        let mut kept = self
+            .inner
+            .dpop_nonce
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = kept.as_deref() != Some(nonce);
+        *kept = Some(nonce.to_owned());
+        new
+    }
+}
+
+/// Longest `DPoP-Nonce` kept.
+const MAX_NONCE_BYTES: usize = 512;
+
+/// A 400 or 401 whose OAuth error is `use_dpop_nonce` (RFC 9449 §8).
+fn asks_for_dpop_nonce(answer: &FetchResponse) -> bool {
+    matches!(answer.status().as_u16(), 400 | 401)
+        && answer
+            .json::<serde_json::Value>()
+            .is_ok_and(|body| body["error"] == "use_dpop_nonce")
+}
+
 /// Failures that are this client's, not the caller's: every exchange would fail the same way,
 /// so the authorization server is given the same rest as when it is down.
 fn fails_every_caller(error: &ExchangeError) -> bool {
     match error {
-        ExchangeError::Refused { code, .. } => matches!(
-            code,
-            OAuthErrorCode::InvalidClient
-                | OAuthErrorCode::UnauthorizedClient
-                | OAuthErrorCode::UnsupportedGrantType
-        ),
+        ExchangeError::Refused { code, .. } => {
+            matches!(
+                code,
+                OAuthErrorCode::InvalidClient
+                    | OAuthErrorCode::UnauthorizedClient
+                    | OAuthErrorCode::UnsupportedGrantType
+            ) || matches!(code, OAuthErrorCode::Other(c) if c == "invalid_dpop_proof")
+        }
         ExchangeError::Misconfigured(_) => true,
         _ => false,
     }

@@ -6,7 +6,7 @@ mod exchange;
 mod flight;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use mcp_auth_fetch::{FetchPolicy, Fetcher};
@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::ClientAuth;
 use crate::error::{ConfigError, ExchangeError};
+use crate::key::PrivateKey;
 use crate::request::{ExchangeRequest, Subject};
 use crate::store::{ExchangeStore, MemoryStore};
 use crate::token::ExchangedToken;
@@ -54,6 +55,10 @@ struct Inner {
     skew: Duration,
     failure_ttl: Duration,
     clock: Clock,
+    /// This server's DPoP key: every token request carries a proof by it.
+    dpop_key: Option<PrivateKey>,
+    /// The token endpoint's latest `DPoP-Nonce`, put in the next proof (RFC 9449 §8).
+    dpop_nonce: Mutex<Option<String>>,
 }
 
 enum Endpoint {
@@ -78,6 +83,7 @@ impl TokenExchangeClient {
             failure_ttl: Duration::from_secs(5),
             backoff: (Duration::from_secs(1), Duration::from_secs(30)),
             clock: None,
+            dpop_key: None,
         }
     }
 
@@ -159,6 +165,7 @@ pub struct TokenExchangeClientBuilder {
     failure_ttl: Duration,
     backoff: (Duration, Duration),
     clock: Option<Clock>,
+    dpop_key: Option<PrivateKey>,
 }
 
 impl TokenExchangeClientBuilder {
@@ -221,6 +228,18 @@ impl TokenExchangeClientBuilder {
         self
     }
 
+    /// This server's own DPoP key (RFC 9449), never a client's: every token request carries a
+    /// proof signed by it (with the token endpoint's nonce when it demands one: a
+    /// `use_dpop_nonce` answer is retried once with the nonce it sent), so an authorization
+    /// server that binds tokens binds exchanged tokens to this key. A token that comes back as
+    /// `token_type: DPoP` is sent downstream with a fresh proof per request by
+    /// [`ExchangedToken::apply_to`](crate::ExchangedToken::apply_to). Without a key, a `DPoP`
+    /// answer is an invalid response.
+    pub fn dpop_key(mut self, key: PrivateKey) -> Self {
+        self.dpop_key = Some(key);
+        self
+    }
+
     /// Replaces the clock, for tests.
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -275,6 +294,11 @@ impl TokenExchangeClientBuilder {
             h.update(self.auth.client_id().as_bytes());
             h.update([0]);
             h.update(location.as_bytes());
+            // Tokens bound to one key are of no use to a replica holding another.
+            if let Some(key) = &self.dpop_key {
+                h.update([0]);
+                h.update(key.thumbprint().as_bytes());
+            }
             h.finalize().into()
         };
         let store = self
@@ -293,6 +317,8 @@ impl TokenExchangeClientBuilder {
                 skew: self.skew,
                 failure_ttl: self.failure_ttl,
                 clock,
+                dpop_key: self.dpop_key,
+                dpop_nonce: Mutex::new(None),
             }),
         })
     }

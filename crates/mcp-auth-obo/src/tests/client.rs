@@ -354,10 +354,10 @@ async fn malformed_responses_are_typed_errors() {
         (
             Reply::json(200, {
                 let mut v = good.clone();
-                v["token_type"] = "DPoP".into();
+                v["token_type"] = "MAC".into();
                 v
             }),
-            |p| matches!(p, ResponseProblem::UnsupportedTokenType(t) if t == "DPoP"),
+            |p| matches!(p, ResponseProblem::UnsupportedTokenType(t) if t == "MAC"),
         ),
         (
             Reply::json(200, {

@@ -26,6 +26,8 @@ use crate::{ClientAuth, TokenExchangeClient, TokenExchangeClientBuilder};
 pub(crate) struct Received {
     pub(crate) form: HashMap<String, String>,
     pub(crate) authorization: Option<String>,
+    /// The `DPoP` proof header.
+    pub(crate) dpop: Option<String>,
 }
 
 /// A scripted answer.
@@ -35,6 +37,7 @@ pub(crate) struct Reply {
     pub(crate) content_type: &'static str,
     pub(crate) body: String,
     pub(crate) retry_after: Option<&'static str>,
+    pub(crate) dpop_nonce: Option<String>,
 }
 
 impl Reply {
@@ -48,6 +51,7 @@ impl Reply {
             content_type,
             body: body.into(),
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -206,6 +210,10 @@ async fn token(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        dpop: headers
+            .get("dpop")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     let n = shared.exchanges.fetch_add(1, Ordering::SeqCst) + 1;
     shared.received.lock().unwrap().push(received.clone());
@@ -225,6 +233,11 @@ async fn token(
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, after.parse().unwrap());
+    }
+    if let Some(nonce) = reply.dpop_nonce {
+        response
+            .headers_mut()
+            .insert("dpop-nonce", nonce.parse().unwrap());
     }
     response
 }

@@ -2,5 +2,6 @@
 
 mod cache;
 mod client;
+mod dpop;
 mod layer;
 mod mock;
