@@ -65,6 +65,9 @@ pub struct Options {
     /// This server's client id and secret for token exchange at the external issuer. With the
     /// development issuer the secret (if given) is used, else a random one.
     pub exchange_client: Option<(String, String)>,
+    /// This server's own DPoP key for token exchange (a PEM ES256 key or a private JWK): token
+    /// requests carry proofs by it; downstream calls with tokens bound to it carry proofs.
+    pub exchange_dpop_key: Option<std::path::PathBuf>,
     /// Append audit events to this JSON Lines file (they always go to the log too).
     pub audit_file: Option<std::path::PathBuf>,
     /// Run the configuration in this TOML file (the `mcp_auth::Config` format) instead of the
@@ -123,6 +126,7 @@ impl Default for Options {
             resource: None,
             issuer: None,
             exchange_client: None,
+            exchange_dpop_key: None,
             audit_file: None,
             config: None,
             ca_file: None,
@@ -311,6 +315,24 @@ async fn built_in(
 
     let (downstream_url, downstream_task) =
         downstream_api(issuer_config.clone(), &dev_fetch).await?;
+    let dpop_key = match &options.exchange_dpop_key {
+        Some(path) => {
+            let contents = std::fs::read(path)
+                .map_err(|e| format!("--exchange-dpop-key: cannot read {}: {e}", path.display()))?;
+            Some(
+                mcp_auth::obo::PrivateKey::from_pem_or_jwk(
+                    &contents,
+                    mcp_auth::obo::Algorithm::ES256,
+                )
+                .map_err(|e| format!("--exchange-dpop-key: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    let with_dpop_key = |builder: mcp_auth::obo::TokenExchangeClientBuilder| match &dpop_key {
+        Some(key) => builder.dpop_key(key.clone()),
+        None => builder,
+    };
     let exchange = match (&dev_issuer, &options.exchange_client) {
         (Some(dev), given) => {
             let secret = given
@@ -318,9 +340,8 @@ async fn built_in(
                 .map_or_else(dev_secret, |(_, secret)| secret.clone());
             dev.allow_exchange_client(DEV_EXCHANGE_CLIENT, &secret);
             dev.allow_exchange_target(&downstream_url, &["api:read"]);
-            let client = TokenExchangeClient::builder(ClientAuth::client_secret_basic(
-                DEV_EXCHANGE_CLIENT,
-                secret,
+            let client = with_dpop_key(TokenExchangeClient::builder(
+                ClientAuth::client_secret_basic(DEV_EXCHANGE_CLIENT, secret),
             ))
             .token_endpoint(dev.token_endpoint())
             .fetch_policy(dev_fetch.clone())
@@ -328,10 +349,12 @@ async fn built_in(
             Some(client)
         }
         (None, Some((id, secret))) => Some(
-            TokenExchangeClient::builder(ClientAuth::client_secret_basic(id, secret.as_str()))
-                .issuer(options.issuer.clone().unwrap_or_default())
-                .fetch_policy(dev_fetch.clone())
-                .build()?,
+            with_dpop_key(TokenExchangeClient::builder(
+                ClientAuth::client_secret_basic(id, secret.as_str()),
+            ))
+            .issuer(options.issuer.clone().unwrap_or_default())
+            .fetch_policy(dev_fetch.clone())
+            .build()?,
         ),
         (None, None) => None,
     };
@@ -414,6 +437,7 @@ async fn downstream_api(
             "client_id": p.client_id(),
             "scope": p.scopes(),
             "aud": p.audiences(),
+            "key_binding": p.key_binding().map(ToString::to_string),
         }))
     }
     let app = Router::new()

@@ -135,6 +135,18 @@ fn command() -> Command {
                      read from the environment variable OBO_CLIENT_SECRET",
                 ),
         )
+        .arg(
+            Arg::new("exchange-dpop-key")
+                .long("exchange-dpop-key")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .action(ArgAction::Set)
+                .help(
+                    "This server's own DPoP key for token exchange (an ES256 PEM or a private \
+                     JWK): token requests carry proofs by it, and downstream calls with tokens \
+                     bound to it carry fresh proofs",
+                ),
+        )
 }
 
 fn options(matches: &ArgMatches) -> Result<Options, String> {
@@ -154,6 +166,7 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
         resource: matches.get_one::<String>("resource").cloned(),
         issuer: matches.get_one::<String>("issuer").cloned(),
         exchange_client,
+        exchange_dpop_key: matches.get_one::<PathBuf>("exchange-dpop-key").cloned(),
         audit_file: matches.get_one::<PathBuf>("audit-file").cloned(),
         config: matches.get_one::<PathBuf>("config").cloned(),
         ca_file: matches.get_one::<PathBuf>("ca-file").cloned(),
