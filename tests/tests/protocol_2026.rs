@@ -2,7 +2,8 @@
 //! `initialize`, no session: `server/discover`, then self-contained requests carrying
 //! `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and `_meta`), against the example and the
 //! real oidc-provider: every request authorised on its own, listings filtered by scope, step-up
-//! on a tool that needs more, and a request whose mirrored headers lie refused with `-32020`.
+//! on a tool that needs more, a users-only tool refused to a client acting for itself, and a
+//! request whose mirrored headers lie refused with `-32020`.
 
 use mcp_auth_e2e::Provider;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
@@ -126,6 +127,49 @@ async fn an_rmcp_client_on_2026_07_28_is_authorised_request_by_request() {
         .expect("add_note with mcp:write");
     assert_ne!(added.is_error, Some(true), "{added:?}");
     let _ = client.cancel().await;
+
+    // clear_notes acts for a user: this client's own token may not call it, even with
+    // mcp:admin, and is not sent to re-authorise (no challenge); listings do not show it.
+    let admin = provider
+        .client_credentials(AGENT, &server.mcp_url, "mcp:admin")
+        .await;
+    let client = connect(&server.mcp_url, Some(&admin))
+        .await
+        .expect("discovers");
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"add_note".to_owned()), "{tools:?}");
+    assert!(!tools.contains(&"clear_notes".to_owned()), "{tools:?}");
+    let _ = client.cancel().await;
+    let call = json!({
+        "jsonrpc": "2.0", "id": 42, "method": "tools/call",
+        "params": {"name": "clear_notes", "arguments": {},
+                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
+    });
+    let answer = reqwest::Client::new()
+        .post(&server.mcp_url)
+        .bearer_auth(&admin)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "clear_notes")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    assert!(
+        answer.headers().get("www-authenticate").is_none(),
+        "no step-up challenge: {:?}",
+        answer.headers()
+    );
+    let text = answer.text().await.unwrap();
+    assert!(text.contains("acts for a user"), "{text}");
 
     // Mirrored headers that contradict the body: 400 with JSON-RPC -32020 and the request's id,
     // before any tool runs.

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+#[cfg(doc)]
+use crate::ScopePolicyBuilder;
 use crate::requirement::RequirementConfig;
 use crate::{PolicyError, Requirement, ScopeHierarchy, ScopePolicy, Undeclared};
 
@@ -15,6 +17,7 @@ use crate::{PolicyError, Requirement, ScopeHierarchy, ScopePolicy, Undeclared};
 /// let config: ScopeConfig = toml::from_str(r#"
 ///     required = ["mcp:read"]
 ///     hierarchy = { "mcp:admin" = ["mcp:write"], "mcp:write" = ["mcp:read"] }
+///     users_only = ["clear_notes"]
 ///
 ///     [tools]
 ///     whoami = []
@@ -28,6 +31,7 @@ use crate::{PolicyError, Requirement, ScopeHierarchy, ScopePolicy, Undeclared};
 /// let policy = config.into_policy().unwrap();
 /// assert!(policy.tool_requirement("whoami").is_some());
 /// assert!(policy.tool_requirement("undeclared").is_none());
+/// assert!(policy.is_users_only("clear_notes"));
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +54,9 @@ pub struct ScopeConfig {
     hierarchy: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     filter_lists: Option<bool>,
+    /// Tools (names or globs) that act for a user: see [`ScopePolicyBuilder::users_only`].
+    #[serde(default)]
+    users_only: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -114,6 +121,9 @@ impl ScopeConfig {
         }
         if let Some(filter) = self.filter_lists {
             builder = builder.filter_lists(filter);
+        }
+        for tool in &self.users_only {
+            builder = builder.users_only(tool);
         }
         builder.build()
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mcp_auth_core::mcp::{McpMessage, McpRequest, MessageKind, Target};
 use mcp_auth_core::record::ScopeCheck;
-use mcp_auth_core::{AuthError, Scopes};
+use mcp_auth_core::{AuthError, Principal, Scopes};
 
 use crate::pattern::{NamePattern, ResourcePattern};
 use crate::{PolicyError, Requirement, ScopeHierarchy};
@@ -86,6 +86,8 @@ struct Inner {
     hierarchy: ScopeHierarchy,
     filter_lists: bool,
     known: Scopes,
+    /// Tools that act for a user: a client acting for itself may not call them.
+    users_only: Rules,
     /// The whole requirement (base, method and target) of `tools/call` / `prompts/get` for each
     /// exactly named tool and prompt, and of each exactly named method without a target:
     /// computed once, so a decision is lookups and subset checks.
@@ -242,6 +244,46 @@ impl ScopePolicy {
             check,
             denial: Some(denial),
         }
+    }
+
+    /// Decides a request for `principal`: [`ScopePolicy::decide`] on its scopes, after refusing
+    /// a client acting for itself ([`Principal::acts_for_itself`]) a
+    /// [users-only](ScopePolicyBuilder::users_only) tool. That refusal is a 403 `access_denied`
+    /// (reason `user_required`) without a scope challenge: no scope would make it pass, so a
+    /// client must not be sent to re-authorise.
+    pub fn decide_for(&self, principal: &Principal, mcp: Option<&McpRequest>) -> Verdict {
+        if principal.acts_for_itself()
+            && let Some(mcp) = mcp
+        {
+            let batch = mcp.is_batch();
+            for (i, message) in mcp.messages().iter().enumerate() {
+                if let Some(Target::Tool(name)) = message.target()
+                    && self.0.users_only.lookup(name).is_some()
+                {
+                    let granted = principal.scopes();
+                    let check =
+                        ScopeCheck::new(false, Scopes::empty(), granted.clone(), Scopes::empty());
+                    let denial = AuthError::access_denied(
+                        "user_required",
+                        format!(
+                            "{} acts for a user: a token the client obtained for itself (no user \
+                             behind it) cannot call it, whatever its scopes",
+                            describe(message, batch.then_some(i))
+                        ),
+                    );
+                    return Verdict {
+                        check,
+                        denial: Some(denial),
+                    };
+                }
+            }
+        }
+        self.decide(principal.scopes(), mcp)
+    }
+
+    /// Whether the tool `name` is [users-only](ScopePolicyBuilder::users_only).
+    pub fn is_users_only(&self, name: &str) -> bool {
+        self.0.users_only.lookup(name).is_some()
     }
 
     /// The scopes to advertise in a 401 challenge for this request: the first alternative of
@@ -442,6 +484,7 @@ pub struct ScopePolicyBuilder {
     client_messages: Requirement,
     hierarchy: ScopeHierarchy,
     filter_lists: Option<bool>,
+    users_only: Vec<String>,
 }
 
 impl ScopePolicyBuilder {
@@ -472,6 +515,15 @@ impl ScopePolicyBuilder {
     /// What a prompt (or glob of prompts) needs.
     pub fn prompt(mut self, pattern: &str, requirement: Requirement) -> Self {
         self.prompts.push((pattern.to_owned(), requirement));
+        self
+    }
+
+    /// Marks a tool (or glob of tools) as acting for a user: a token a client obtained for
+    /// itself (the client-credentials grant; [`Principal::acts_for_itself`]) may not call it
+    /// whatever its scopes, and listings do not show it to such a caller. See
+    /// [`ScopePolicy::decide_for`].
+    pub fn users_only(mut self, pattern: &str) -> Self {
+        self.users_only.push(pattern.to_owned());
         self
     }
 
@@ -519,6 +571,10 @@ impl ScopePolicyBuilder {
         for (pattern, requirement) in self.prompts {
             prompts.insert(&pattern, requirement);
         }
+        let mut users_only = Rules::default();
+        for pattern in self.users_only {
+            users_only.insert(&pattern, Requirement::none());
+        }
         let mut resources = Vec::new();
         for (pattern, requirement) in self.resources {
             let key = format!("scopes.resources.\"{pattern}\"");
@@ -547,6 +603,7 @@ impl ScopePolicyBuilder {
             hierarchy: self.hierarchy,
             filter_lists: self.filter_lists.unwrap_or(true),
             known,
+            users_only,
             precomputed: Precomputed::default(),
         };
         policy.precomputed = precompute(&policy);

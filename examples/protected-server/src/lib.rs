@@ -36,7 +36,8 @@ pub use tools::{Notebook, NotesServer};
 pub const SCOPES: [&str; 3] = ["mcp:read", "mcp:write", "mcp:admin"];
 
 /// Who may do what: reading needs `mcp:read`, adding a note `mcp:write`, clearing the notebook
-/// `mcp:admin`; admin implies write implies read. Undeclared tools are refused.
+/// `mcp:admin` and a user behind the token (a client acting for itself may not, whatever its
+/// scopes); admin implies write implies read. Undeclared tools are refused.
 pub fn policy() -> ScopePolicy {
     let hierarchy =
         ScopeHierarchy::new([("mcp:admin", ["mcp:write"]), ("mcp:write", ["mcp:read"])])
@@ -48,6 +49,7 @@ pub fn policy() -> ScopePolicy {
         .tool("add_note", Requirement::all("mcp:write"))
         .tool("clear_notes", Requirement::all("mcp:admin"))
         .tool("call_downstream", Requirement::none())
+        .users_only("clear_notes")
         .hierarchy(hierarchy)
         .build()
         .expect("valid policy")

@@ -298,7 +298,10 @@ fn print_banner(server: &protected_server::Server) {
             call("add_note", "{\"text\":\"hello\"}")
         );
     }
-    println!("# clearing the notebook needs mcp:admin");
+    println!(
+        "# clearing the notebook needs mcp:admin and a user behind the token (a client acting \
+         for itself gets 403 user_required, without a step-up challenge)"
+    );
     println!(
         "{} \\\n  -H \"authorization: Bearer $ADMIN\"\n",
         call("clear_notes", "{}")

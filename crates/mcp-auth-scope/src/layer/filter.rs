@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use mcp_auth_core::Scopes;
 use mcp_auth_core::mcp::{McpRequest, MessageKind};
+use mcp_auth_core::{Principal, Scopes};
 use serde_json::Value;
 
 use crate::{ScopePolicy, TargetKind};
@@ -47,6 +47,8 @@ fn listing(method: &str) -> Option<Listing> {
 pub(crate) struct ListFilter {
     policy: ScopePolicy,
     effective: Scopes,
+    /// The caller is a client acting for itself: users-only tools are not listed.
+    acts_for_itself: bool,
     /// JSON-RPC id (serialised) of each list request.
     pending: HashMap<String, Listing>,
     pub(crate) max_bytes: usize,
@@ -56,7 +58,7 @@ impl ListFilter {
     /// A filter when the request contains list requests, else `None`.
     pub(crate) fn for_request(
         policy: &ScopePolicy,
-        granted: &Scopes,
+        principal: &Principal,
         mcp: &McpRequest,
         max_bytes: usize,
     ) -> Option<Box<Self>> {
@@ -71,7 +73,8 @@ impl ListFilter {
         }
         Some(Box::new(Self {
             policy: policy.clone(),
-            effective: policy.effective(granted),
+            effective: policy.effective(principal.scopes()),
+            acts_for_itself: principal.acts_for_itself(),
             pending,
             max_bytes,
         }))
@@ -144,7 +147,12 @@ impl ListFilter {
         items.retain(|item| {
             item.get(listing.name)
                 .and_then(Value::as_str)
-                .is_some_and(|name| self.policy.may_use(&self.effective, listing.kind, name))
+                .is_some_and(|name| {
+                    self.policy.may_use(&self.effective, listing.kind, name)
+                        && !(self.acts_for_itself
+                            && listing.kind == TargetKind::Tool
+                            && self.policy.is_users_only(name))
+                })
         });
         items.len() != before
     }

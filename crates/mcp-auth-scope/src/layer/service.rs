@@ -50,19 +50,16 @@ where
             return ResponseFuture::rejected(self.rejector.reject(error, req.headers()));
         }
         let mcp = req.extensions().get::<McpRequest>();
-        let verdict = self.policy.decide(principal.scopes(), mcp);
+        let verdict = self.policy.decide_for(principal, mcp);
         let (check, denial) = verdict.into_parts();
         RequestRecord::update_in(req.extensions(), |r| r.scope = Some(check));
         if let Some(error) = denial {
             return ResponseFuture::rejected(self.rejector.reject(error, req.headers()));
         }
         let filter = match mcp {
-            Some(mcp) if self.policy.filters_lists() => ListFilter::for_request(
-                &self.policy,
-                principal.scopes(),
-                mcp,
-                self.max_listing_bytes,
-            ),
+            Some(mcp) if self.policy.filters_lists() => {
+                ListFilter::for_request(&self.policy, principal, mcp, self.max_listing_bytes)
+            }
             _ => None,
         };
         ResponseFuture::inner(self.inner.call(req), filter)

@@ -60,6 +60,17 @@ async fn run_with(
     body: &str,
     respond: fn() -> Response<Full<Bytes>>,
 ) -> (u16, Option<String>, Value, RequestRecord) {
+    run_as(policy, scopes.map(principal), method, body, respond).await
+}
+
+/// Runs `body` through the scope layer in front of `respond`, as `caller`.
+async fn run_as(
+    policy: ScopePolicy,
+    caller: Option<Principal>,
+    method: &str,
+    body: &str,
+    respond: fn() -> Response<Full<Bytes>>,
+) -> (u16, Option<String>, Value, RequestRecord) {
     let svc = ServiceBuilder::new()
         .layer(McpInspectLayer::with_limits(
             InspectLimits::default().max_body_bytes(1024),
@@ -76,8 +87,8 @@ async fn run_with(
         .uri("/mcp")
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
-    if let Some(scopes) = scopes {
-        request.extensions_mut().insert(principal(scopes));
+    if let Some(caller) = caller {
+        request.extensions_mut().insert(caller);
     }
     let record = RequestRecord::default();
     request.extensions_mut().insert(record.clone());
@@ -552,5 +563,95 @@ async fn a_post_nothing_inspected_is_refused_not_decided_blind() {
     assert!(
         String::from_utf8_lossy(&body).contains("place McpInspectLayer outside"),
         "{body:?}"
+    );
+}
+
+/// A token the client `svc` obtained for itself (client credentials: `sub` is its client id).
+fn client_itself(scopes: &str) -> Principal {
+    Principal::builder("https://issuer", "svc", BearerToken::new("t"))
+        .client_id("svc")
+        .scopes(Scopes::parse(scopes))
+        .build()
+}
+
+#[tokio::test]
+async fn users_only_tools_refuse_clients_acting_for_themselves_without_step_up() {
+    let policy = || {
+        ScopePolicy::builder()
+            .required(Requirement::all("mcp:read"))
+            .method("tools/list", Requirement::none())
+            .tool("whoami", Requirement::none())
+            .tool("add_note", Requirement::all("mcp:write"))
+            .tool("admin_*", Requirement::all("mcp:admin"))
+            .users_only("admin_*")
+            .build()
+            .unwrap()
+    };
+    // A user's token with the scope may call it.
+    let alice = principal("mcp:read mcp:admin");
+    assert!(!alice.acts_for_itself());
+    let (status, ..) = run_as(policy(), Some(alice), "POST", &call("admin_reset"), ok).await;
+    assert_eq!(status, 200);
+
+    // The client acting for itself may not, whatever its scopes; the 403 has no challenge.
+    let (status, challenge, body, record) = run_as(
+        policy(),
+        Some(client_itself("mcp:read mcp:admin")),
+        "POST",
+        &call("admin_reset"),
+        ok,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(challenge, None, "no scope would help: no step-up");
+    let text = body.to_string();
+    assert!(
+        text.contains("user_required") || text.contains("acts for a user"),
+        "{text}"
+    );
+    assert!(!record.snapshot().scope.unwrap().allowed);
+    // Even without the scope, the answer is the same: a step-up would only loop.
+    let (status, challenge, ..) = run_as(
+        policy(),
+        Some(client_itself("mcp:read")),
+        "POST",
+        &call("admin_reset"),
+        ok,
+    )
+    .await;
+    assert_eq!((status, challenge), (403, None));
+    // Other tools are decided on scopes as before.
+    let (status, ..) = run_as(
+        policy(),
+        Some(client_itself("mcp:read")),
+        "POST",
+        &call("whoami"),
+        ok,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Listings hide it from the client, not from the user.
+    let list = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
+    let (_, _, body, _) = run_as(
+        policy(),
+        Some(client_itself("mcp:read mcp:write mcp:admin")),
+        "POST",
+        list,
+        tools_answer,
+    )
+    .await;
+    assert_eq!(names(&body["result"], "tools"), ["whoami", "add_note"]);
+    let (_, _, body, _) = run_as(
+        policy(),
+        Some(principal("mcp:read mcp:write mcp:admin")),
+        "POST",
+        list,
+        tools_answer,
+    )
+    .await;
+    assert_eq!(
+        names(&body["result"], "tools"),
+        ["whoami", "add_note", "admin_reset"]
     );
 }
