@@ -58,7 +58,10 @@ async fn an_rmcp_client_on_2026_07_28_is_authorised_request_by_request() {
 
     // No token: the very first request (server/discover) is refused.
     let refused = connect(&server.mcp_url, None).await;
-    let error = format!("{:?}", refused.err().expect("refused without a token"));
+    let Err(error) = refused else {
+        panic!("a client without a token was let in");
+    };
+    let error = format!("{error:?}");
     assert!(
         error.contains("AuthRequired") && error.contains("resource_metadata="),
         "rmcp read our 401 challenge: {error}"
