@@ -45,6 +45,17 @@ async fn connect(
     .await
 }
 
+/// The names `tools/list` shows this client.
+async fn tool_names(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>) -> Vec<String> {
+    client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn an_rmcp_client_on_2026_07_28_is_authorised_request_by_request() {
     let provider = provider().await;
@@ -81,13 +92,7 @@ async fn an_rmcp_client_on_2026_07_28_is_authorised_request_by_request() {
     );
 
     // Listings are filtered per request by the token's scope: mcp:read sees no write tools.
-    let tools: Vec<String> = client
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let tools = tool_names(&client).await;
     assert!(tools.contains(&"list_notes".to_owned()), "{tools:?}");
     assert!(!tools.contains(&"add_note".to_owned()), "{tools:?}");
     assert!(!tools.contains(&"clear_notes".to_owned()), "{tools:?}");
@@ -139,13 +144,7 @@ async fn an_rmcp_client_on_2026_07_28_is_authorised_request_by_request() {
     let client = connect(&server.mcp_url, Some(&admin))
         .await
         .expect("discovers");
-    let tools: Vec<String> = client
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let tools = tool_names(&client).await;
     assert!(tools.contains(&"add_note".to_owned()), "{tools:?}");
     assert!(!tools.contains(&"clear_notes".to_owned()), "{tools:?}");
     let _ = client.cancel().await;
