@@ -404,6 +404,16 @@ impl AuthError {
     /// Renders as a gRPC trailers-only response: HTTP 200, `grpc-status`, `grpc-message`, and the
     /// challenge in `www-authenticate` metadata.
     pub fn to_grpc_response(&self, resource_metadata: &str) -> Response<Bytes> {
+        self.grpc_response(resource_metadata, None)
+    }
+
+    /// Like [`to_grpc_response`](Self::to_grpc_response), with the DPoP challenge of
+    /// [`http_response`](Self::http_response) in the metadata.
+    pub(crate) fn grpc_response(
+        &self,
+        resource_metadata: &str,
+        dpop_algs: Option<&str>,
+    ) -> Response<Bytes> {
         let mut response = Response::new(Bytes::new());
         let headers = response.headers_mut();
         headers.insert(
@@ -419,7 +429,7 @@ impl AuthError {
             HeaderValue::from_str(&grpc_percent_encode(&self.description))
                 .expect("percent-encoded message is visible ASCII"),
         );
-        self.common_headers(headers, resource_metadata, None);
+        self.common_headers(headers, resource_metadata, dpop_algs);
         response.extensions_mut().insert(self.clone());
         response
     }

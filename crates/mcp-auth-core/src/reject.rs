@@ -104,7 +104,7 @@ impl Rejector {
     /// and noted whether it came from a gRPC caller.
     pub fn reject_as(&self, error: AuthError, grpc: bool) -> Rejection {
         let mut response = if grpc {
-            error.to_grpc_response(&self.resource_metadata)
+            error.grpc_response(&self.resource_metadata, self.dpop_algs.as_deref())
         } else {
             error.http_response(&self.resource_metadata, self.dpop_algs.as_deref())
         };

@@ -128,6 +128,17 @@ async fn a_bound_token_needs_its_proof_and_is_never_a_bearer_token() {
         "{challenges:?}"
     );
     assert_eq!(challenges[1], "DPoP algs=\"ES256 ES384 EdDSA PS256 RS256\"");
+    // A gRPC caller gets the same two challenges in a trailers-only answer's metadata.
+    let (status, reason, grpc_challenges) = send(
+        &v,
+        &[
+            ("authorization", format!("Bearer {token}")),
+            ("content-type", "application/grpc".into()),
+        ],
+    )
+    .await;
+    assert_eq!((status, reason.as_str()), (200, "dpop_bound_as_bearer"));
+    assert_eq!(grpc_challenges, challenges);
 
     let good = proof(&fx.client_key, &token).sign();
     assert_eq!(send(&v, &dpop(&token, &good)).await.0, 200);
