@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-crates="mcp-auth-core mcp-auth-fetch mcp-auth-jwt mcp-auth-scope mcp-auth-cimd mcp-auth-obo mcp-auth-audit mcp-auth mcp-auth-testing mcp-auth-cli"
+crates="mcp-auth-core mcp-auth-fetch mcp-auth-jwt mcp-auth-scope mcp-auth-cimd mcp-auth-obo mcp-auth-audit mcp-auth mcp-auth-testing mcp-auth-cli mcp-auth-redis"
 forbidden="ring|rsa|p256|p384|ed25519-dalek|openssl|openssl-sys|native-tls"
 status=0
 for crate in $crates; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: unit, integration, doc and end-to-end tests
-# (the latter against a real oidc-provider and the official MCP clients on 127.0.0.1).
+# (the latter against a real oidc-provider, the official MCP clients and redis-server on
+# 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,14 @@ echo "==> installing the Python fixture (the MCP Python SDK) in a virtual enviro
 need python3 "install Python 3.10 or later"
 (cd tests/fixtures/python && { [ -x .venv/bin/python ] || python3 -m venv .venv; } \
   && .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt)
+
+echo "==> installing redis-server (Debian package) for the shared-state tests"
+if ! command -v redis-server >/dev/null 2>&1; then
+  sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends redis-server
+fi
+need redis-server "apt-get install redis-server"
 
 echo "==> cargo test"
 cargo test --workspace --locked "$@"

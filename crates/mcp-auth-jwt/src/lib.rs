@@ -54,7 +54,8 @@ pub use config_file::{
     AnyTenant, ClaimsProfile, IssuerEntry, RequiredClaimsEntry, TenantsEntry, TypEntry,
 };
 pub use dpop::{
-    DEFAULT_PROOF_ALGORITHMS, DpopConfig, DpopPolicy, MemoryReplayStore, ReplayCheck, ReplayStore,
+    DEFAULT_PROOF_ALGORITHMS, DpopConfig, DpopPolicy, MemoryReplayStore, ProofId, ReplayAnswer,
+    ReplayCheck, ReplayStore, ReplayUnavailable,
 };
 pub use introspection::Introspection;
 pub use layer::{Verify, VerifyLayer};

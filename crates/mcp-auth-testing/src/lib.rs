@@ -16,6 +16,8 @@
 //!   multi-tenant, Okta, Keycloak, Cognito): their discovery documents, JWKS and token shapes.
 //! - [`StrictReadiness`]: an inner service that fails a test when a layer calls an instance
 //!   that was not polled ready.
+//! - [`RedisServer`]: a real `redis-server` on 127.0.0.1 (the system's package), which a test
+//!   can stop and start again, for shared state across replicas.
 //!
 //! # Example
 //!
@@ -42,6 +44,7 @@ mod keys;
 mod mock_service;
 mod probe;
 mod ready;
+mod redis_server;
 mod tls;
 mod token;
 pub mod vendors;
@@ -53,5 +56,6 @@ pub use mcp_auth_core::Algorithm;
 pub use mock_service::MockMcpService;
 pub use probe::{Outcome, PolicyProbe, challenge_param};
 pub use ready::StrictReadiness;
+pub use redis_server::RedisServer;
 pub use tls::TestCa;
 pub use token::{TokenBuilder, now};

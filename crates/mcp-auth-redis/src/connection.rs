@@ -1,0 +1,159 @@
+//! One connection to Redis shared by every store of a process: reconnecting, and bounded in time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue};
+
+/// Redis could not answer in time (down, unreachable, slow, or refused the command). The message
+/// names what failed, never a credential.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Redis is unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// A configuration the stores cannot use.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL is not a Redis URL (`redis://host:port/db`, `rediss://…` is not built in).
+    #[error("not a usable Redis URL: {0}")]
+    Url(String),
+    /// A setting is out of range.
+    #[error("{setting} {problem}")]
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// An encryption key is not usable.
+    #[error("encryption key: {0}")]
+    Key(String),
+}
+
+/// A handle on one Redis server, shared by the stores (cheap to clone).
+///
+/// It connects lazily, so a replica starts while Redis is away; it reconnects by itself; every
+/// command is bounded by [a timeout](RedisBuilder::call_timeout), so no request waits on Redis
+/// longer than that. Keys are namespaced under [a prefix](RedisBuilder::key_prefix).
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    /// `host:port` only: a URL may carry a password.
+    address: String,
+}
+
+impl Redis {
+    /// Starts configuring a handle on the server at `url` (`redis://[user:password@]host:port/db`).
+    pub fn builder(url: impl Into<String>) -> RedisBuilder {
+        RedisBuilder {
+            url: url.into(),
+            prefix: "mcp-auth".into(),
+            timeout: Duration::from_millis(250),
+        }
+    }
+
+    /// The key under this handle's prefix: `<prefix>:<kind>:<id>`.
+    pub(crate) fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.inner.prefix)
+    }
+
+    /// Runs one command within the timeout.
+    pub(crate) async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Unavailable> {
+        let mut connection = self.inner.manager.clone();
+        match tokio::time::timeout(self.inner.timeout, cmd.query_async(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(Unavailable(format!(
+                "{} answered with an error: {:?}",
+                self.inner.address,
+                e.kind()
+            ))),
+            Err(_) => Err(Unavailable(format!(
+                "{} did not answer within {:?}",
+                self.inner.address, self.inner.timeout
+            ))),
+        }
+    }
+}
+
+impl fmt::Debug for Redis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis")
+            .field("address", &self.inner.address)
+            .field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Redis`] handle.
+#[derive(Debug)]
+#[must_use]
+pub struct RedisBuilder {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl RedisBuilder {
+    /// The namespace of every key this library writes (`<prefix>:dpop:…`, `<prefix>:obo:…`), so
+    /// that several deployments can share one Redis. Defaults to `mcp-auth`.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The longest a command may take, connecting included; past it the store answers as
+    /// Redis being away. Defaults to 250 ms.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks the URL and settings; connects on first use.
+    ///
+    /// # Errors
+    /// A URL that is not a Redis URL, an empty prefix, a zero timeout.
+    pub fn build(self) -> Result<Redis, ConfigError> {
+        if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                setting: "key_prefix",
+                problem: "must be non-empty and without whitespace",
+            });
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "call_timeout",
+                problem: "must be more than zero",
+            });
+        }
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+            // The parser's message may quote the URL, and with it a password.
+            ConfigError::Url(format!("{:?}", e.kind()))
+        })?;
+        let address = client.get_connection_info().addr().to_string();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let manager = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| ConfigError::Url(format!("{:?}", e.kind())))?;
+        Ok(Redis {
+            inner: Arc::new(Inner {
+                manager,
+                prefix: self.prefix,
+                timeout: self.timeout,
+                address,
+            }),
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! Exchanged tokens shared by replicas through Redis, encrypted, with the local cache in front.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mcp_auth_core::Scopes;
+use mcp_auth_obo::{
+    ExchangeKey, ExchangeStore, ExchangedToken, MemoryStore, PrivateKey, StoreFuture,
+    StoredExchange, TokenType,
+};
+use serde_json::{Value, json};
+
+use crate::cipher::SecretKeys;
+use crate::connection::Redis;
+
+/// An [`ExchangeStore`] that shares exchanged tokens between replicas through Redis.
+///
+/// - **Local first.** Every read is answered from an in-process cache when it can be; Redis is
+///   asked only on a local miss, so a token used again on one replica never costs a round trip.
+/// - **Encrypted.** A token is sealed with [`SecretKeys`] (AES-256-GCM) before it is written,
+///   and the seal is bound to its Redis key, which is itself derived from the caller's token,
+///   the client and the target: a value can only be opened as the exchange it was made for.
+/// - **Fail open.** When Redis cannot answer in time, the replica goes on with its local cache
+///   (it may exchange a token another replica already holds; nothing is refused because Redis
+///   is away).
+/// - Failures (a refused exchange remembered for a few seconds) stay in the local cache.
+///
+/// ```no_run
+/// use mcp_auth_obo::{ClientAuth, TokenExchangeClient};
+/// use mcp_auth_redis::{Redis, RedisExchangeStore, SecretKeys};
+///
+/// let redis = Redis::builder("redis://127.0.0.1:6379/").build().unwrap();
+/// let keys = SecretKeys::new("2026-11", &[0x42; 32]).unwrap(); // from your secret store
+/// let client = TokenExchangeClient::builder(ClientAuth::client_secret_basic("mcp-server", "s3cret"))
+///     .issuer("https://auth.example.com")
+///     .store(RedisExchangeStore::new(redis, keys))
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
+pub struct RedisExchangeStore {
+    redis: Redis,
+    keys: SecretKeys,
+    local: MemoryStore,
+    dpop_key: Option<PrivateKey>,
+}
+
+impl RedisExchangeStore {
+    /// A store on `redis` sealing with `keys`, with a local cache of 10,000 entries.
+    pub fn new(redis: Redis, keys: SecretKeys) -> Self {
+        Self {
+            redis,
+            keys,
+            local: MemoryStore::new(10_000),
+            dpop_key: None,
+        }
+    }
+
+    /// Entries the local cache holds. Defaults to 10,000.
+    #[must_use]
+    pub fn local_capacity(mut self, entries: usize) -> Self {
+        self.local = MemoryStore::new(entries);
+        self
+    }
+
+    /// The DPoP key of the token-exchange client
+    /// ([`TokenExchangeClientBuilder::dpop_key`](mcp_auth_obo::TokenExchangeClientBuilder::dpop_key)):
+    /// tokens bound to it that another replica wrote are bound to it again when read. Without
+    /// it, a DPoP-bound token read from Redis is ignored (exchanged again here).
+    #[must_use]
+    pub fn dpop_key(mut self, key: PrivateKey) -> Self {
+        self.dpop_key = Some(key);
+        self
+    }
+
+    fn redis_key(key: &ExchangeKey) -> String {
+        URL_SAFE_NO_PAD.encode(key.as_bytes())
+    }
+
+    async fn fetch(&self, key: &ExchangeKey) -> Option<StoredExchange> {
+        let name = self.redis.key("obo", &Self::redis_key(key));
+        let sealed: Option<String> = match self.redis.run(redis::cmd("GET").arg(&name)).await {
+            Ok(value) => value,
+            Err(e) => {
+                tracing::warn!(error = %e, "exchanged-token store: reading from Redis failed; using the local cache");
+                return None;
+            }
+        };
+        let plaintext = self.keys.open(&sealed?, &name).or_else(|| {
+            tracing::warn!(
+                "exchanged-token store: an entry in Redis does not open with these keys; ignored"
+            );
+            None
+        })?;
+        let entry = decode(&plaintext, self.dpop_key.as_ref())?;
+        self.local.put(*key, entry.clone()).await;
+        Some(entry)
+    }
+}
+
+impl std::fmt::Debug for RedisExchangeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisExchangeStore")
+            .field("redis", &self.redis)
+            .field("keys", &self.keys)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExchangeStore for RedisExchangeStore {
+    fn get<'a>(&'a self, key: &'a ExchangeKey) -> StoreFuture<'a, Option<StoredExchange>> {
+        Box::pin(async move {
+            if let Some(entry) = self.local.get(key).await {
+                return Some(entry);
+            }
+            self.fetch(key).await
+        })
+    }
+
+    fn put(&self, key: ExchangeKey, entry: StoredExchange) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.local.put(key, entry.clone()).await;
+            let StoredExchange::Token { token, fresh_until } = &entry else {
+                return;
+            };
+            let Some(ttl) = fresh_until
+                .duration_since(SystemTime::now())
+                .ok()
+                .filter(|t| *t >= Duration::from_millis(1))
+            else {
+                return;
+            };
+            let name = self.redis.key("obo", &Self::redis_key(&key));
+            let Some(sealed) = self.keys.seal(&encode(token, *fresh_until), &name) else {
+                return;
+            };
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&name)
+                .arg(sealed)
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64);
+            if let Err(e) = self.redis.run::<()>(&cmd).await {
+                tracing::warn!(error = %e, "exchanged-token store: writing to Redis failed; kept locally");
+            }
+        })
+    }
+
+    fn remove<'a>(&'a self, key: &'a ExchangeKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.local.remove(key).await;
+            let name = self.redis.key("obo", &Self::redis_key(key));
+            if let Err(e) = self.redis.run::<()>(redis::cmd("DEL").arg(&name)).await {
+                tracing::warn!(error = %e, "exchanged-token store: deleting from Redis failed");
+            }
+        })
+    }
+}
+
+fn millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn encode(token: &ExchangedToken, fresh_until: SystemTime) -> Vec<u8> {
+    json!({
+        "v": 1,
+        "access_token": token.expose_secret(),
+        "issued_token_type": token.issued_token_type(),
+        "token_type": token.token_type().as_str(),
+        "expires_at": millis(token.expires_at()),
+        "requested": token.requested_scope().to_string(),
+        "granted": token.granted_scope().to_string(),
+        "fresh_until": millis(fresh_until),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn decode(plaintext: &[u8], dpop_key: Option<&PrivateKey>) -> Option<StoredExchange> {
+    let value: Value = serde_json::from_slice(plaintext).ok()?;
+    if value["v"] != 1 {
+        return None;
+    }
+    let text = |name: &str| value[name].as_str();
+    let time = |name: &str| Some(UNIX_EPOCH + Duration::from_millis(value[name].as_u64()?));
+    let token = ExchangedToken::new(
+        text("access_token")?,
+        text("issued_token_type")?,
+        TokenType::parse(text("token_type")?)?,
+        time("expires_at")?,
+        Scopes::parse(text("requested")?),
+        Scopes::parse(text("granted")?),
+    )
+    .ok()?;
+    let token = match token.token_type() {
+        TokenType::Dpop => token.with_dpop_key(dpop_key?.clone()).ok()?,
+        _ => token,
+    };
+    Some(StoredExchange::Token {
+        token,
+        fresh_until: time("fresh_until")?,
+    })
+}

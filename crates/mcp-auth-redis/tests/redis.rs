@@ -1,0 +1,324 @@
+//! The stores against a real `redis-server` started on 127.0.0.1, stopped and started again
+//! mid-test: two handles stand for two replicas.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Empty;
+use mcp_auth_core::{Algorithm, AuthBody, BearerToken, Principal, ResourceId, Scopes};
+use mcp_auth_jwt::{
+    DpopConfig, IssuerConfig, ProofId, ReplayAnswer, ReplayCheck, ReplayStore, Verifier,
+    VerifyLayer,
+};
+use mcp_auth_obo::{
+    ClientAuth, ExchangeKey, ExchangeRequest, ExchangeStore, ExchangedToken, StoredExchange,
+    TokenExchangeClient, TokenType,
+};
+use mcp_auth_redis::{Redis, RedisExchangeStore, RedisReplayStore, SecretKeys};
+use mcp_auth_testing::{MockIssuer, RedisServer, SigningKey};
+use serde_json::json;
+use tower::{ServiceBuilder, ServiceExt};
+
+const RESOURCE: &str = "https://mcp.example.com/mcp";
+/// Only a guard against a hang: every store call is bounded far below it by its own timeout.
+const HANG_GUARD: Duration = Duration::from_secs(10);
+
+fn handle(server: &RedisServer) -> Redis {
+    Redis::builder(server.url())
+        .call_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} hung"))
+}
+
+async fn answer(check: ReplayCheck) -> ReplayAnswer {
+    match check {
+        ReplayCheck::Ready(answer) => answer,
+        ReplayCheck::Pending(future) => bounded("the replay store", future).await,
+    }
+}
+
+fn unix_now() -> u64 {
+    mcp_auth_testing::now()
+}
+
+/// Polls `attempt` until it gives `Some`, for what takes a reconnection to become true.
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, attempt: impl Fn() -> F) -> T {
+    bounded(what, async {
+        loop {
+            if let Some(value) = attempt().await {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_proof_used_on_one_replica_is_refused_on_another_and_none_pass_while_redis_is_away() {
+    let server = RedisServer::start().await;
+    let (a, b) = (
+        RedisReplayStore::new(handle(&server)),
+        RedisReplayStore::new(handle(&server)),
+    );
+    let now = unix_now();
+    let proof = ProofId::new("thumbprint", "jti-1");
+    assert_eq!(answer(a.first_use(proof, now + 60, now)).await, Ok(true));
+    assert_eq!(
+        answer(b.first_use(proof, now + 60, now)).await,
+        Ok(false),
+        "replayed on B"
+    );
+    assert_eq!(
+        answer(a.first_use(proof, now + 60, now)).await,
+        Ok(false),
+        "and on A"
+    );
+    let other = ProofId::new("thumbprint", "jti-2");
+    assert_eq!(answer(b.first_use(other, now + 60, now)).await, Ok(true));
+
+    // Remembered for the proof's window, not forever.
+    let key = format!("mcp-auth:dpop:{}", URL_SAFE_NO_PAD.encode(proof.as_bytes()));
+    let ttl = server.command(&["PTTL", &key]).await;
+    let ttl: i64 = ttl.trim_start_matches(':').trim().parse().unwrap();
+    assert!((1..=60_000).contains(&ttl), "{ttl}");
+
+    // Redis away: no answer is an answer of its own (503), never a pass.
+    server.stop().await;
+    let third = ProofId::new("thumbprint", "jti-3");
+    let down = answer(a.first_use(third, now + 60, now)).await;
+    assert!(down.is_err(), "{down:?}");
+    assert!(
+        !down.unwrap_err().0.contains("redis://"),
+        "names the address, not the URL"
+    );
+
+    // Back (empty, as after a failover without persistence): the handle reconnects.
+    server.restart().await;
+    let fourth = ProofId::new("thumbprint", "jti-4");
+    let fresh = eventually("the reconnection", || async {
+        answer(b.first_use(fourth, now + 60, now)).await.ok()
+    })
+    .await;
+    assert!(fresh);
+    assert_eq!(answer(a.first_use(fourth, now + 60, now)).await, Ok(false));
+}
+
+async fn send(verifier: &Verifier, token: &str, proof: &str) -> (u16, String, Option<String>) {
+    let svc = ServiceBuilder::new()
+        .layer(VerifyLayer::new(verifier.clone()))
+        .service_fn(|_req: Request<Empty<Bytes>>| async move {
+            Ok::<_, std::convert::Infallible>(Response::new(Empty::new()))
+        });
+    let request = Request::post(RESOURCE)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(Empty::new())
+        .unwrap();
+    let response: Response<AuthBody<Empty<Bytes>>> =
+        bounded("a request", svc.oneshot(request)).await.unwrap();
+    let reason = response
+        .extensions()
+        .get::<mcp_auth_core::AuthError>()
+        .map(|e| e.reason().to_owned())
+        .unwrap_or_default();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status().as_u16(), reason, retry_after)
+}
+
+#[tokio::test]
+async fn two_verifying_replicas_share_the_replay_store() {
+    let server = RedisServer::start().await;
+    let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
+    let client_key = SigningKey::generate(Algorithm::ES256, "client");
+    let replica = || {
+        Verifier::builder(ResourceId::parse(RESOURCE).unwrap())
+            .issuer(IssuerConfig::static_keys(issuer.issuer(), issuer.jwks()))
+            .dpop(DpopConfig::default().replay_store(RedisReplayStore::new(handle(&server))))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    let token = issuer
+        .token()
+        .claim("cnf", json!({"jkt": client_key.thumbprint().unwrap()}))
+        .sign();
+    let proof = client_key.dpop_proof("POST", RESOURCE, &token).sign();
+    assert_eq!(send(&a, &token, &proof).await.0, 200);
+    let (status, reason, _) = send(&b, &token, &proof).await;
+    assert_eq!((status, reason.as_str()), (401, "replayed_proof"));
+
+    server.stop().await;
+    let fresh = client_key.dpop_proof("POST", RESOURCE, &token).sign();
+    let (status, _, retry_after) = send(&a, &token, &fresh).await;
+    assert_eq!(status, 503, "fail closed while the replay store is away");
+    assert!(retry_after.is_some());
+}
+
+fn token(secret: &str, kind: TokenType) -> StoredExchange {
+    let token = ExchangedToken::new(
+        secret,
+        mcp_auth_obo::ACCESS_TOKEN_TYPE,
+        kind,
+        SystemTime::now() + Duration::from_secs(300),
+        Scopes::parse("api:read"),
+        Scopes::parse("api:read"),
+    )
+    .unwrap();
+    StoredExchange::Token {
+        token,
+        fresh_until: SystemTime::now() + Duration::from_secs(240),
+    }
+}
+
+fn secret_of(entry: Option<StoredExchange>) -> Option<String> {
+    match entry? {
+        StoredExchange::Token { token, .. } => Some(token.expose_secret().to_owned()),
+        _ => None,
+    }
+}
+
+fn keys() -> SecretKeys {
+    SecretKeys::new("k1", &[7; 32]).unwrap()
+}
+
+#[tokio::test]
+async fn exchanged_tokens_are_shared_sealed_and_bound_to_their_key() {
+    let server = RedisServer::start().await;
+    let a = RedisExchangeStore::new(handle(&server), keys());
+    let b = RedisExchangeStore::new(handle(&server), keys());
+    let alice = ExchangeKey::from_bytes([1; 32]);
+    let bob = ExchangeKey::from_bytes([2; 32]);
+
+    a.put(alice, token("alice-downstream-token", TokenType::Bearer))
+        .await;
+    assert_eq!(
+        secret_of(bounded("get", b.get(&alice)).await).as_deref(),
+        Some("alice-downstream-token"),
+        "replica B reads what A stored"
+    );
+    assert_eq!(secret_of(b.get(&bob).await), None);
+
+    // Sealed at rest, with an expiry.
+    let name =
+        |key: &ExchangeKey| format!("mcp-auth:obo:{}", URL_SAFE_NO_PAD.encode(key.as_bytes()));
+    let raw = server.command(&["GET", &name(&alice)]).await;
+    assert!(raw.contains("k1."), "{raw}");
+    assert!(!raw.contains("alice-downstream-token"), "{raw}");
+    let ttl = server.command(&["PTTL", &name(&alice)]).await;
+    let ttl: i64 = ttl.trim_start_matches(':').trim().parse().unwrap();
+    assert!((1..=240_000).contains(&ttl), "{ttl}");
+
+    // Alice's value copied under Bob's key does not open as Bob's.
+    let sealed = raw.lines().nth(1).unwrap().to_owned();
+    server.command(&["SET", &name(&bob), &sealed]).await;
+    assert_eq!(server.command(&["GET", &name(&bob)]).await, raw, "copied");
+    let fresh_b = RedisExchangeStore::new(handle(&server), keys());
+    assert_eq!(secret_of(fresh_b.get(&bob).await), None);
+    // Another key set opens nothing.
+    let stranger =
+        RedisExchangeStore::new(handle(&server), SecretKeys::new("k1", &[8; 32]).unwrap());
+    assert_eq!(secret_of(stranger.get(&alice).await), None);
+
+    // A DPoP-bound token is bound again on read, only by a store that has the key.
+    let dpop_key = mcp_auth_obo::PrivateKey::from_jwk(&ec_jwk()).unwrap();
+    let carol = ExchangeKey::from_bytes([3; 32]);
+    let bound = match token("carol-bound-token", TokenType::Dpop) {
+        StoredExchange::Token { token, fresh_until } => StoredExchange::Token {
+            token: token.with_dpop_key(dpop_key.clone()).unwrap(),
+            fresh_until,
+        },
+        other => other,
+    };
+    a.put(carol, bound).await;
+    let with_key = RedisExchangeStore::new(handle(&server), keys()).dpop_key(dpop_key);
+    match with_key.get(&carol).await {
+        Some(StoredExchange::Token { token, .. }) => {
+            let request = token
+                .apply_to(http::Request::get("https://api.example/"))
+                .body(())
+                .unwrap();
+            assert!(
+                request.headers().contains_key("dpop"),
+                "it signs proofs again"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let without_key = RedisExchangeStore::new(handle(&server), keys());
+    assert_eq!(secret_of(without_key.get(&carol).await), None);
+
+    // Redis away: the local cache carries on; nothing hangs, nothing fails.
+    server.stop().await;
+    let dave = ExchangeKey::from_bytes([4; 32]);
+    bounded("put", a.put(dave, token("dave-token", TokenType::Bearer))).await;
+    assert_eq!(
+        secret_of(bounded("get", a.get(&dave)).await).as_deref(),
+        Some("dave-token")
+    );
+    assert_eq!(secret_of(bounded("get", b.get(&dave)).await), None);
+    assert_eq!(
+        secret_of(bounded("get", b.get(&alice)).await).as_deref(),
+        Some("alice-downstream-token"),
+        "what B read before stays in its local cache"
+    );
+}
+
+fn ec_jwk() -> String {
+    // A fixed P-256 test key (RFC 7517 appendix A.2's example key).
+    json!({
+        "kty": "EC", "crv": "P-256",
+        "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+        "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM",
+        "d": "870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE",
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn two_exchanging_replicas_make_one_exchange() {
+    let server = RedisServer::start().await;
+    let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
+    issuer.allow_exchange_client("mcp-server", "server-secret");
+    issuer.allow_exchange_target("https://api.example", &["api:read"]);
+    let replica = || {
+        TokenExchangeClient::builder(ClientAuth::client_secret_basic(
+            "mcp-server",
+            "server-secret",
+        ))
+        .token_endpoint(issuer.token_endpoint())
+        .fetch_policy(mcp_auth_fetch::FetchPolicy::default().allow_loopback(true))
+        .store(RedisExchangeStore::new(handle(&server), keys()))
+        .build()
+        .unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    let subject = issuer.token().subject("alice").sign();
+    let caller = Principal::builder(issuer.issuer(), "alice", BearerToken::new(subject))
+        .expires_at(unix_now() + 3600)
+        .build();
+    let request = || ExchangeRequest::audience("https://api.example").scope("api:read");
+    let first = bounded("exchange", a.get_token_on_behalf_of(&caller, request()))
+        .await
+        .unwrap();
+    assert!(!first.from_cache());
+    let second = bounded("exchange", b.get_token_on_behalf_of(&caller, request()))
+        .await
+        .unwrap();
+    assert!(second.from_cache(), "replica B served it from Redis");
+    assert_eq!(first.expose_secret(), second.expose_secret());
+    assert_eq!(issuer.token_requests(), 1, "one exchange for both replicas");
+}
