@@ -98,7 +98,7 @@ pub use document::DocumentError;
 pub use error::ResolveError;
 pub use layer::{Cimd, CimdLayer};
 pub use policy::{Admission, ChangedDocument, ClientAllowList, ClientPolicy, PreRegisteredClients};
-pub use registry::{Approval, ApprovedClient, Registry, RegistryError};
+pub use registry::{Approval, ApprovedClient, Registry, RegistryError, RegistryFeed};
 pub use resolver::{
     ClientResolver, ClientResolverBuilder, MAX_DOCUMENT_BYTES, ResolverConfigError,
 };

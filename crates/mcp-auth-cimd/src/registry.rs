@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,10 @@ const VERSION: u32 = 1;
 pub struct Registry(Arc<Inner>);
 
 struct Inner {
-    path: PathBuf,
+    /// The file, or none for a registry fed by a shared store ([`Registry::fed`]).
+    path: Option<PathBuf>,
+    /// What the registry is, for messages: the file's path or the shared store's name.
+    location: String,
     state: RwLock<State>,
     reload_interval: Duration,
     last_check: Mutex<Instant>,
@@ -95,6 +98,18 @@ pub enum Approval {
     Changed,
 }
 
+impl Approval {
+    /// What `entry` (a client's registry entry, if it has one) says of its document with
+    /// `digest`.
+    pub fn of(entry: Option<&ApprovedClient>, digest: &str) -> Self {
+        match entry {
+            None => Approval::NotApproved,
+            Some(entry) if entry.digest == digest => Approval::Approved,
+            Some(_) => Approval::Changed,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -124,9 +139,27 @@ impl Registry {
         Ok(Self::with_state(path, read(path)?.unwrap_or_default()))
     }
 
+    /// A registry whose approvals come from a shared store (Redis, a database) rather than a
+    /// file: its contents are whatever the returned [`RegistryFeed`] last gave it, and lookups
+    /// never wait on the store. It starts empty (no client approved) until first fed; it keeps
+    /// its last contents while the store is away. `location` names the store in messages
+    /// (never with credentials). Approving and revoking happen at the store, not here.
+    pub fn fed(location: impl Into<String>) -> (Self, RegistryFeed) {
+        let registry = Self(Arc::new(Inner {
+            path: None,
+            location: location.into(),
+            state: RwLock::new(State::default()),
+            reload_interval: Duration::MAX,
+            last_check: Mutex::new(Instant::now()),
+        }));
+        let feed = RegistryFeed(Arc::downgrade(&registry.0));
+        (registry, feed)
+    }
+
     fn with_state(path: &Path, state: State) -> Self {
         Self(Arc::new(Inner {
-            path: path.to_owned(),
+            path: Some(path.to_owned()),
+            location: path.display().to_string(),
             state: RwLock::new(state),
             reload_interval: Duration::from_secs(2),
             last_check: Mutex::new(Instant::now()),
@@ -146,19 +179,20 @@ impl Registry {
         self
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.0.path
+    /// The file's path; `None` for a [fed](Registry::fed) registry.
+    pub fn path(&self) -> Option<&Path> {
+        self.0.path.as_deref()
+    }
+
+    /// The file's path, or the shared store's name, for messages.
+    pub fn location(&self) -> &str {
+        &self.0.location
     }
 
     /// Whether `client_id` is approved with a document whose digest is `digest`.
     pub fn approval(&self, client_id: &str, digest: &str) -> Approval {
         self.reload_if_due();
-        match self.read_state().clients.get(client_id) {
-            None => Approval::NotApproved,
-            Some(entry) if entry.digest == digest => Approval::Approved,
-            Some(_) => Approval::Changed,
-        }
+        Approval::of(self.read_state().clients.get(client_id), digest)
     }
 
     /// True when `client_id` is in the registry, whatever its digest.
@@ -187,13 +221,7 @@ impl Registry {
     /// # Errors
     /// The file cannot be read back or written.
     pub fn approve(&self, client: &ClientInfo) -> Result<ApprovedClient, RegistryError> {
-        let entry = ApprovedClient {
-            client_id: client.id().to_owned(),
-            client_name: client.name().to_owned(),
-            digest: client.digest().to_owned(),
-            approved_at: rfc3339(SystemTime::now()),
-            redirect_hosts: client.redirect_hosts().to_vec(),
-        };
+        let entry = ApprovedClient::approving(client);
         self.modify(|clients| {
             clients.insert(entry.client_id.clone(), entry.clone());
         })?;
@@ -215,7 +243,8 @@ impl Registry {
     /// # Errors
     /// The file is unreadable or invalid; the previous contents stay in force.
     pub fn reload(&self) -> Result<(), RegistryError> {
-        let state = read(&self.0.path)?.unwrap_or_default();
+        let path = self.file()?;
+        let state = read(path)?.unwrap_or_default();
         *self.write_state() = state;
         Ok(())
     }
@@ -226,7 +255,8 @@ impl Registry {
         &self,
         change: impl FnOnce(&mut HashMap<String, ApprovedClient>),
     ) -> Result<(), RegistryError> {
-        let mut state = read(&self.0.path)?.unwrap_or_default();
+        let path = self.file()?;
+        let mut state = read(path)?.unwrap_or_default();
         change(&mut state.clients);
         let mut clients: Vec<ApprovedClient> = state.clients.values().cloned().collect();
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -236,13 +266,24 @@ impl Registry {
         })
         .expect("the registry serialises");
         text.push('\n');
-        write_atomically(&self.0.path, text.as_bytes())?;
-        state.stamp = stamp(&self.0.path);
+        write_atomically(path, text.as_bytes())?;
+        state.stamp = stamp(path);
         *self.write_state() = state;
         Ok(())
     }
 
+    /// The file, or why there is none to write.
+    fn file(&self) -> Result<&Path, RegistryError> {
+        self.0
+            .path
+            .as_deref()
+            .ok_or_else(|| RegistryError::Fed(self.0.location.clone()))
+    }
+
     fn reload_if_due(&self) {
+        let Some(path) = self.0.path.as_deref() else {
+            return; // fed by its store
+        };
         let Ok(mut last_check) = self.0.last_check.try_lock() else {
             return; // another lookup is checking right now
         };
@@ -250,14 +291,14 @@ impl Registry {
             return;
         }
         *last_check = Instant::now();
-        let current = stamp(&self.0.path);
+        let current = stamp(path);
         if current == self.read_state().stamp {
             return;
         }
-        match read(&self.0.path) {
+        match read(path) {
             Ok(state) => {
                 let state = state.unwrap_or_else(|| {
-                    tracing::warn!(path = %self.0.path.display(), "client registry file removed: no client is approved");
+                    tracing::warn!(path = %path.display(), "client registry file removed: no client is approved");
                     State::default()
                 });
                 *self.write_state() = state;
@@ -280,7 +321,7 @@ impl Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("path", &self.0.path)
+            .field("location", &self.0.location)
             .field("clients", &self.read_state().clients.len())
             .finish_non_exhaustive()
     }
@@ -368,6 +409,48 @@ fn rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// Hands a [fed](Registry::fed) registry its contents. Holds the registry weakly: once every
+/// clone of the registry is gone, [`RegistryFeed::replace`] says so and the feeder can stop.
+#[derive(Clone, Debug)]
+pub struct RegistryFeed(Weak<Inner>);
+
+impl RegistryFeed {
+    /// Replaces the approved clients with `clients`; `false` when the registry is gone.
+    pub fn replace(&self, clients: impl IntoIterator<Item = ApprovedClient>) -> bool {
+        let Some(inner) = self.0.upgrade() else {
+            return false;
+        };
+        let clients = clients
+            .into_iter()
+            .map(|c| (c.client_id.clone(), c))
+            .collect();
+        let mut state = inner.state.write().unwrap_or_else(|p| p.into_inner());
+        *state = State {
+            clients,
+            stamp: None,
+        };
+        true
+    }
+
+    /// True while the registry is in use.
+    pub fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+impl ApprovedClient {
+    /// The entry approving `client` with its current document, now.
+    pub fn approving(client: &ClientInfo) -> Self {
+        Self {
+            client_id: client.id().to_owned(),
+            client_name: client.name().to_owned(),
+            digest: client.digest().to_owned(),
+            approved_at: rfc3339(SystemTime::now()),
+            redirect_hosts: client.redirect_hosts().to_vec(),
+        }
+    }
+}
+
 /// Why the registry file could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -391,6 +474,11 @@ pub enum RegistryError {
         /// What is wrong.
         message: String,
     },
+    /// The registry is fed by a shared store: approve and revoke there.
+    #[error(
+        "client registry `{0}` is fed by a shared store: approve and revoke there (`mcp-auth clients approve URL --registry redis://…`)"
+    )]
+    Fed(String),
 }
 
 #[cfg(test)]
@@ -419,6 +507,27 @@ mod tests {
             &json!({"client_id": id, "client_name": "App", "redirect_uris": [redirect]}),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_fed_registry_holds_what_it_was_last_fed() {
+        let (registry, feed) = Registry::fed("redis 127.0.0.1:6379");
+        let a = client("https://a.example/c.json", "https://a.example/cb");
+        assert_eq!(registry.approval(a.id(), a.digest()), Approval::NotApproved);
+        assert!(feed.replace([ApprovedClient::approving(&a)]));
+        assert_eq!(registry.approval(a.id(), a.digest()), Approval::Approved);
+        assert_eq!(registry.clients().len(), 1);
+        assert_eq!(registry.path(), None);
+        assert_eq!(registry.location(), "redis 127.0.0.1:6379");
+        // Approvals are made at the store, not through the registry.
+        let err = registry.approve(&a).unwrap_err();
+        assert!(matches!(err, RegistryError::Fed(_)), "{err}");
+        assert!(registry.revoke(a.id()).is_err());
+        assert!(feed.replace([]));
+        assert_eq!(registry.approval(a.id(), a.digest()), Approval::NotApproved);
+        drop(registry);
+        assert!(!feed.is_live());
+        assert!(!feed.replace([]), "the feeder learns the registry is gone");
     }
 
     #[test]

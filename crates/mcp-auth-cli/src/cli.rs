@@ -27,7 +27,9 @@ registry file. The usual routine when a new client shows up:
   3. mcp-auth clients list            review what is approved
   4. mcp-auth clients revoke URL      take an approval back
 
-A running server re-reads the registry file within seconds. If an approved client's document
+A running server re-reads the registry file within seconds. Replicas behind one load balancer
+share a registry in Redis instead (--registry redis://host:port/db, and the servers follow the
+same URL): every replica sees an approval or a revocation at once. If an approved client's document
 later changes in a way that matters, the server refuses the client (403) until it is approved
 again; `inspect` shows the change.
 
@@ -39,8 +41,8 @@ Exit codes:
   0  success
   1  refused: invalid client id or document, or the client is not in the registry
   2  usage: bad arguments, unreadable --ca-file
-  3  unavailable: the document could not be fetched now, or the registry file cannot be read or
-     written";
+  3  unavailable: the document could not be fetched now, the registry file cannot be read or
+     written, or Redis cannot be reached";
 
 /// The whole command.
 pub(crate) fn command() -> Command {
@@ -214,9 +216,12 @@ fn url_arg() -> Arg {
 fn registry_arg() -> Arg {
     Arg::new("registry")
         .long("registry")
-        .value_name("PATH")
+        .value_name("PATH|URL")
         .default_value(DEFAULT_REGISTRY)
-        .help("The registry file the server's ClientPolicy::registry reads")
+        .help(
+            "The registry the server's ClientPolicy::registry reads: a file, or a Redis URL \
+             (redis://host:port/db) shared by replicas, which see changes at once",
+        )
 }
 
 fn json_arg() -> Arg {

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use mcp_auth_cimd::{
-    Approval, CimdUrl, ClientInfo, ClientResolver, Registry, RegistryError, ResolveError,
+    Approval, ApprovedClient, CimdUrl, ClientInfo, ClientResolver, Registry, RegistryError,
+    ResolveError,
 };
 use mcp_auth_fetch::{FetchError, FetchPolicy};
+use mcp_auth_redis::{Redis, RedisRegistry};
 
 use crate::output;
 
@@ -69,9 +71,73 @@ fn url(m: &ArgMatches) -> &str {
     m.get_one::<String>("url").expect("required")
 }
 
-fn registry(m: &ArgMatches) -> Result<Registry, Failure> {
-    let path = m.get_one::<String>("registry").expect("has a default");
-    Ok(Registry::open_or_empty(Path::new(path))?)
+/// Where approvals are kept: the registry file, or Redis shared by replicas.
+enum Store {
+    File(Registry),
+    Redis(RedisRegistry, tokio::runtime::Runtime),
+}
+
+impl Store {
+    fn location(&self) -> String {
+        match self {
+            Store::File(registry) => registry.location().to_owned(),
+            Store::Redis(registry, _) => registry.location(),
+        }
+    }
+
+    fn entry(&self, client_id: &str) -> Result<Option<ApprovedClient>, Failure> {
+        match self {
+            Store::File(registry) => Ok(registry.get(client_id)),
+            Store::Redis(registry, rt) => rt.block_on(registry.get(client_id)).map_err(redis_down),
+        }
+    }
+
+    fn approve(&self, client: &ClientInfo) -> Result<ApprovedClient, Failure> {
+        match self {
+            Store::File(registry) => Ok(registry.approve(client)?),
+            Store::Redis(registry, rt) => rt.block_on(registry.approve(client)).map_err(redis_down),
+        }
+    }
+
+    fn clients(&self) -> Result<Vec<ApprovedClient>, Failure> {
+        match self {
+            Store::File(registry) => Ok(registry.clients()),
+            Store::Redis(registry, rt) => rt.block_on(registry.clients()).map_err(redis_down),
+        }
+    }
+
+    fn revoke(&self, client_id: &str) -> Result<Option<ApprovedClient>, Failure> {
+        match self {
+            Store::File(registry) => Ok(registry.revoke(client_id)?),
+            Store::Redis(registry, rt) => {
+                rt.block_on(registry.revoke(client_id)).map_err(redis_down)
+            }
+        }
+    }
+}
+
+fn redis_down(error: mcp_auth_redis::Unavailable) -> Failure {
+    Failure::new(UNAVAILABLE, error.to_string())
+        .hint("check that Redis is running and reachable from here, then try again")
+}
+
+fn registry(m: &ArgMatches) -> Result<Store, Failure> {
+    let location = m.get_one::<String>("registry").expect("has a default");
+    if !location.starts_with("redis://") {
+        return Ok(Store::File(Registry::open_or_empty(Path::new(location))?));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(UNAVAILABLE, format!("cannot start the async runtime: {e}")))?;
+    // An operator's command may wait longer than a request would. The connection belongs to
+    // the runtime it is made in.
+    let _inside = runtime.enter();
+    let redis = Redis::builder(location.as_str())
+        .call_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| Failure::new(USAGE, format!("--registry: {e}")))?;
+    Ok(Store::Redis(RedisRegistry::new(redis), runtime))
 }
 
 fn resolver(m: &ArgMatches) -> Result<ClientResolver, Failure> {
@@ -133,14 +199,14 @@ fn resolve_failure(error: &ResolveError, url: &str, allow_loopback: bool) -> Fai
 fn inspect(m: &ArgMatches) -> Result<(), Failure> {
     let client = fetch(m)?;
     let registry = registry(m)?;
-    let approval = registry.approval(client.id(), client.digest());
-    let entry = registry.get(client.id());
+    let entry = registry.entry(client.id())?;
+    let approval = Approval::of(entry.as_ref(), client.digest());
     if m.get_flag("json") {
         println!("{}", output::client_json(&client, approval, entry.as_ref()));
     } else {
         print!(
             "{}",
-            output::client_text(&client, approval, entry.as_ref(), registry.path())
+            output::client_text(&client, approval, entry.as_ref(), &registry.location())
         );
     }
     Ok(())
@@ -149,11 +215,11 @@ fn inspect(m: &ArgMatches) -> Result<(), Failure> {
 fn approve(m: &ArgMatches) -> Result<(), Failure> {
     let client = fetch(m)?;
     let registry = registry(m)?;
-    let before = registry.approval(client.id(), client.digest());
-    let entry = registry.get(client.id());
+    let entry = registry.entry(client.id())?;
+    let before = Approval::of(entry.as_ref(), client.digest());
     print!(
         "{}",
-        output::client_text(&client, before, entry.as_ref(), registry.path())
+        output::client_text(&client, before, entry.as_ref(), &registry.location())
     );
     let approved = registry.approve(&client)?;
     let verb = match before {
@@ -165,7 +231,7 @@ fn approve(m: &ArgMatches) -> Result<(), Failure> {
     println!(
         "{} {verb} in {} at {}",
         output::clean(client.id()),
-        registry.path().display(),
+        registry.location(),
         approved.approved_at
     );
     Ok(())
@@ -173,11 +239,11 @@ fn approve(m: &ArgMatches) -> Result<(), Failure> {
 
 fn list(m: &ArgMatches) -> Result<(), Failure> {
     let registry = registry(m)?;
-    let clients = registry.clients();
+    let clients = registry.clients()?;
     if m.get_flag("json") {
         println!("{}", output::list_json(&clients));
     } else if clients.is_empty() {
-        println!("no approved clients in {}", registry.path().display());
+        println!("no approved clients in {}", registry.location());
     } else {
         print!("{}", output::list_text(&clients));
     }
@@ -193,7 +259,7 @@ fn revoke(m: &ArgMatches) -> Result<(), Failure> {
                 "revoked {} (approved at {}) from {}",
                 output::clean(&entry.client_id),
                 entry.approved_at,
-                registry.path().display()
+                registry.location()
             );
             Ok(())
         }
@@ -202,7 +268,7 @@ fn revoke(m: &ArgMatches) -> Result<(), Failure> {
             format!(
                 "`{}` is not in the registry {}",
                 output::clean(url),
-                registry.path().display()
+                registry.location()
             ),
         )
         .hint("`mcp-auth clients list` shows the approved clients")),

@@ -1,7 +1,6 @@
 //! How clients are shown to a person, and as JSON.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use mcp_auth_cimd::{Approval, ApprovedClient, ClientInfo};
 use serde_json::{Value, json};
@@ -12,8 +11,8 @@ pub(crate) fn clean(text: &str) -> String {
     mcp_auth_core::untrusted_text(text, 5 * 1024)
 }
 
-fn approval_text(approval: Approval, entry: Option<&ApprovedClient>, registry: &Path) -> String {
-    let path = registry.display();
+fn approval_text(approval: Approval, entry: Option<&ApprovedClient>, registry: &str) -> String {
+    let path = registry;
     match (approval, entry) {
         (Approval::Approved, Some(e)) => format!(
             "approved at {} in {path}; document unchanged",
@@ -32,7 +31,7 @@ pub(crate) fn client_text(
     client: &ClientInfo,
     approval: Approval,
     entry: Option<&ApprovedClient>,
-    registry: &Path,
+    registry: &str,
 ) -> String {
     let mut out = String::new();
     let mut line = |label: &str, value: &str| {

@@ -56,7 +56,8 @@ async fn help_teaches_and_usage_errors_exit_2() {
     for needle in [
         "--allow-loopback",
         "--ca-file <PEM>",
-        "--registry <PATH>",
+        "--registry <PATH|URL>",
+        "redis://host:port/db",
         "./mcp-clients.json",
         "--json",
     ] {
@@ -342,4 +343,56 @@ async fn https_documents_with_a_development_ca() {
     // Untrusted certificate: the document cannot be fetched.
     let run = mcp_auth(&["clients", "inspect", &id, "--allow-loopback"], &dir).await;
     assert_eq!(run.code, 3, "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_redis_registry_is_shared_and_an_outage_exits_3() {
+    let dir = temp_dir("cli-redis");
+    let (_server, id) = local_client().await;
+    let redis = mcp_auth_testing::RedisServer::start().await;
+    let url = redis.url();
+    let fetch = ["--allow-loopback", "--registry", &url];
+
+    // A replica following the same Redis sees what the operator does.
+    let replica = mcp_auth_redis::RedisRegistry::new(
+        mcp_auth_redis::Redis::builder(url.as_str())
+            .build()
+            .unwrap(),
+    )
+    .follow();
+
+    let run = mcp_auth(&[&["clients", "approve", &id][..], &fetch].concat(), &dir).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("approved in redis 127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
+    assert!(!dir.join("clients.json").exists(), "no file is written");
+    let run = mcp_auth(&["clients", "list", "--registry", &url, "--json"], &dir).await;
+    let listed: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(listed[0]["client_id"], id.as_str());
+    let run = mcp_auth(&[&["clients", "inspect", &id][..], &fetch].concat(), &dir).await;
+    assert!(run.stdout.contains("document unchanged"), "{}", run.stdout);
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !replica.contains(&id) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the following replica sees the approval");
+
+    let run = mcp_auth(&["clients", "revoke", &id, "--registry", &url], &dir).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = mcp_auth(&["clients", "revoke", &id, "--registry", &url], &dir).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+
+    redis.stop().await;
+    let run = mcp_auth(&["clients", "list", "--registry", &url], &dir).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Redis is unavailable"),
+        "{}",
+        run.stderr
+    );
 }

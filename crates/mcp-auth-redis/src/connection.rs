@@ -44,6 +44,8 @@ pub struct Redis {
 }
 
 struct Inner {
+    /// For connections of their own (a pub/sub subscription).
+    client: redis::Client,
     manager: ConnectionManager,
     prefix: String,
     timeout: Duration,
@@ -66,10 +68,36 @@ impl Redis {
         format!("{}:{kind}:{id}", self.inner.prefix)
     }
 
+    /// The server's `host:port`, for messages.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
     /// Runs one command within the timeout.
     pub(crate) async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Unavailable> {
         let mut connection = self.inner.manager.clone();
-        match tokio::time::timeout(self.inner.timeout, cmd.query_async(&mut connection)).await {
+        self.bounded(cmd.query_async(&mut connection)).await
+    }
+
+    /// Runs a pipeline (a `MULTI`/`EXEC` transaction when atomic) within the timeout.
+    pub(crate) async fn run_pipeline(&self, pipe: &redis::Pipeline) -> Result<(), Unavailable> {
+        let mut connection = self.inner.manager.clone();
+        self.bounded(pipe.query_async::<()>(&mut connection)).await
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Unavailable> {
+        match tokio::time::timeout(self.inner.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(Unavailable(format!(
                 "{} answered with an error: {:?}",
@@ -145,10 +173,11 @@ impl RedisBuilder {
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| ConfigError::Url(format!("{:?}", e.kind())))?;
         Ok(Redis {
             inner: Arc::new(Inner {
+                client,
                 manager,
                 prefix: self.prefix,
                 timeout: self.timeout,

@@ -9,6 +9,10 @@
 //! - [`RedisExchangeStore`]: exchanged tokens (RFC 8693) sealed with [`SecretKeys`]
 //!   (AES-256-GCM, key rotation by key id, each value bound to its key), read from the local
 //!   cache first. Fails open: the local cache carries on while Redis is away.
+//! - [`RedisRegistry`]: the approved clients, changed by `mcp-auth clients approve|revoke
+//!   --registry redis://…` and announced on a channel, so that every replica's copy (a
+//!   [`Registry`](mcp_auth_cimd::Registry) for `ClientPolicy::registry`) follows within a moment.
+//!   Replicas keep their last known approvals while Redis is away.
 //!
 //! # Example
 //!
@@ -42,11 +46,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod approvals;
 mod cipher;
 mod connection;
 mod exchange;
 mod replay;
 
+pub use approvals::RedisRegistry;
 pub use cipher::SecretKeys;
 pub use connection::{ConfigError, Redis, RedisBuilder, Unavailable};
 pub use exchange::RedisExchangeStore;

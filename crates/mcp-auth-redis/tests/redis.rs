@@ -322,3 +322,100 @@ async fn two_exchanging_replicas_make_one_exchange() {
     assert_eq!(first.expose_secret(), second.expose_secret());
     assert_eq!(issuer.token_requests(), 1, "one exchange for both replicas");
 }
+
+fn client_info(id: &str, redirect: &str) -> mcp_auth_cimd::ClientInfo {
+    let url = mcp_auth_cimd::CimdUrl::parse(id, false).unwrap();
+    mcp_auth_cimd::ClientInfo::from_document(
+        &url,
+        &json!({"client_id": id, "client_name": "App", "redirect_uris": [redirect]}),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn approvals_reach_every_replica_and_outlive_an_outage() {
+    use mcp_auth_cimd::Approval;
+    let server = RedisServer::start().await;
+    let operator = mcp_auth_redis::RedisRegistry::new(handle(&server));
+    let replicas = [
+        mcp_auth_redis::RedisRegistry::new(handle(&server)).follow(),
+        mcp_auth_redis::RedisRegistry::new(handle(&server)).follow(),
+    ];
+    let app = client_info("https://app.example/client.json", "https://app.example/cb");
+    let approval = |registry: &mcp_auth_cimd::Registry| registry.approval(app.id(), app.digest());
+    let all_say = |want: Approval| {
+        let replicas = &replicas;
+        move || {
+            let all = replicas.iter().all(|r| approval(r) == want);
+            async move { all.then_some(()) }
+        }
+    };
+    for replica in &replicas {
+        assert_eq!(approval(replica), Approval::NotApproved);
+    }
+
+    let started = std::time::Instant::now();
+    let entry = bounded("approve", operator.approve(&app)).await.unwrap();
+    assert_eq!(entry.client_id, app.id());
+    eventually(
+        "both replicas admit the client",
+        all_say(Approval::Approved),
+    )
+    .await;
+    eprintln!(
+        "approval propagated to both replicas in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(operator.approval(&app).await.unwrap(), Approval::Approved);
+    assert_eq!(operator.clients().await.unwrap().len(), 1);
+
+    let started = std::time::Instant::now();
+    let revoked = operator.revoke(app.id()).await.unwrap();
+    assert_eq!(revoked.map(|e| e.client_id).as_deref(), Some(app.id()));
+    eventually(
+        "both replicas refuse the client",
+        all_say(Approval::NotApproved),
+    )
+    .await;
+    eprintln!(
+        "revocation propagated to both replicas in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(operator.revoke(app.id()).await.unwrap(), None);
+
+    // Redis away: the replicas keep what they knew; the operator is told it failed.
+    operator.approve(&app).await.unwrap();
+    eventually(
+        "both replicas admit the client",
+        all_say(Approval::Approved),
+    )
+    .await;
+    server.stop().await;
+    assert!(bounded("approve", operator.approve(&app)).await.is_err());
+    for replica in &replicas {
+        assert_eq!(
+            approval(replica),
+            Approval::Approved,
+            "last known approvals kept"
+        );
+    }
+
+    // Back (empty): the replicas subscribe again and follow the new contents.
+    server.restart().await;
+    let other = client_info(
+        "https://other.example/client.json",
+        "https://other.example/cb",
+    );
+    eventually("the operator reaches Redis again", || async {
+        operator.approve(&other).await.ok()
+    })
+    .await;
+    eventually("both replicas follow again", || {
+        let all = replicas.iter().all(|r| {
+            r.approval(other.id(), other.digest()) == Approval::Approved
+                && approval(r) == Approval::NotApproved
+        });
+        async move { all.then_some(()) }
+    })
+    .await;
+}
