@@ -119,44 +119,82 @@ async fn run_client(mcp_url: &str, client_id: &str, issuer: &str) -> Value {
     .await
 }
 
+/// The parts every test here needs: a CIMD document served over HTTPS by a test CA, and
+/// oidc-provider fetching it.
+struct Fixture {
+    ca: TestCa,
+    documents: DocServer,
+    client_id: String,
+    provider: Provider,
+    dir: std::path::PathBuf,
+}
+
+impl Fixture {
+    async fn start(name: &str) -> Self {
+        let dir = temp_dir(name);
+        let ca = TestCa::new();
+        let ca_file = ca.write_ca_file(&dir).unwrap();
+        let documents = DocServer::https(&ca).await;
+        let client_id = documents.url(DOCUMENT_PATH);
+        documents.set(
+            DOCUMENT_PATH,
+            Reply::json(&json!({
+                "client_id": client_id,
+                "client_name": "CIMD end-to-end client",
+                "redirect_uris": [REDIRECT_URI],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+            })),
+        );
+        let provider = Provider::start(json!({
+            "scopes": ["mcp:read", "mcp:write"],
+            "clientIdMetadataDocument": {
+                "enabled": true,
+                "allowLoopback": true,
+                "caFile": ca_file,
+            },
+        }))
+        .await;
+        Self {
+            ca,
+            documents,
+            client_id,
+            provider,
+            dir,
+        }
+    }
+
+    /// The client as the operator's tools see it (what `mcp-auth clients approve` fetches).
+    async fn client_info(&self) -> ClientInfo {
+        ClientResolver::builder()
+            .fetch_policy(
+                FetchPolicy::default()
+                    .allow_loopback(true)
+                    .root_certificate_pem(self.ca.ca_pem()),
+            )
+            .build()
+            .unwrap()
+            .resolve_uncached(&self.client_id)
+            .await
+            .unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cimd_client_passes_when_approved_and_gets_403_when_not() {
-    let dir = temp_dir("e2e");
-    let ca = TestCa::new();
-    let ca_file = ca.write_ca_file(&dir).unwrap();
-
-    let documents = DocServer::https(&ca).await;
-    let client_id = documents.url(DOCUMENT_PATH);
-    documents.set(
-        DOCUMENT_PATH,
-        Reply::json(&json!({
-            "client_id": client_id,
-            "client_name": "CIMD end-to-end client",
-            "redirect_uris": [REDIRECT_URI],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-        })),
-    );
-
-    let provider = Provider::start(json!({
-        "scopes": ["mcp:read", "mcp:write"],
-        "clientIdMetadataDocument": {
-            "enabled": true,
-            "allowLoopback": true,
-            "caFile": ca_file,
-        },
-    }))
-    .await;
+    let fx = Fixture::start("e2e").await;
+    let (dir, ca, documents, client_id, provider) =
+        (&fx.dir, &fx.ca, &fx.documents, &fx.client_id, &fx.provider);
 
     let registry = Registry::open_or_empty(dir.join("mcp-clients.json"))
         .unwrap()
         .reload_interval(Duration::ZERO);
-    let mcp_url = start_server(&provider, registry.clone(), &ca).await;
+    let mcp_url = start_server(provider, registry.clone(), ca).await;
 
     // Not approved: the authorization server issues a token to the CIMD client, and CimdLayer
     // refuses it.
-    let report = run_client(&mcp_url, &client_id, &provider.issuer).await;
+    let report = run_client(&mcp_url, client_id, &provider.issuer).await;
     assert_eq!(report["ok"], false, "{report}");
     assert!(
         report["error"]
@@ -185,19 +223,9 @@ async fn a_cimd_client_passes_when_approved_and_gets_403_when_not() {
     );
 
     // The operator approves the client (what `mcp-auth clients approve` does).
-    let operator = ClientResolver::builder()
-        .fetch_policy(
-            FetchPolicy::default()
-                .allow_loopback(true)
-                .root_certificate_pem(ca.ca_pem()),
-        )
-        .build()
-        .unwrap();
-    registry
-        .approve(&operator.resolve_uncached(&client_id).await.unwrap())
-        .unwrap();
+    registry.approve(&fx.client_info().await).unwrap();
 
-    let report = run_client(&mcp_url, &client_id, &provider.issuer).await;
+    let report = run_client(&mcp_url, client_id, &provider.issuer).await;
     assert_eq!(report["ok"], true, "{report}");
     let who: Value = serde_json::from_str(tool_text(&report["result"])).unwrap();
     assert_eq!(
@@ -208,4 +236,52 @@ async fn a_cimd_client_passes_when_approved_and_gets_403_when_not() {
     assert_eq!(who["client_name"], "CIMD end-to-end client");
     assert_eq!(who["client_host"], "127.0.0.1");
     assert_eq!(who["subject"], "alice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_following_one_redis_registry_admit_and_refuse_together() {
+    use mcp_auth_redis::{Redis, RedisRegistry};
+    let fx = Fixture::start("e2e-redis").await;
+    let redis = mcp_auth_testing::RedisServer::start().await;
+    let registry_on_redis = || RedisRegistry::new(Redis::builder(redis.url()).build().unwrap());
+    let replicas = [registry_on_redis().follow(), registry_on_redis().follow()];
+    let mut urls = Vec::new();
+    for replica in &replicas {
+        urls.push(start_server(&fx.provider, replica.clone(), &fx.ca).await);
+    }
+    let (replicas, client_id) = (&replicas, &fx.client_id);
+    let all_replicas = |approved: bool| async move {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while replicas.iter().any(|r| r.contains(client_id) != approved) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("every replica follows the registry");
+    };
+
+    // Approved once, in Redis (what `mcp-auth clients approve URL --registry redis://…` does):
+    // the client is admitted by both replicas.
+    let operator = registry_on_redis();
+    operator.approve(&fx.client_info().await).await.unwrap();
+    all_replicas(true).await;
+    for url in &urls {
+        let report = run_client(url, &fx.client_id, &fx.provider.issuer).await;
+        assert_eq!(report["ok"], true, "{url}: {report}");
+    }
+
+    // Revoked once: refused by both.
+    operator.revoke(&fx.client_id).await.unwrap();
+    all_replicas(false).await;
+    for url in &urls {
+        let report = run_client(url, &fx.client_id, &fx.provider.issuer).await;
+        assert_eq!(report["ok"], false, "{url}: {report}");
+        assert!(
+            report["error"]
+                .as_str()
+                .unwrap()
+                .contains("this client has not been approved by the server's operator"),
+            "{url}: {report}"
+        );
+    }
 }
