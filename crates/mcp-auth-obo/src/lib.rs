@@ -145,5 +145,5 @@ pub use request::{
     ACCESS_TOKEN_TYPE, ActorToken, ExchangeKey, ExchangeRequest, JWT_TOKEN_TYPE, Subject,
     TOKEN_EXCHANGE_GRANT,
 };
-pub use store::{ExchangeStore, MemoryStore, StoreFuture, StoredExchange};
+pub use store::{Claim, ExchangeStore, MemoryStore, StoreFuture, StoredExchange};
 pub use token::{AuthorizeRequest, DPOP, ExchangedToken, TokenType};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use quick_cache::sync::Cache;
 
@@ -46,6 +46,17 @@ impl StoredExchange {
     }
 }
 
+/// The answer to [`ExchangeStore::claim`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This process may exchange the key now (and should [release](ExchangeStore::release) it
+    /// when the outcome is stored).
+    Granted,
+    /// Another process sharing the store is exchanging it now; its outcome will appear in the
+    /// store.
+    Held,
+}
+
 /// A store of exchange outcomes, keyed by [`ExchangeKey`].
 ///
 /// The client reads an entry before exchanging, writes the outcome afterwards, and removes
@@ -64,6 +75,22 @@ pub trait ExchangeStore: Send + Sync + 'static {
 
     /// Forgets `key`.
     fn remove<'a>(&'a self, key: &'a ExchangeKey) -> StoreFuture<'a, ()>;
+
+    /// Claims the exchange of `key` for this process among all the processes that share the
+    /// store, for at most `ttl`, so that replicas make one exchange between them. A store that
+    /// cannot tell (unreachable) grants: the exchange is then made here. The default, for a
+    /// store of one process (whose exchanges are single-flight already), always grants.
+    fn claim<'a>(&'a self, key: &'a ExchangeKey, ttl: Duration) -> StoreFuture<'a, Claim> {
+        let _ = (key, ttl);
+        Box::pin(std::future::ready(Claim::Granted))
+    }
+
+    /// Gives up a [granted](Claim::Granted) claim once the outcome is stored or the exchange
+    /// failed.
+    fn release<'a>(&'a self, key: &'a ExchangeKey) -> StoreFuture<'a, ()> {
+        let _ = key;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The default store: a bounded in-process cache (quick_cache, CLOCK-Pro eviction).

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_auth_core::Scopes;
 use mcp_auth_obo::{
-    ExchangeKey, ExchangeStore, ExchangedToken, MemoryStore, PrivateKey, StoreFuture,
+    Claim, ExchangeKey, ExchangeStore, ExchangedToken, MemoryStore, PrivateKey, StoreFuture,
     StoredExchange, TokenType,
 };
 use serde_json::{Value, json};
@@ -24,6 +24,9 @@ use crate::connection::Redis;
 /// - **Fail open.** When Redis cannot answer in time, the replica goes on with its local cache
 ///   (it may exchange a token another replica already holds; nothing is refused because Redis
 ///   is away).
+/// - **One exchange between replicas.** [`ExchangeStore::claim`] takes a short claim on the
+///   key (`SET <prefix>:obo-claim:… NX PX`): the replica holding it exchanges, the others wait
+///   for its token to appear. When Redis cannot say, the claim is granted (exchange here).
 /// - Failures (a refused exchange remembered for a few seconds) stay in the local cache.
 ///
 /// ```no_run
@@ -144,6 +147,33 @@ impl ExchangeStore for RedisExchangeStore {
             if let Err(e) = self.redis.run::<()>(&cmd).await {
                 tracing::warn!(error = %e, "exchanged-token store: writing to Redis failed; kept locally");
             }
+        })
+    }
+
+    fn claim<'a>(&'a self, key: &'a ExchangeKey, ttl: Duration) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            let name = self.redis.key("obo-claim", &Self::redis_key(key));
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&name)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+            match self.redis.run::<Option<String>>(&cmd).await {
+                Ok(Some(_)) => Claim::Granted,
+                Ok(None) => Claim::Held,
+                Err(e) => {
+                    tracing::warn!(error = %e, "exchanged-token store: cannot claim in Redis; exchanging here");
+                    Claim::Granted
+                }
+            }
+        })
+    }
+
+    fn release<'a>(&'a self, key: &'a ExchangeKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let name = self.redis.key("obo-claim", &Self::redis_key(key));
+            let _ = self.redis.run::<()>(redis::cmd("DEL").arg(&name)).await;
         })
     }
 

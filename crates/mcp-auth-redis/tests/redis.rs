@@ -419,3 +419,51 @@ async fn approvals_reach_every_replica_and_outlive_an_outage() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_calls_over_two_replicas_make_one_exchange() {
+    let server = RedisServer::start().await;
+    let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
+    issuer.allow_exchange_client("mcp-server", "server-secret");
+    issuer.allow_exchange_target("https://api.example", &["api:read"]);
+    let replica = || {
+        TokenExchangeClient::builder(ClientAuth::client_secret_basic(
+            "mcp-server",
+            "server-secret",
+        ))
+        .token_endpoint(issuer.token_endpoint())
+        .fetch_policy(mcp_auth_fetch::FetchPolicy::default().allow_loopback(true))
+        .store(RedisExchangeStore::new(handle(&server), keys()))
+        .build()
+        .unwrap()
+    };
+    let replicas = [replica(), replica()];
+    let subject = issuer.token().subject("alice").sign();
+    let caller = Principal::builder(issuer.issuer(), "alice", BearerToken::new(subject))
+        .expires_at(unix_now() + 3600)
+        .build();
+    let calls = (0..50).map(|i| {
+        let client = replicas[i % 2].clone();
+        let caller = caller.clone();
+        tokio::spawn(async move {
+            client
+                .get_token_on_behalf_of(
+                    &caller,
+                    ExchangeRequest::audience("https://api.example").scope("api:read"),
+                )
+                .await
+                .map(|t| t.expose_secret().to_owned())
+        })
+    });
+    let tokens: Vec<String> = bounded("50 calls", futures_util::future::join_all(calls))
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap())
+        .collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "one token for all");
+    assert_eq!(
+        issuer.token_requests(),
+        1,
+        "one exchange across both replicas"
+    );
+}

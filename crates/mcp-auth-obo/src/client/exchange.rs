@@ -13,8 +13,11 @@ use crate::request::{
     ACCESS_TOKEN_TYPE, ExchangeKey, ExchangeRequest, Subject, TOKEN_EXCHANGE_GRANT,
 };
 use crate::response;
-use crate::store::StoredExchange;
+use crate::store::{Claim, StoredExchange};
 use crate::token::{DPOP, ExchangedToken};
+
+/// How often a replica waiting for another's exchange looks in the store.
+const CLAIM_POLL: Duration = Duration::from_millis(20);
 
 /// The outcome of one call, with whether it was answered without a request of its own.
 pub(crate) struct Outcome {
@@ -116,7 +119,73 @@ impl TokenExchangeClient {
                 contacted: false,
             };
         }
+        // Replicas sharing the store make one exchange between them: the one that claims the
+        // key exchanges; the others wait a little for its outcome in the store.
+        match inner.store.claim(&key, inner.claim_wait * 2).await {
+            Claim::Held => {
+                if let Some(result) = self.await_claimed(&key).await {
+                    return Landed {
+                        result,
+                        contacted: false,
+                    };
+                }
+            }
+            Claim::Granted => {
+                // Another replica may have stored it between the lookup and the claim.
+                if let Some(result) = self.lookup(&key).await {
+                    inner.store.release(&key).await;
+                    return Landed {
+                        result,
+                        contacted: false,
+                    };
+                }
+            }
+        }
         let result = self.send(subject, request).await;
+        let landed = self.remember(subject, key, result).await;
+        inner.store.release(&key).await;
+        landed
+    }
+
+    /// Waits up to the claim wait for another replica's outcome to appear in the store; `None`
+    /// when it did not, or when the other replica gave its claim up without storing a token
+    /// (a failure stays in its own process): then this replica exchanges itself.
+    async fn await_claimed(
+        &self,
+        key: &ExchangeKey,
+    ) -> Option<Result<ExchangedToken, ExchangeError>> {
+        let deadline = tokio::time::Instant::now() + self.inner.claim_wait;
+        loop {
+            if let Some(result) = self.lookup(key).await {
+                return Some(result);
+            }
+            if self.inner.store.claim(key, self.inner.claim_wait * 2).await == Claim::Granted {
+                // Released without a token to share; it is this replica's to make now (and
+                // another replica may have stored one in between).
+                let stored = self.lookup(key).await;
+                if stored.is_some() {
+                    self.inner.store.release(key).await;
+                }
+                return stored;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::debug!(
+                    "token exchange: another replica's exchange did not land in time; exchanging here"
+                );
+                return None;
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
+    }
+
+    /// Remembers the outcome of an exchange made here.
+    async fn remember(
+        &self,
+        subject: Subject<'_>,
+        key: ExchangeKey,
+        result: Result<ExchangedToken, ExchangeError>,
+    ) -> Landed {
+        let inner = &*self.inner;
         let now = (inner.clock)();
         let entry = match &result {
             Ok(token) => {

@@ -57,6 +57,8 @@ struct Inner {
     clock: Clock,
     /// This server's DPoP key: every token request carries a proof by it.
     dpop_key: Option<PrivateKey>,
+    /// How long a replica waits for another's exchange of the same key (shared stores).
+    claim_wait: Duration,
     /// The token endpoint's latest `DPoP-Nonce`, put in the next proof (RFC 9449 §8).
     dpop_nonce: Mutex<Option<String>>,
 }
@@ -84,6 +86,7 @@ impl TokenExchangeClient {
             backoff: (Duration::from_secs(1), Duration::from_secs(30)),
             clock: None,
             dpop_key: None,
+            claim_wait: Duration::from_secs(2),
         }
     }
 
@@ -166,6 +169,7 @@ pub struct TokenExchangeClientBuilder {
     backoff: (Duration, Duration),
     clock: Option<Clock>,
     dpop_key: Option<PrivateKey>,
+    claim_wait: Duration,
 }
 
 impl TokenExchangeClientBuilder {
@@ -237,6 +241,14 @@ impl TokenExchangeClientBuilder {
     /// answer is an invalid response.
     pub fn dpop_key(mut self, key: PrivateKey) -> Self {
         self.dpop_key = Some(key);
+        self
+    }
+
+    /// With a store shared by replicas that [claims](crate::ExchangeStore::claim) exchanges:
+    /// how long a replica waits for the outcome of the exchange another replica is making
+    /// for the same key before making its own. Defaults to 2 s.
+    pub fn claim_wait(mut self, wait: Duration) -> Self {
+        self.claim_wait = wait;
         self
     }
 
@@ -318,6 +330,7 @@ impl TokenExchangeClientBuilder {
                 failure_ttl: self.failure_ttl,
                 clock,
                 dpop_key: self.dpop_key,
+                claim_wait: self.claim_wait,
                 dpop_nonce: Mutex::new(None),
             }),
         })
