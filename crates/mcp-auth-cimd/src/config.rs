@@ -60,7 +60,8 @@ pub struct ClientsEntry {
     /// Client hosts, for `allow_list` (`*.example.com` includes subdomains).
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// The registry file, for `registry`.
+    /// The registry file, for `registry`; `"redis"` for the registry in Redis (the facade's
+    /// `[redis]` table), shared by replicas.
     #[serde(default)]
     pub registry: Option<String>,
     /// Pre-registered (non-URL) client ids: `"none"` (default), `"all"`, or a list.
@@ -77,6 +78,18 @@ impl ClientsEntry {
     /// # Errors
     /// An allow list without entries, a registry without a path or that cannot be read.
     pub fn into_policy(self) -> Result<ClientPolicy, ConfigValueError> {
+        self.into_policy_with(None)
+    }
+
+    /// The admission policy, with `shared` as the registry that `registry = "redis"` names (a
+    /// [fed](Registry::fed) registry following a shared store).
+    ///
+    /// # Errors
+    /// As [`ClientsEntry::into_policy`], and `registry = "redis"` without a shared registry.
+    pub fn into_policy_with(
+        self,
+        shared: Option<Registry>,
+    ) -> Result<ClientPolicy, ConfigValueError> {
         let entry = self;
         let policy = match entry.policy {
             ClientsPolicyEntry::Any => ClientPolicy::any_valid_document(),
@@ -103,13 +116,22 @@ impl ClientsEntry {
                 let path = entry.registry.ok_or_else(|| {
                     ConfigValueError::new(
                         "clients.registry",
-                        "\"registry\" needs `registry = \"path/to/mcp-clients.json\"`",
+                        "\"registry\" needs `registry = \"path/to/mcp-clients.json\"` (or \
+                         `\"redis\"` with a [redis] table)",
                     )
                 })?;
-                ClientPolicy::registry(
-                    Registry::open_or_empty(&path)
+                let registry = match (path.as_str(), shared) {
+                    ("redis", Some(shared)) => shared,
+                    ("redis", None) => {
+                        return Err(ConfigValueError::new(
+                            "clients.registry",
+                            "`registry = \"redis\"` needs a [redis] table with its `url`",
+                        ));
+                    }
+                    (path, _) => Registry::open_or_empty(path)
                         .map_err(|e| ConfigValueError::new("clients.registry", e))?,
-                )
+                };
+                ClientPolicy::registry(registry)
             }
         };
         let policy = match entry.pre_registered {

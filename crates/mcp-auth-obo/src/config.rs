@@ -4,7 +4,7 @@ use mcp_auth_core::ConfigValueError;
 use mcp_auth_fetch::FetchPolicy;
 use serde::Deserialize;
 
-use crate::{Algorithm, ClientAuth, PrivateKey, TokenExchangeClient};
+use crate::{Algorithm, ClientAuth, PrivateKey, TokenExchangeClient, TokenExchangeClientBuilder};
 
 /// `token_exchange.auth_method`: how this server authenticates at the token endpoint.
 pub type ExchangeAuthEntry = mcp_auth_fetch::ClientSecretMethod;
@@ -47,6 +47,40 @@ impl TokenExchangeEntry {
         default_issuer: Option<String>,
         fetch: FetchPolicy,
     ) -> Result<TokenExchangeClient, ConfigValueError> {
+        self.into_builder(default_issuer, fetch)?
+            .build()
+            .map_err(|e| ConfigValueError::new("token_exchange", e))
+    }
+
+    /// This server's DPoP key from `dpop_key_file`, if set.
+    ///
+    /// # Errors
+    /// The file cannot be read or holds no usable private key.
+    pub fn dpop_key(&self) -> Result<Option<PrivateKey>, ConfigValueError> {
+        let Some(path) = &self.dpop_key_file else {
+            return Ok(None);
+        };
+        let contents = std::fs::read(path).map_err(|e| {
+            ConfigValueError::new(
+                "token_exchange.dpop_key_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        PrivateKey::from_pem_or_jwk(&contents, self.dpop_key_alg.unwrap_or(Algorithm::ES256))
+            .map(Some)
+            .map_err(|e| ConfigValueError::new("token_exchange.dpop_key_file", e))
+    }
+
+    /// The client's builder, configured but not built (to add a store, say).
+    ///
+    /// # Errors
+    /// As [`TokenExchangeEntry::into_client`], except what only building finds.
+    pub fn into_builder(
+        self,
+        default_issuer: Option<String>,
+        fetch: FetchPolicy,
+    ) -> Result<TokenExchangeClientBuilder, ConfigValueError> {
+        let dpop_key = self.dpop_key()?;
         let entry = self;
         let first_issuer = default_issuer;
         let secret = std::env::var(&entry.client_secret_env).map_err(|_| {
@@ -77,23 +111,10 @@ impl TokenExchangeEntry {
                 ));
             }
         };
-        if let Some(path) = &entry.dpop_key_file {
-            let contents = std::fs::read(path).map_err(|e| {
-                ConfigValueError::new(
-                    "token_exchange.dpop_key_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let key = PrivateKey::from_pem_or_jwk(
-                &contents,
-                entry.dpop_key_alg.unwrap_or(Algorithm::ES256),
-            )
-            .map_err(|e| ConfigValueError::new("token_exchange.dpop_key_file", e))?;
+        if let Some(key) = dpop_key {
             builder = builder.dpop_key(key);
         }
-        builder
-            .build()
-            .map_err(|e| ConfigValueError::new("token_exchange", e))
+        Ok(builder)
     }
 }
 

@@ -48,12 +48,14 @@
 
 mod approvals;
 mod cipher;
+mod config;
 mod connection;
 mod exchange;
 mod replay;
 
 pub use approvals::RedisRegistry;
 pub use cipher::SecretKeys;
+pub use config::RedisEntry;
 pub use connection::{ConfigError, Redis, RedisBuilder, Unavailable};
 pub use exchange::RedisExchangeStore;
 pub use replay::RedisReplayStore;

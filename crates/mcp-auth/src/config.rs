@@ -73,6 +73,85 @@ pub struct Config {
     /// Token exchange for downstream APIs.
     #[serde(default)]
     pub token_exchange: Option<TokenExchangeEntry>,
+    /// Shared state for replicas (feature `redis`): with it, DPoP proofs are remembered in
+    /// Redis, `[clients] registry = "redis"` follows the approvals there, and exchanged tokens
+    /// are shared when `exchange_keys_env` is set.
+    #[cfg(feature = "redis")]
+    #[serde(default)]
+    pub redis: Option<mcp_auth_redis::RedisEntry>,
+}
+
+/// What the `[redis]` table shares between replicas (nothing without the feature or the table).
+struct Shared {
+    #[cfg(feature = "redis")]
+    redis: Option<(mcp_auth_redis::Redis, Option<mcp_auth_redis::SecretKeys>)>,
+}
+
+impl Shared {
+    fn from_config(
+        #[cfg(feature = "redis")] entry: Option<mcp_auth_redis::RedisEntry>,
+    ) -> Result<Self, BuildError> {
+        #[cfg(feature = "redis")]
+        let redis = match entry {
+            Some(entry) => Some((entry.connect()?, entry.exchange_keys()?)),
+            None => None,
+        };
+        Ok(Self {
+            #[cfg(feature = "redis")]
+            redis,
+        })
+    }
+
+    /// DPoP proofs remembered where every replica looks.
+    fn configure_verifier(&self, builder: McpAuthBuilder) -> McpAuthBuilder {
+        #[cfg(feature = "redis")]
+        if let Some((redis, _)) = &self.redis {
+            let store = mcp_auth_redis::RedisReplayStore::new(redis.clone());
+            return builder.verifier(move |verifier| {
+                verifier.dpop(mcp_auth_jwt::DpopConfig::default().replay_store(store))
+            });
+        }
+        builder
+    }
+
+    /// The registry `[clients] registry = "redis"` names: a copy following Redis.
+    ///
+    /// # Errors
+    /// Outside a Tokio runtime (the follower is a task on it).
+    fn registry(&self) -> Result<Option<mcp_auth_cimd::Registry>, BuildError> {
+        #[cfg(feature = "redis")]
+        if let Some((redis, _)) = &self.redis {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(bad(
+                    "clients.registry",
+                    "the Redis registry is followed by a task: build the stack inside a Tokio \
+                     runtime",
+                ));
+            }
+            return Ok(Some(
+                mcp_auth_redis::RedisRegistry::new(redis.clone()).follow(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Exchanged tokens shared through Redis when keys to seal them are configured.
+    fn exchange_store(
+        &self,
+        client: mcp_auth_obo::TokenExchangeClientBuilder,
+        dpop_key: Option<mcp_auth_obo::PrivateKey>,
+    ) -> mcp_auth_obo::TokenExchangeClientBuilder {
+        #[cfg(feature = "redis")]
+        if let Some((redis, Some(keys))) = &self.redis {
+            let mut store = mcp_auth_redis::RedisExchangeStore::new(redis.clone(), keys.clone());
+            if let Some(key) = dpop_key {
+                store = store.dpop_key(key);
+            }
+            return client.store(store);
+        }
+        let _ = dpop_key;
+        client
+    }
 }
 
 fn bad(key: &str, problem: impl std::fmt::Display) -> BuildError {
@@ -142,18 +221,34 @@ impl Config {
         if let Some(scopes) = self.scopes {
             builder = builder.scopes(scopes.into_policy()?);
         }
+        let shared = Shared::from_config(
+            #[cfg(feature = "redis")]
+            self.redis,
+        )?;
+        builder = shared.configure_verifier(builder);
         if let Some(clients) = self.clients {
             let resolver = mcp_auth_cimd::ClientResolver::builder()
                 .fetch_policy(fetch.clone())
                 .build()
                 .map_err(|e| bad("clients", e))?;
-            builder = builder.clients(resolver, clients.into_policy()?);
+            let shared_registry = match clients.registry.as_deref() {
+                Some("redis") => shared.registry()?,
+                _ => None,
+            };
+            builder = builder.clients(resolver, clients.into_policy_with(shared_registry)?);
         }
         if let Some(audit) = self.audit {
             builder = builder.audit(audit.start()?);
         }
         if let Some(exchange) = self.token_exchange {
-            builder = builder.on_behalf_of(exchange.into_client(first_issuer, fetch)?);
+            let dpop_key = exchange.dpop_key()?;
+            let client = exchange.into_builder(first_issuer, fetch)?;
+            let client = shared.exchange_store(client, dpop_key);
+            builder = builder.on_behalf_of(
+                client
+                    .build()
+                    .map_err(|e| ConfigValueError::new("token_exchange", e))?,
+            );
         }
         Ok(builder)
     }

@@ -104,6 +104,8 @@ pub use mcp_auth_obo as obo;
 pub use mcp_auth_obo::{
     ClientAuth, ExchangeRequest, ExchangedToken, OboLayer, OnBehalfOf, TokenExchangeClient,
 };
+#[cfg(feature = "redis")]
+pub use mcp_auth_redis as redis;
 #[cfg(feature = "scope")]
 pub use mcp_auth_scope as scope;
 #[cfg(feature = "scope")]

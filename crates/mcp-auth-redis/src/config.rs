@@ -1,0 +1,172 @@
+//! `[redis]`: the shared state's Redis, as configuration.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mcp_auth_core::ConfigValueError;
+use serde::Deserialize;
+
+use crate::{Redis, SecretKeys};
+
+/// `[redis]`: where replicas share their state.
+///
+/// ```
+/// use mcp_auth_redis::RedisEntry;
+///
+/// let entry: RedisEntry = toml::from_str(r#"
+///     url = "redis://127.0.0.1:6379/"
+///     key_prefix = "notes-mcp"
+///     call_timeout_ms = 200
+///     exchange_keys_env = "MCP_AUTH_EXCHANGE_KEYS"
+/// "#).unwrap();
+/// assert_eq!(entry.key_prefix.as_deref(), Some("notes-mcp"));
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisEntry {
+    /// `redis://[user:password@]host:port/db`. A password belongs in the environment: write
+    /// `url_env` instead to read the whole URL from a variable.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The environment variable holding the URL (when it carries a password).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// The prefix of every key (default `mcp-auth`).
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// The longest a Redis command may take, in milliseconds (default 250).
+    #[serde(default)]
+    pub call_timeout_ms: Option<u64>,
+    /// The environment variable holding the keys that seal exchanged tokens: `id=KEY`
+    /// pairs separated by commas, each KEY 32 bytes in base64; the first seals, the others only
+    /// open (rotation). Without it, exchanged tokens are not shared.
+    #[serde(default)]
+    pub exchange_keys_env: Option<String>,
+}
+
+impl RedisEntry {
+    /// The handle (connected lazily).
+    ///
+    /// # Errors
+    /// No URL, an unset variable, an invalid URL or setting; each names its key.
+    pub fn connect(&self) -> Result<Redis, ConfigValueError> {
+        let url = match (&self.url, &self.url_env) {
+            (Some(url), None) => url.clone(),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                ConfigValueError::new(
+                    "redis.url_env",
+                    format!("environment variable `{var}` is not set"),
+                )
+            })?,
+            _ => {
+                return Err(ConfigValueError::new(
+                    "redis",
+                    "set one of `url` and `url_env`",
+                ));
+            }
+        };
+        let mut builder = Redis::builder(url);
+        if let Some(prefix) = &self.key_prefix {
+            builder = builder.key_prefix(prefix);
+        }
+        if let Some(ms) = self.call_timeout_ms {
+            builder = builder.call_timeout(Duration::from_millis(ms));
+        }
+        builder
+            .build()
+            .map_err(|e| ConfigValueError::new("redis", e))
+    }
+
+    /// The keys that seal exchanged tokens, if configured.
+    ///
+    /// # Errors
+    /// An unset variable, or keys that are not `id=base64` of 32 bytes.
+    pub fn exchange_keys(&self) -> Result<Option<SecretKeys>, ConfigValueError> {
+        let Some(var) = &self.exchange_keys_env else {
+            return Ok(None);
+        };
+        let key = "redis.exchange_keys_env";
+        let text = std::env::var(var).map_err(|_| {
+            ConfigValueError::new(key, format!("environment variable `{var}` is not set"))
+        })?;
+        SecretKeys::parse(&text)
+            .map(Some)
+            .map_err(|e| ConfigValueError::new(key, format!("`{var}`: {e}")))
+    }
+}
+
+impl SecretKeys {
+    /// Reads `id=KEY,id=KEY…` (KEY: 32 bytes in base64 or base64url); the first seals.
+    ///
+    /// # Errors
+    /// An empty list, a pair without `=`, a key that does not decode to 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, crate::ConfigError> {
+        let mut keys: Option<Self> = None;
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, encoded) = pair
+                .split_once('=')
+                .ok_or_else(|| crate::ConfigError::Key("each key is written `id=base64`".into()))?;
+            let bytes = STANDARD
+                .decode(encoded)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')))
+                .map_err(|_| crate::ConfigError::Key(format!("key `{id}` is not base64")))?;
+            keys = Some(match keys {
+                None => Self::new(id, &bytes)?,
+                Some(keys) => keys.previous(id, &bytes)?,
+            });
+        }
+        keys.ok_or_else(|| crate::ConfigError::Key("no key given".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_from_text_and_bad_ones_are_named() {
+        let k1 = STANDARD.encode([1u8; 32]);
+        let k2 = URL_SAFE_NO_PAD.encode([2u8; 32]);
+        let keys = SecretKeys::parse(&format!("new={k1}, old={k2}")).unwrap();
+        assert_eq!(
+            format!("{keys:?}"),
+            r#"SecretKeys { current: "new", previous: ["old"] }"#
+        );
+        for bad in [
+            "",
+            "no-equals",
+            "k=!!!",
+            &format!("k={}", STANDARD.encode([0u8; 16])),
+        ] {
+            assert!(SecretKeys::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_url_is_required_and_variables_must_be_set() {
+        let entry = |url: Option<&str>, env: Option<&str>| RedisEntry {
+            url: url.map(str::to_owned),
+            url_env: env.map(str::to_owned),
+            key_prefix: None,
+            call_timeout_ms: None,
+            exchange_keys_env: Some("MCP_AUTH_TEST_SURELY_UNSET".into()),
+        };
+        assert!(entry(None, None).connect().is_err());
+        let err = entry(None, Some("MCP_AUTH_TEST_SURELY_UNSET"))
+            .connect()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis.url_env"), "{err}");
+        let err = entry(Some("redis://127.0.0.1:1/"), None)
+            .exchange_keys()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis.exchange_keys_env"), "{err}");
+        let err = entry(Some("not a url"), None)
+            .connect()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis"), "{err}");
+    }
+}
