@@ -29,6 +29,8 @@ pub struct McpTestClient {
     token: Option<String>,
     http: reqwest::Client,
     next_id: Arc<AtomicU64>,
+    /// A DPoP proof sent with the token (then presented as `DPoP`, not `Bearer`).
+    proof: Option<String>,
 }
 
 impl std::fmt::Debug for McpTestClient {
@@ -49,7 +51,17 @@ impl McpTestClient {
             token: None,
             http: reqwest::Client::new(),
             next_id: Arc::new(AtomicU64::new(1)),
+            proof: None,
         }
+    }
+
+    /// Presents `token` as `Authorization: DPoP` with `proof` in the `DPoP` header from now on
+    /// (a proof is good for one request: set a fresh one before each).
+    #[must_use]
+    pub fn dpop(mut self, token: impl Into<String>, proof: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self.proof = Some(proof.into());
+        self
     }
 
     /// Sends `Authorization: Bearer <token>` from now on.
@@ -86,8 +98,14 @@ impl McpTestClient {
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", PROTOCOL_VERSION)
             .body(body);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+        match (&self.token, &self.proof) {
+            (Some(token), Some(proof)) => {
+                request = request
+                    .header("authorization", format!("DPoP {token}"))
+                    .header("dpop", proof);
+            }
+            (Some(token), None) => request = request.bearer_auth(token),
+            _ => {}
         }
         let response = match request.send().await {
             Ok(response) => response,

@@ -21,9 +21,10 @@ use axum::Router;
 use mcp_auth::audit::{Auditor, JsonLinesFile, TracingSink};
 use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
 use mcp_auth::obo::{ClientAuth, TokenExchangeClient};
+use mcp_auth::redis::{Redis, RedisExchangeStore, RedisRegistry, RedisReplayStore, SecretKeys};
 use mcp_auth::{
-    Config, FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement, ResourceId,
-    ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
+    Config, DpopConfig, FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement,
+    ResourceId, ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
 };
 use mcp_auth_testing::MockIssuer;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -70,6 +71,14 @@ pub struct Options {
     /// This server's own DPoP key for token exchange (a PEM ES256 key or a private JWK): token
     /// requests carry proofs by it; downstream calls with tokens bound to it carry proofs.
     pub exchange_dpop_key: Option<std::path::PathBuf>,
+    /// Share state with other replicas through this Redis (`redis://host:port/db`): DPoP proofs
+    /// are refused on every replica once used on one, clients are admitted when approved in
+    /// Redis (`mcp-auth clients approve URL --registry redis://…`; pre-registered clients
+    /// still pass), and exchanged tokens are shared when [`Options::exchange_keys`] is set.
+    pub redis: Option<String>,
+    /// The keys that seal exchanged tokens in Redis (`id=BASE64,…`, 32-byte keys, the first
+    /// seals); the `--redis` flag reads them from `MCP_AUTH_EXCHANGE_KEYS`.
+    pub exchange_keys: Option<String>,
     /// Append audit events to this JSON Lines file (they always go to the log too).
     pub audit_file: Option<std::path::PathBuf>,
     /// Run the configuration in this TOML file (the `mcp_auth::Config` format) instead of the
@@ -129,6 +138,8 @@ impl Default for Options {
             issuer: None,
             exchange_client: None,
             exchange_dpop_key: None,
+            redis: None,
+            exchange_keys: None,
             audit_file: None,
             config: None,
             ca_file: None,
@@ -331,9 +342,13 @@ async fn built_in(
         }
         None => None,
     };
-    let with_dpop_key = |builder: mcp_auth::obo::TokenExchangeClientBuilder| match &dpop_key {
-        Some(key) => builder.dpop_key(key.clone()),
-        None => builder,
+    let shared = Shared::connect(options)?;
+    let with_dpop_key = |builder: mcp_auth::obo::TokenExchangeClientBuilder| {
+        let builder = shared.exchange_store(builder, dpop_key.as_ref());
+        match &dpop_key {
+            Some(key) => builder.dpop_key(key.clone()),
+            None => builder,
+        }
     };
     let exchange = match (&dev_issuer, &options.exchange_client) {
         (Some(dev), given) => {
@@ -369,9 +384,13 @@ async fn built_in(
     let clients = ClientResolver::builder()
         .fetch_policy(dev_fetch.clone())
         .build()?;
-    // Any valid Client ID Metadata Document client, and the issuer's pre-registered clients.
-    let client_policy =
-        ClientPolicy::any_valid_document().pre_registered(PreRegisteredClients::all());
+    // Any valid Client ID Metadata Document client (with Redis: those approved there), and the
+    // issuer's pre-registered clients.
+    let client_policy = match &shared.redis {
+        Some(redis) => ClientPolicy::registry(RedisRegistry::new(redis.clone()).follow()),
+        None => ClientPolicy::any_valid_document(),
+    }
+    .pre_registered(PreRegisteredClients::all());
 
     let mut builder = McpAuth::builder(&mcp_url)
         .issuer(issuer_config)
@@ -385,12 +404,67 @@ async fn built_in(
     if let Some(exchange) = exchange {
         builder = builder.on_behalf_of(exchange);
     }
+    if let Some(redis) = &shared.redis {
+        let replay = RedisReplayStore::new(redis.clone());
+        builder = builder.verifier(move |v| v.dpop(DpopConfig::default().replay_store(replay)));
+    }
     Ok(Built {
         auth: builder.build()?,
         mcp_url,
         dev_issuer,
         downstream: Some((downstream_url, downstream_task)),
     })
+}
+
+/// What `--redis` shares with other replicas.
+struct Shared {
+    redis: Option<Redis>,
+    exchange_keys: Option<SecretKeys>,
+}
+
+impl Shared {
+    fn connect(options: &Options) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let Some(url) = &options.redis else {
+            return Ok(Self {
+                redis: None,
+                exchange_keys: None,
+            });
+        };
+        let redis = Redis::builder(url.as_str())
+            .key_prefix("protected-server")
+            .build()
+            .map_err(|e| format!("--redis: {e}"))?;
+        let exchange_keys = match &options.exchange_keys {
+            Some(text) => {
+                Some(SecretKeys::parse(text).map_err(|e| format!("MCP_AUTH_EXCHANGE_KEYS: {e}"))?)
+            }
+            None => {
+                tracing::warn!(
+                    "--redis without MCP_AUTH_EXCHANGE_KEYS: exchanged tokens stay in each replica"
+                );
+                None
+            }
+        };
+        Ok(Self {
+            redis: Some(redis),
+            exchange_keys,
+        })
+    }
+
+    fn exchange_store(
+        &self,
+        builder: mcp_auth::obo::TokenExchangeClientBuilder,
+        dpop_key: Option<&mcp_auth::obo::PrivateKey>,
+    ) -> mcp_auth::obo::TokenExchangeClientBuilder {
+        let (Some(redis), Some(keys)) = (&self.redis, &self.exchange_keys) else {
+            return builder;
+        };
+        let mut store = RedisExchangeStore::new(redis.clone(), keys.clone());
+        if let Some(key) = dpop_key {
+            store = store.dpop_key(key.clone());
+        }
+        builder.store(store)
+    }
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

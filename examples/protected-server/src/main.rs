@@ -44,6 +44,8 @@ fn command() -> Command {
                     "exchange-client-id",
                     "audit-file",
                     "idp",
+                    "redis",
+                    "exchange-dpop-key",
                 ])
                 .help(
                     "Run the configuration in this TOML file (resource, issuers, scopes, \
@@ -136,6 +138,18 @@ fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("redis")
+                .long("redis")
+                .value_name("URL")
+                .action(ArgAction::Set)
+                .help(
+                    "Share state with other replicas through Redis (redis://host:port/db): DPoP \
+                     proofs, client approvals (mcp-auth clients approve URL --registry URL), and \
+                     exchanged tokens when MCP_AUTH_EXCHANGE_KEYS holds the sealing keys \
+                     (id=BASE64 of 32 bytes, comma-separated, the first seals)",
+                ),
+        )
+        .arg(
             Arg::new("exchange-dpop-key")
                 .long("exchange-dpop-key")
                 .value_name("FILE")
@@ -167,6 +181,8 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
         issuer: matches.get_one::<String>("issuer").cloned(),
         exchange_client,
         exchange_dpop_key: matches.get_one::<PathBuf>("exchange-dpop-key").cloned(),
+        redis: matches.get_one::<String>("redis").cloned(),
+        exchange_keys: std::env::var("MCP_AUTH_EXCHANGE_KEYS").ok(),
         audit_file: matches.get_one::<PathBuf>("audit-file").cloned(),
         config: matches.get_one::<PathBuf>("config").cloned(),
         ca_file: matches.get_one::<PathBuf>("ca-file").cloned(),
