@@ -38,6 +38,15 @@ pub struct AuditEntry {
     /// Queue capacity in requests (default 16384).
     #[serde(default)]
     pub capacity: Option<usize>,
+    /// An OpenTelemetry collector (OTLP/HTTP, e.g. `http://otel-collector:4318`) that receives
+    /// every event as a log record (feature `otlp`).
+    #[cfg(feature = "otlp")]
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported records (default `mcp-auth`).
+    #[cfg(feature = "otlp")]
+    #[serde(default)]
+    pub otlp_service_name: Option<String>,
 }
 
 impl AuditEntry {
@@ -48,11 +57,24 @@ impl AuditEntry {
     pub fn start(self) -> Result<Auditor, ConfigValueError> {
         let entry = self;
         let mut builder = Auditor::builder();
-        if entry.file.is_none() && !entry.tracing {
+        #[cfg(feature = "otlp")]
+        let otlp = entry.otlp_endpoint.is_some();
+        #[cfg(not(feature = "otlp"))]
+        let otlp = false;
+        if entry.file.is_none() && !entry.tracing && !otlp {
             return Err(ConfigValueError::new(
                 "audit",
-                "name a `file = \"audit.jsonl\"`, set `tracing = true`, or both",
+                "name a `file = \"audit.jsonl\"`, set `tracing = true`, or an `otlp_endpoint`",
             ));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(endpoint) = &entry.otlp_endpoint {
+            let mut sink = crate::OtlpSink::new(endpoint)
+                .map_err(|e| ConfigValueError::new("audit.otlp_endpoint", e))?;
+            if let Some(name) = &entry.otlp_service_name {
+                sink = sink.service_name(name);
+            }
+            builder = builder.sink(sink);
         }
         if let Some(path) = &entry.file {
             let file = JsonLinesFile::open(path).map_err(|e| {
@@ -74,5 +96,21 @@ impl AuditEntry {
             builder = builder.capacity(capacity);
         }
         Ok(builder.start())
+    }
+}
+
+#[cfg(all(test, feature = "otlp"))]
+mod otlp_tests {
+    use super::*;
+
+    #[test]
+    fn an_otlp_endpoint_is_a_sink_of_its_own_and_a_bad_one_is_named() {
+        let entry = |endpoint: &str| -> AuditEntry {
+            toml::from_str(&format!("otlp_endpoint = \"{endpoint}\"")).unwrap()
+        };
+        let auditor = entry("http://127.0.0.1:4318").start().unwrap();
+        auditor.shutdown();
+        let err = entry("ftp://collector").start().unwrap_err().to_string();
+        assert!(err.contains("audit.otlp_endpoint"), "{err}");
     }
 }

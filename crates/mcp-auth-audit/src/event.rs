@@ -50,6 +50,18 @@ pub struct AuditEvent {
     /// Events dropped by the queue since the last report (dropped events only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// The request's W3C trace context, when it came with a valid `traceparent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceInfo>,
+}
+
+/// A request's trace context (W3C `traceparent`), lowercase hex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceInfo {
+    /// The trace id (32 hex digits).
+    pub trace_id: String,
+    /// The caller's span id, the parent of this request's work (16 hex digits).
+    pub span_id: String,
 }
 
 /// What an event records.
@@ -196,6 +208,7 @@ pub(crate) struct Observed {
     /// When the request finished (the event's time).
     pub(crate) at: SystemTime,
     pub(crate) request_id: String,
+    pub(crate) trace: Option<TraceInfo>,
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) session_id: Option<String>,
@@ -230,6 +243,7 @@ pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
             exchanges: vec![info.clone()],
             latency_ms: Some(millis(summary.latency)),
             dropped: None,
+            trace: observed.trace.clone(),
         });
     }
     out.push(AuditEvent {
@@ -251,6 +265,7 @@ pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
         exchanges,
         latency_ms: Some(millis(observed.total)),
         dropped: None,
+        trace: observed.trace,
     });
     out
 }
@@ -269,6 +284,7 @@ pub(crate) fn dropped_event(count: u64) -> AuditEvent {
         exchanges: Vec::new(),
         latency_ms: None,
         dropped: Some(count),
+        trace: None,
     }
 }
 

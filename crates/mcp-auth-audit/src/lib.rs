@@ -9,7 +9,9 @@
 //!   [`Overflow::Wait`] loses nothing; [`Overflow::DropAndCount`] never waits and reports how
 //!   many events it dropped. [`Auditor::shutdown`] writes everything queued.
 //! - Sinks: [`TracingSink`] (target `mcp_auth::audit`), [`JsonLinesFile`] (append, flush policy,
-//!   size-based rotation), [`ChannelSink`] (your own), [`MemorySink`] (tests).
+//!   size-based rotation), [`ChannelSink`] (your own), [`MemorySink`] (tests), and with the
+//!   `otlp` feature `OtlpSink` (OpenTelemetry log records over OTLP/HTTP, retried through a
+//!   collector outage, with the request's trace context).
 //! - [`AuditLayer`]: outermost in the stack; see [`layer`].
 //! - The event's JSON Schema is versioned: [`SCHEMA_ID`], [`SCHEMA_JSON`].
 //!
@@ -47,6 +49,8 @@ mod config;
 mod event;
 mod file;
 pub mod layer;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod queue;
 mod request_id;
 mod sink;
@@ -55,10 +59,12 @@ pub use auditor::{Auditor, AuditorBuilder};
 pub use config::{AuditEntry, OverflowEntry};
 pub use event::{
     AuditEvent, DecisionInfo, EventKind, ExchangeInfo, HttpInfo, McpInfo, McpMessageInfo,
-    PrincipalInfo, SCHEMA_ID, SCHEMA_JSON,
+    PrincipalInfo, SCHEMA_ID, SCHEMA_JSON, TraceInfo,
 };
 pub use file::{FlushPolicy, JsonLinesFile};
 pub use layer::{Audit, AuditBody, AuditLayer};
+#[cfg(feature = "otlp")]
+pub use otlp::{OtlpError, OtlpSink, OtlpStats};
 pub use queue::Overflow;
 pub use request_id::RequestId;
 pub use sink::{AuditSink, ChannelSink, MemorySink, TracingSink};

@@ -31,6 +31,34 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
     trace.unwrap_or_else(new_request_id)
 }
 
+/// The W3C trace context of a request (`traceparent`: version, a non-zero 32-hex-digit trace
+/// id, a non-zero 16-hex-digit parent span id, flags), for audit records exported to tracing
+/// backends. A malformed header is no trace context.
+pub(crate) fn trace_context(headers: &HeaderMap) -> Option<crate::TraceInfo> {
+    let value = headers.get(&TRACEPARENT)?.to_str().ok()?;
+    let mut parts = value.trim().split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && s.bytes().any(|b| b != b'0')
+    };
+    if version.len() != 2
+        || version == "ff"
+        || !hex(trace, 32)
+        || !hex(span, 16)
+        || flags.len() != 2
+    {
+        return None;
+    }
+    Some(crate::TraceInfo {
+        trace_id: trace.to_owned(),
+        span_id: span.to_owned(),
+    })
+}
+
 fn new_request_id() -> String {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +84,37 @@ pub(crate) fn header_text(headers: &HeaderMap, name: &HeaderName, max: usize) ->
     let value = headers.get(name)?.to_str().ok()?.trim();
     (!value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic()))
         .then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn trace_context_is_read_only_when_well_formed() {
+        let headers = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", value.parse().unwrap());
+            h
+        };
+        let good = trace_context(&headers(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .unwrap();
+        assert_eq!(good.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(good.span_id, "00f067aa0ba902b7");
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            assert!(trace_context(&headers(bad)).is_none(), "{bad}");
+        }
+        assert!(trace_context(&HeaderMap::new()).is_none());
+    }
 }
 
 #[cfg(test)]

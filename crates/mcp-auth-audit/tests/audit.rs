@@ -80,7 +80,12 @@ where
     B: http_body::Body,
     B::Error: std::fmt::Debug,
 {
-    let mut request = Request::post("/mcp").header("x-request-id", "req-1");
+    let mut request = Request::post("/mcp")
+        .header("x-request-id", "req-1")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        );
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
@@ -199,9 +204,20 @@ async fn events_for_allowed_denied_batch_and_exchange_requests_match_the_schema(
             .collect();
         assert!(errors.is_empty(), "{json}\n{errors:#?}");
     }
+    // Every event carries the request's trace context, exchange events included.
+    assert!(
+        events
+            .iter()
+            .all(|e| e.trace.as_ref().map(|t| t.trace_id.as_str())
+                == Some("4bf92f3577b34da6a3ce929d0e0e4736")),
+        "{events:?}"
+    );
     // The schema is strict enough to catch a wrong event.
     let mut wrong = serde_json::to_value(events[0].clone()).unwrap();
     wrong["kind"] = json!("mystery");
+    assert!(!validator.is_valid(&wrong));
+    let mut wrong = serde_json::to_value(events[0].clone()).unwrap();
+    wrong["trace"]["trace_id"] = json!("NOT-HEX");
     assert!(!validator.is_valid(&wrong));
 }
 

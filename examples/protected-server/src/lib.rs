@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use mcp_auth::audit::{Auditor, JsonLinesFile, TracingSink};
+use mcp_auth::audit::{Auditor, JsonLinesFile, OtlpSink, TracingSink};
 use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
 use mcp_auth::obo::{ClientAuth, TokenExchangeClient};
 use mcp_auth::redis::{Redis, RedisExchangeStore, RedisRegistry, RedisReplayStore, SecretKeys};
@@ -79,6 +79,9 @@ pub struct Options {
     /// The keys that seal exchanged tokens in Redis (`id=BASE64,…`, 32-byte keys, the first
     /// seals); the `--redis` flag reads them from `MCP_AUTH_EXCHANGE_KEYS`.
     pub exchange_keys: Option<String>,
+    /// Export audit events to this OpenTelemetry collector (OTLP/HTTP, e.g.
+    /// `http://127.0.0.1:4318`) as log records.
+    pub otlp: Option<String>,
     /// Append audit events to this JSON Lines file (they always go to the log too).
     pub audit_file: Option<std::path::PathBuf>,
     /// Run the configuration in this TOML file (the `mcp_auth::Config` format) instead of the
@@ -140,6 +143,7 @@ impl Default for Options {
             exchange_dpop_key: None,
             redis: None,
             exchange_keys: None,
+            otlp: None,
             audit_file: None,
             config: None,
             ca_file: None,
@@ -379,6 +383,10 @@ async fn built_in(
     let mut auditor = Auditor::builder().sink(TracingSink);
     if let Some(path) = &options.audit_file {
         auditor = auditor.sink(JsonLinesFile::open(path)?);
+    }
+    if let Some(endpoint) = &options.otlp {
+        let sink = OtlpSink::new(endpoint).map_err(|e| format!("--otlp: {e}"))?;
+        auditor = auditor.sink(sink.service_name("protected-server"));
     }
     let auditor = auditor.start();
     let clients = ClientResolver::builder()

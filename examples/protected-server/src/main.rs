@@ -46,6 +46,7 @@ fn command() -> Command {
                     "idp",
                     "redis",
                     "exchange-dpop-key",
+                    "otlp",
                 ])
                 .help(
                     "Run the configuration in this TOML file (resource, issuers, scopes, \
@@ -138,6 +139,16 @@ fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("otlp")
+                .long("otlp")
+                .value_name("URL")
+                .action(ArgAction::Set)
+                .help(
+                    "Export audit events to an OpenTelemetry collector over OTLP/HTTP \
+                     (e.g. http://127.0.0.1:4318) as log records, retried while it is away",
+                ),
+        )
+        .arg(
             Arg::new("redis")
                 .long("redis")
                 .value_name("URL")
@@ -182,6 +193,7 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
         exchange_client,
         exchange_dpop_key: matches.get_one::<PathBuf>("exchange-dpop-key").cloned(),
         redis: matches.get_one::<String>("redis").cloned(),
+        otlp: matches.get_one::<String>("otlp").cloned(),
         exchange_keys: std::env::var("MCP_AUTH_EXCHANGE_KEYS").ok(),
         audit_file: matches.get_one::<PathBuf>("audit-file").cloned(),
         config: matches.get_one::<PathBuf>("config").cloned(),

@@ -16,6 +16,7 @@ pub(crate) struct Pending {
     pub(crate) shared: Arc<Shared>,
     pub(crate) record: RequestRecord,
     pub(crate) request_id: String,
+    pub(crate) trace: Option<crate::TraceInfo>,
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) session_id: Option<String>,
@@ -73,6 +74,7 @@ impl EventGuard {
         let observed = Observed {
             at: std::time::SystemTime::now(),
             request_id: pending.request_id,
+            trace: pending.trace,
             method: pending.method,
             path: pending.path,
             session_id: pending.session_id,

@@ -12,7 +12,7 @@ use tower_service::Service;
 use super::ResponseFuture;
 use super::body::Pending;
 use crate::queue::Shared;
-use crate::request_id::{RequestId, header_text, request_id};
+use crate::request_id::{RequestId, header_text, request_id, trace_context};
 
 /// Middleware that records one audit event per request. See the [module docs](crate::layer).
 #[derive(Clone)]
@@ -56,6 +56,7 @@ where
             shared: shared.clone(),
             record,
             request_id,
+            trace: trace_context(req.headers()),
             method: req.method().to_string(),
             path,
             session_id: header_text(req.headers(), &MCP_SESSION_ID, 256),

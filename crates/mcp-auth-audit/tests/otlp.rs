@@ -1,0 +1,253 @@
+//! The OTLP sink against an OTLP/HTTP receiver built here on the official protobuf definitions
+//! (`opentelemetry-proto`), as the OpenTelemetry Collector's `otlphttp` receiver behaves: `POST
+//! /v1/logs` with an `ExportLogsServiceRequest`, `200` with an `ExportLogsServiceResponse`, and
+//! `503` while it cannot accept (https://opentelemetry.io/docs/specs/otlp/#otlphttp-response).
+//! The receiver is stopped in the middle of a 10,000-request run and started again on the same
+//! port: every event arrives, once.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use mcp_auth_audit::{Auditor, OtlpSink, Overflow};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use prost::Message as _;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// What the receiver was sent.
+#[derive(Default)]
+struct Received {
+    records: Vec<LogRecord>,
+    service_names: HashSet<String>,
+}
+
+struct Receiver {
+    addr: SocketAddr,
+    received: Arc<Mutex<Received>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let receiver = Self {
+            addr,
+            received: Arc::default(),
+            task: Mutex::new(None),
+        };
+        receiver.serve(listener);
+        receiver
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let received = self.received.clone();
+        let app = axum::Router::new().route(
+            "/v1/logs",
+            axum::routing::post(move |headers: http::HeaderMap, body: Bytes| {
+                let received = received.clone();
+                async move {
+                    assert_eq!(headers["content-type"], "application/x-protobuf");
+                    let request = ExportLogsServiceRequest::decode(body).expect("valid OTLP");
+                    let mut received = received.lock().unwrap();
+                    for resource in request.resource_logs {
+                        for attribute in resource.resource.unwrap_or_default().attributes {
+                            if attribute.key == "service.name"
+                                && let Some(any_value::Value::StringValue(name)) =
+                                    attribute.value.and_then(|v| v.value)
+                            {
+                                received.service_names.insert(name);
+                            }
+                        }
+                        for scope in resource.scope_logs {
+                            received.records.extend(scope.log_records);
+                        }
+                    }
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        ExportLogsServiceResponse::default().encode_to_vec(),
+                    )
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    /// The collector goes away: its port refuses connections.
+    async fn stop(&self) {
+        let task = self.task.lock().unwrap().take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// And comes back on the same port.
+    async fn restart(&self) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("the port is free again");
+        self.serve(listener);
+    }
+
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().records.len()
+    }
+}
+
+fn attribute<'a>(record: &'a LogRecord, key: &str) -> Option<&'a any_value::Value> {
+    record
+        .attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.as_ref()?.value.as_ref())
+}
+
+fn text<'a>(record: &'a LogRecord, key: &str) -> Option<&'a str> {
+    match attribute(record, key)? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+async fn one_request(svc: &mcp_auth_audit::AuditLayer, i: usize, traceparent: Option<&str>) -> u16 {
+    use tower::Layer as _;
+    let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async move {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    });
+    let mut request = Request::post("/mcp").header("x-request-id", format!("req-{i}"));
+    if let Some(tp) = traceparent {
+        request = request.header("traceparent", tp);
+    }
+    let response = svc
+        .layer(inner)
+        .oneshot(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let _ = response.into_body().collect().await;
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_of_a_run_arrives_through_a_collector_outage() {
+    const REQUESTS: usize = 10_000;
+    let receiver = Arc::new(Receiver::start().await);
+    let sink = OtlpSink::new(&format!("http://{}", receiver.addr))
+        .unwrap()
+        .service_name("otlp-test");
+    let stats = sink.stats();
+    let auditor = Auditor::builder()
+        .sink(sink)
+        .capacity(256)
+        .overflow(Overflow::Wait)
+        .start();
+    let layer = auditor.layer();
+
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut comeback = None;
+    for i in 0..REQUESTS {
+        if i == REQUESTS / 3 {
+            receiver.stop().await;
+            // The collector comes back once the sink has felt the outage a few times; until
+            // then the writer waits, the queue fills, and requests wait for room.
+            let (receiver, stats) = (receiver.clone(), stats.clone());
+            comeback = Some(tokio::spawn(async move {
+                while stats.retries() < 3 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                receiver.restart().await;
+            }));
+        }
+        let tp = (i == 7).then_some(traceparent);
+        assert_eq!(one_request(&layer, i, tp).await, 200);
+    }
+    comeback.unwrap().await.unwrap();
+    let shutdown = auditor.clone();
+    tokio::task::spawn_blocking(move || shutdown.shutdown())
+        .await
+        .unwrap();
+
+    let received = receiver.received.lock().unwrap();
+    let ids: HashSet<&str> = received
+        .records
+        .iter()
+        .filter(|r| text(r, "kind") == Some("request"))
+        .filter_map(|r| text(r, "request_id"))
+        .collect();
+    assert_eq!(ids.len(), REQUESTS, "every request's event arrived");
+    assert_eq!(
+        received.records.len(),
+        REQUESTS,
+        "each once, nothing dropped"
+    );
+    assert_eq!(auditor.dropped(), 0);
+    assert!(stats.retries() > 0, "the outage was felt and retried");
+    assert_eq!(stats.lost(), 0);
+    assert_eq!(stats.exported(), REQUESTS as u64);
+    assert!(received.service_names.contains("otlp-test"));
+
+    // The record's shape: schema, flattened fields, the event as JSON, the trace context.
+    let seventh = received
+        .records
+        .iter()
+        .find(|r| text(r, "request_id") == Some("req-7"))
+        .unwrap();
+    assert_eq!(text(seventh, "mcp_auth.schema"), Some("mcp-auth.audit/v1"));
+    assert_eq!(text(seventh, "http.method"), Some("POST"));
+    assert!(
+        matches!(
+            attribute(seventh, "http.status"),
+            Some(any_value::Value::IntValue(200))
+        ),
+        "{:?}",
+        attribute(seventh, "http.status")
+    );
+    assert_eq!(seventh.event_name, "mcp_auth.audit.request");
+    assert_eq!(
+        seventh.trace_id,
+        [
+            0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e,
+            0x47, 0x36
+        ]
+    );
+    assert_eq!(
+        seventh.span_id,
+        [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
+    );
+    match seventh.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(any_value::Value::StringValue(json)) => {
+            let event: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(event["request_id"], "req-7");
+            assert_eq!(
+                event["trace"]["trace_id"],
+                "4bf92f3577b34da6a3ce929d0e0e4736"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let other = received
+        .records
+        .iter()
+        .find(|r| text(r, "request_id") == Some("req-8"))
+        .unwrap();
+    assert!(
+        other.trace_id.is_empty(),
+        "no trace context without traceparent"
+    );
+    drop(received);
+    assert_eq!(receiver.count(), REQUESTS);
+}
