@@ -33,6 +33,9 @@ struct Inner {
     issuer: String,
     subject: String,
     client_id: Option<String>,
+    /// Set by an issuer's rules for telling client-credentials tokens apart; `None`: compare
+    /// the subject with the client id.
+    client_itself: Option<bool>,
     scopes: Scopes,
     audiences: Vec<String>,
     audience: Option<String>,
@@ -57,6 +60,7 @@ impl Principal {
             issuer: issuer.into(),
             subject: subject.into(),
             client_id: None,
+            client_itself: None,
             scopes: Scopes::empty(),
             audiences: Vec::new(),
             audience: None,
@@ -88,10 +92,16 @@ impl Principal {
     }
 
     /// True when the token acts for the client itself, with no end user behind it (the client
-    /// credentials grant): its subject is its own client id, as RFC 9068 §2.2 has it. Policies
-    /// that need a person, and audit, tell the two apart with this.
+    /// credentials grant). By default its subject is its own client id, as RFC 9068 §2.2 has
+    /// it; identity providers that write another subject into such tokens (Auth0
+    /// `<client>@clients`, Entra's service principal, Keycloak's service-account user) are
+    /// recognised by their issuer's profile, which sets this through
+    /// [`PrincipalBuilder::acts_for_itself`]. Policies that need a person, and audit, tell the
+    /// two apart with this.
     pub fn acts_for_itself(&self) -> bool {
-        self.0.client_id.as_deref() == Some(self.0.subject.as_str())
+        self.0
+            .client_itself
+            .unwrap_or_else(|| self.0.client_id.as_deref() == Some(self.0.subject.as_str()))
     }
 
     /// The granted scopes.
@@ -187,6 +197,13 @@ impl PrincipalBuilder {
     /// Sets the client id.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.0.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Says whether the token acts for the client itself (no end user), overriding the default
+    /// rule of [`Principal::acts_for_itself`].
+    pub fn acts_for_itself(mut self, itself: bool) -> Self {
+        self.0.client_itself = Some(itself);
         self
     }
 

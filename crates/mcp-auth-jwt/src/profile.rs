@@ -77,6 +77,39 @@ impl Profile {
         }
     }
 
+    /// Whether a token of this shape acts for its client itself (client credentials), not for a
+    /// user. Every provider's rule includes RFC 9068's (`sub` is the client id) and believes a
+    /// token that says `gty: client-credentials`; some write
+    /// another subject into such tokens and are recognised by what they do write: Auth0
+    /// `gty: client-credentials` (subject `<client>@clients`), Entra `idtyp: app` or a token
+    /// without `scp` whose `sub` is its `oid` (the service principal), Keycloak a
+    /// `preferred_username` of `service-account-<client>`.
+    pub fn acts_for_itself(
+        self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+        subject: &str,
+        client_id: Option<&str>,
+    ) -> bool {
+        let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+        // A token that says it came from the client-credentials grant is believed whatever the
+        // profile: counting it as a machine only ever grants less.
+        if client_id == Some(subject) || text("gty") == Some("client-credentials") {
+            return true;
+        }
+        match self {
+            Self::Auth0 => client_id.is_some_and(|c| subject.strip_suffix("@clients") == Some(c)),
+            Self::Entra | Self::EntraV1 => {
+                text("idtyp") == Some("app")
+                    || (!claims.contains_key("scp") && text("oid") == Some(subject))
+            }
+            Self::Keycloak => text("preferred_username").is_some_and(|user| {
+                user.strip_prefix("service-account-")
+                    .is_some_and(|rest| client_id.is_none_or(|c| rest.eq_ignore_ascii_case(c)))
+            }),
+            Self::Rfc9068 | Self::Okta | Self::Cognito => false,
+        }
+    }
+
     fn apply(self, config: IssuerConfig) -> IssuerConfig {
         let client = self.client_id_claims();
         let config = config.client_id_claims(client);
@@ -295,6 +328,7 @@ impl IssuerTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn vendor_constructors_name_the_documented_issuers() {
@@ -380,6 +414,96 @@ mod tests {
         }
         assert!(IssuerTemplate::parse("https://x/{tenantid}/{tenantid}").is_none());
         assert!(IssuerTemplate::parse("https://x/plain").is_none());
+    }
+
+    #[test]
+    fn client_credentials_tokens_are_recognised_per_provider() {
+        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let cases = [
+            // (profile, claims, sub, client, acts for itself)
+            (Profile::Rfc9068, json!({}), "svc", Some("svc"), true),
+            (Profile::Rfc9068, json!({}), "alice", Some("svc"), false),
+            (
+                Profile::Auth0,
+                json!({"gty": "client-credentials"}),
+                "abc@clients",
+                Some("abc"),
+                true,
+            ),
+            (Profile::Auth0, json!({}), "abc@clients", Some("abc"), true),
+            (Profile::Auth0, json!({}), "auth0|alice", Some("abc"), false),
+            (
+                Profile::Entra,
+                json!({"idtyp": "app"}),
+                "sp-oid",
+                Some("app-id"),
+                true,
+            ),
+            (
+                Profile::Entra,
+                json!({"oid": "sp-oid", "roles": ["Read"]}),
+                "sp-oid",
+                Some("app-id"),
+                true,
+            ),
+            (
+                Profile::Entra,
+                json!({"oid": "user-oid", "scp": "read"}),
+                "pairwise",
+                Some("app-id"),
+                false,
+            ),
+            (
+                Profile::Entra,
+                json!({"oid": "x", "scp": "read"}),
+                "x",
+                Some("app-id"),
+                false,
+            ),
+            (
+                Profile::Keycloak,
+                json!({"preferred_username": "service-account-svc"}),
+                "uuid",
+                Some("svc"),
+                true,
+            ),
+            (
+                Profile::Keycloak,
+                json!({"preferred_username": "service-account-other"}),
+                "uuid",
+                Some("svc"),
+                false,
+            ),
+            (
+                Profile::Keycloak,
+                json!({"preferred_username": "alice"}),
+                "uuid",
+                Some("svc"),
+                false,
+            ),
+            (Profile::Okta, json!({}), "svc", Some("svc"), true),
+            (
+                Profile::Okta,
+                json!({"gty": "client-credentials"}),
+                "alice@x",
+                Some("svc"),
+                true,
+            ),
+            (
+                Profile::Okta,
+                json!({"gty": "password"}),
+                "alice@x",
+                Some("svc"),
+                false,
+            ),
+        ];
+        for (profile, c, sub, client, want) in cases {
+            assert_eq!(
+                profile.acts_for_itself(&claims(c.clone()), sub, client),
+                want,
+                "{profile} {c} sub={sub}"
+            );
+        }
     }
 
     #[test]

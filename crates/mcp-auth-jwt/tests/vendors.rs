@@ -324,3 +324,37 @@ async fn okta_needs_its_audience_configured() {
     let e = refused(&strict, &idp.access_token().sign()).await;
     assert_eq!(e.reason(), "wrong_typ");
 }
+
+#[tokio::test]
+async fn each_vendors_client_credentials_tokens_act_for_the_client_itself() {
+    for vendor in Vendor::ALL {
+        let idp = VendorIssuer::start(vendor, RESOURCE).await;
+        let v = verifier(configured(&idp));
+        let user = with_tools_read(&idp, idp.access_token()).sign();
+        assert!(
+            !accepted(&v, &user).await.acts_for_itself(),
+            "{vendor:?}: a user's token"
+        );
+        // The vendor's own shape of a client-credentials token (as its documentation shows).
+        let machine = match vendor {
+            Vendor::Auth0 | Vendor::Auth0Rfc9068 => idp
+                .access_token()
+                .claim("sub", format!("{CLIENT_ID}@clients"))
+                .claim("gty", "client-credentials"),
+            Vendor::Entra | Vendor::EntraMultiTenant | Vendor::EntraV1 => idp
+                .access_token()
+                .claim("idtyp", "app")
+                .claim("roles", json!(["Notes.Read.All"])),
+            Vendor::Keycloak => idp
+                .access_token()
+                .claim("preferred_username", "service-account-mcp-client"),
+            Vendor::Okta | Vendor::Cognito => idp.access_token().claim("sub", CLIENT_ID),
+            other => panic!("no machine token for {other:?}"),
+        };
+        let machine = with_tools_read(&idp, machine).sign();
+        assert!(
+            accepted(&v, &machine).await.acts_for_itself(),
+            "{vendor:?}: a client-credentials token"
+        );
+    }
+}

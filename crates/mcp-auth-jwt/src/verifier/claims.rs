@@ -140,7 +140,11 @@ pub(crate) fn check(
     let binding = key_binding(&claims)?;
     let actor = claims.get("act").and_then(Actor::from_claim);
 
+    let itself = config
+        .profile
+        .acts_for_itself(&claims, &subject, client_id.as_deref());
     let mut builder = Principal::builder(issuer, subject, BearerToken::with_digest(token, digest))
+        .acts_for_itself(itself)
         .scopes(scopes)
         .audiences(auds)
         .roles(roles)
