@@ -23,10 +23,18 @@ const NAMED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
 /// 400 with JSON-RPC error `-32020` (`HeaderMismatch`): a header missing, undecodable, or
 /// different from the body.
 pub fn check_mirrored_headers(headers: &HeaderMap, mcp: &McpRequest) -> Result<(), AuthError> {
-    let version = match header(headers, "mcp-protocol-version") {
-        Ok(version) => version.unwrap_or_default(),
+    // The version is compared as sent (no `=?base64?` decoding: the server reads it raw).
+    let version = match raw_header(headers, "mcp-protocol-version") {
+        Ok(version) => version.unwrap_or_default().to_owned(),
         Err(why) => return Err(AuthError::header_mismatch(why, None)),
     };
+    if let Some(message) = mcp.messages().iter().find(|m| m.meta_is_malformed()) {
+        return Err(AuthError::header_mismatch(
+            "the body's `params._meta` is malformed (not an object, a protocol version that is not \
+             a string, or a key given twice)",
+            message.id().cloned(),
+        ));
+    }
     // The body's `_meta` names its version too; a body that claims a version with mirrored
     // headers under a header that names another (or none) would slip past the checks below.
     for message in mcp.messages() {
@@ -95,8 +103,9 @@ pub fn check_mirrored_headers(headers: &HeaderMap, mcp: &McpRequest) -> Result<(
     }
 }
 
-/// A mirrored header's value: plain visible ASCII, or `=?base64?…?=` for anything else.
-fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
+/// A header's one value, visible ASCII, without the optional whitespace around it (RFC 9110
+/// §5.5; hyper strips it when parsing, but a header set by an in-process caller may carry it).
+fn raw_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, String> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -104,12 +113,17 @@ fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
     if values.next().is_some() {
         return Err(format!("{name} is repeated"));
     }
-    // Optional whitespace around a field value is not part of it (RFC 9110 §5.5); hyper strips
-    // it when parsing, but a header set by an in-process caller may still carry it.
-    let text = value
+    value
         .to_str()
-        .map_err(|_| format!("{name} is not visible ASCII"))?
-        .trim_matches([' ', '\t']);
+        .map(|text| Some(text.trim_matches([' ', '\t'])))
+        .map_err(|_| format!("{name} is not visible ASCII"))
+}
+
+/// A mirrored header's value: plain visible ASCII, or `=?base64?…?=` for anything else.
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
+    let Some(text) = raw_header(headers, name)? else {
+        return Ok(None);
+    };
     match text
         .strip_prefix("=?base64?")
         .and_then(|t| t.strip_suffix("?="))
@@ -248,6 +262,34 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.status(), 400);
+        // A `_meta` that parsers could read differently is refused whatever the header says.
+        for body in [
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25","io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":20260728}}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":"2026-07-28"}}"#,
+        ] {
+            let error = ok(&[], body).unwrap_err();
+            assert_eq!(error.reason(), "header_mismatch", "{body}");
+            assert!(error.description().contains("_meta"), "{body}");
+        }
+        // Array params have no `_meta` to read.
+        assert!(
+            ok(
+                &[],
+                r#"{"jsonrpc":"2.0","id":3,"method":"x/y","params":[1,2]}"#
+            )
+            .is_ok()
+        );
+        // The version header is compared raw: an encoded form is not the version.
+        let encoded = format!("=?base64?{}?=", STANDARD.encode("2026-07-28"));
+        assert!(
+            ok(
+                &[("mcp-protocol-version", &encoded), method],
+                &call("2026-07-28")
+            )
+            .is_err()
+        );
         // Two old versions that differ are not this crate's business.
         assert!(
             ok(

@@ -45,7 +45,9 @@ pub struct McpMessage {
     method: Option<String>,
     id: Option<serde_json::Value>,
     target: Option<Target>,
-    protocol_version: Option<String>,
+    /// `Err` when `params._meta` is there but unreadable (not an object, a version that is not
+    /// a string, a key given twice).
+    protocol_version: Result<Option<String>, ()>,
 }
 
 /// What a JSON-RPC message is.
@@ -159,7 +161,7 @@ impl McpMessage {
                     method: None,
                     id,
                     target: None,
-                    protocol_version: None,
+                    protocol_version: Ok(None),
                 });
             }
             return Err(malformed(
@@ -167,7 +169,7 @@ impl McpMessage {
             ));
         };
         let target = target_of(&method, wire.params)?;
-        let protocol_version = wire.params.and_then(protocol_version_of);
+        let protocol_version = wire.params.map_or(Ok(None), protocol_version_of);
         let kind = if id.is_some() {
             MessageKind::Request
         } else {
@@ -206,7 +208,13 @@ impl McpMessage {
     /// `params._meta["io.modelcontextprotocol/protocolVersion"]` (2026-07-28 and later send it
     /// on every request).
     pub fn protocol_version(&self) -> Option<&str> {
-        self.protocol_version.as_deref()
+        self.protocol_version.as_ref().ok()?.as_deref()
+    }
+
+    /// True when `params._meta` is present but cannot be read the one way every reader would
+    /// (not an object, a version that is not a string, `_meta` or the version given twice).
+    pub fn meta_is_malformed(&self) -> bool {
+        self.protocol_version.is_err()
     }
 }
 
@@ -271,14 +279,18 @@ struct Meta<'a> {
     protocol_version: Option<Cow<'a, str>>,
 }
 
-/// The version in `params._meta`, if the params say one. Params of another shape name none: what
-/// is malformed beyond the fields this crate reads is for the server to refuse.
-fn protocol_version_of(params: &RawValue) -> Option<String> {
-    serde_json::from_str::<MetaParams<'_>>(params.get())
-        .ok()?
-        .meta?
-        .protocol_version
-        .map(Cow::into_owned)
+/// The version in `params._meta`, if the params say one. Params that are not an object (JSON-RPC
+/// allows arrays) name none; an object whose `_meta` cannot be read unambiguously is `Err`, since
+/// another parser might read a version there that this one did not.
+fn protocol_version_of(params: &RawValue) -> Result<Option<String>, ()> {
+    if !params.get().trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    let meta = serde_json::from_str::<MetaParams<'_>>(params.get()).map_err(|_| ())?;
+    Ok(meta
+        .meta
+        .and_then(|m| m.protocol_version)
+        .map(Cow::into_owned))
 }
 
 fn target_of(method: &str, params: Option<&RawValue>) -> Result<Option<Target>, AuthError> {
