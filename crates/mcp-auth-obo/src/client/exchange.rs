@@ -197,6 +197,11 @@ impl TokenExchangeClient {
                     })
             }
             Err(ExchangeError::InvalidRequest(_)) => None,
+            // About this server's proof, not the caller: the next request carries the nonce.
+            Err(ExchangeError::Refused {
+                code: OAuthErrorCode::Other(code),
+                ..
+            }) if code == "use_dpop_nonce" => None,
             Err(error) => {
                 let ttl = match error {
                     ExchangeError::Unavailable { retry_after, .. } => *retry_after,
@@ -243,13 +248,15 @@ impl TokenExchangeClient {
             let endpoint = self.resolve_token_endpoint().await?;
             let mut nonce_retried = false;
             loop {
-                let dpop = self.dpop_header(endpoint)?;
+                let (dpop, sent_nonce) = self.dpop_header(endpoint)?;
                 let answer = self.post(endpoint, subject, request, dpop).await?;
                 if let Some(key) = &inner.dpop_key {
                     let nonce = self.remember_dpop_nonce(&answer);
                     // RFC 9449 §8: a server that wants a nonce refuses with `use_dpop_nonce`
-                    // and sends one; the request is made again, once, with it.
-                    if nonce && !nonce_retried && asks_for_dpop_nonce(&answer) {
+                    // and sends one; the request is made again, once, with it (when it is not
+                    // the nonce this proof already carried).
+                    let fresh = nonce.is_some() && nonce != sent_nonce;
+                    if fresh && !nonce_retried && asks_for_dpop_nonce(&answer) {
                         nonce_retried = true;
                         tracing::debug!(
                             jkt = %key.thumbprint(),
@@ -345,18 +352,22 @@ impl TokenExchangeClient {
             .map_err(|e| ExchangeError::from_fetch(e, Duration::ZERO))
     }
 
-    /// A proof for a token request, with the endpoint's latest nonce; none without a key.
-    fn dpop_header(&self, endpoint: &str) -> Result<Option<HeaderValue>, ExchangeError> {
+    /// A proof for a token request, with the endpoint's latest nonce (also returned); none
+    /// without a key.
+    fn dpop_header(
+        &self,
+        endpoint: &str,
+    ) -> Result<(Option<HeaderValue>, Option<String>), ExchangeError> {
         let inner = &*self.inner;
         let Some(key) = &inner.dpop_key else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let nonce = inner
             .dpop_nonce
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        crate::dpop::proof(
+        let proof = crate::dpop::proof(
             key,
             "POST",
             endpoint,
@@ -364,28 +375,24 @@ impl TokenExchangeClient {
             nonce.as_deref(),
             (inner.clock)(),
         )
-        .map(Some)
-        .map_err(|e| ExchangeError::Misconfigured(e.to_string()))
+        .map_err(|e| ExchangeError::Misconfigured(e.to_string()))?;
+        Ok((Some(proof), nonce))
     }
 
-    /// Keeps the answer's `DPoP-Nonce` for the next proof; true when it carried a new one.
-    fn remember_dpop_nonce(&self, answer: &FetchResponse) -> bool {
-        let Some(nonce) = answer
+    /// Keeps the answer's `DPoP-Nonce` for the next proof, and returns it.
+    fn remember_dpop_nonce(&self, answer: &FetchResponse) -> Option<String> {
+        let nonce = answer
             .headers()
             .get("dpop-nonce")
             .and_then(|v| v.to_str().ok())
-            .filter(|n| !n.is_empty() && n.len() <= MAX_NONCE_BYTES)
-        else {
-            return false;
-        };
-        let mut kept = self
+            .filter(|n| !n.is_empty() && n.len() <= MAX_NONCE_BYTES)?
+            .to_owned();
+        *self
             .inner
             .dpop_nonce
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let new = kept.as_deref() != Some(nonce);
-        *kept = Some(nonce.to_owned());
-        new
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(nonce.clone());
+        Some(nonce)
     }
 }
 

@@ -238,3 +238,38 @@ fn keys_from_pem_have_their_public_half() {
     .unwrap();
     assert_eq!(open(proof.to_str().unwrap()).0, key.thumbprint());
 }
+
+#[tokio::test]
+async fn concurrent_exchanges_each_retry_with_the_nonce_they_did_not_carry() {
+    let mock = MockAs::start().await;
+    mock.script(|received, n| {
+        let (_, claims) = open(received.dpop.as_deref().unwrap());
+        match claims.get("nonce") {
+            Some(nonce) if nonce == "nonce-1" => dpop_token(n),
+            _ => nonce_please("nonce-1"),
+        }
+    });
+    let gate = mock.hold();
+    let clock = Clock::new();
+    let client = mock.client_builder(&clock).dpop_key(key()).build().unwrap();
+    let (alice, bob) = (
+        caller("alice-token", &clock, HOUR),
+        caller("bob-token", &clock, HOUR),
+    );
+    let request = || ExchangeRequest::audience("https://api.example");
+    let (a, b) = (client.clone(), client.clone());
+    let first = tokio::spawn(async move { a.get_token_on_behalf_of(&alice, request()).await });
+    let second = tokio::spawn(async move { b.get_token_on_behalf_of(&bob, request()).await });
+    // Both first attempts are in flight without a nonce before either answer arrives.
+    super::mock::eventually("two requests in flight", || mock.exchanges() == 2).await;
+    gate.add_permits(100);
+    assert!(
+        first.await.unwrap().is_ok(),
+        "alice's exchange retried with the nonce"
+    );
+    assert!(
+        second.await.unwrap().is_ok(),
+        "and bob's, though the nonce was known by then"
+    );
+    assert_eq!(mock.exchanges(), 4);
+}
