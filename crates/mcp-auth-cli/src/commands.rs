@@ -124,6 +124,14 @@ fn redis_down(error: mcp_auth_redis::Unavailable) -> Failure {
 fn registry(m: &ArgMatches) -> Result<Store, Failure> {
     let location = m.get_one::<String>("registry").expect("has a default");
     if !location.starts_with("redis://") {
+        if location.contains("://") {
+            // Never taken for a file: `revoke` would report a client "not approved" that is.
+            return Err(Failure::new(
+                USAGE,
+                "--registry: a file path or a redis:// URL (rediss:// and unix sockets are not \
+                 supported)",
+            ));
+        }
         return Ok(Store::File(Registry::open_or_empty(Path::new(location))?));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -387,6 +387,15 @@ async fn a_redis_registry_is_shared_and_an_outage_exits_3() {
     let run = mcp_auth(&["clients", "revoke", &id, "--registry", &url], &dir).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
 
+    // Another scheme is not a file name.
+    let run = mcp_auth(
+        &["clients", "list", "--registry", "rediss://:pw@cache:6380/"],
+        &dir,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("pw@"), "{}", run.stderr);
+
     redis.stop().await;
     let run = mcp_auth(&["clients", "list", "--registry", &url], &dir).await;
     assert_eq!(run.code, 3, "{}", run.stderr);

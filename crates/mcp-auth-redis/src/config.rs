@@ -22,7 +22,7 @@ use crate::{Redis, SecretKeys};
 /// "#).unwrap();
 /// assert_eq!(entry.key_prefix.as_deref(), Some("notes-mcp"));
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisEntry {
     /// `redis://[user:password@]host:port/db`. A password belongs in the environment: write
@@ -43,6 +43,19 @@ pub struct RedisEntry {
     /// open (rotation). Without it, exchanged tokens are not shared.
     #[serde(default)]
     pub exchange_keys_env: Option<String>,
+}
+
+impl std::fmt::Debug for RedisEntry {
+    /// The URL's credentials are hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEntry")
+            .field("url", &self.url.as_deref().map(crate::connection::redacted))
+            .field("url_env", &self.url_env)
+            .field("key_prefix", &self.key_prefix)
+            .field("call_timeout_ms", &self.call_timeout_ms)
+            .field("exchange_keys_env", &self.exchange_keys_env)
+            .finish()
+    }
 }
 
 impl RedisEntry {

@@ -122,13 +122,33 @@ impl fmt::Debug for Redis {
     }
 }
 
-/// Builds a [`Redis`] handle.
-#[derive(Debug)]
+/// Builds a [`Redis`] handle. Its `Debug` hides the URL's credentials.
 #[must_use]
 pub struct RedisBuilder {
     url: String,
     prefix: String,
     timeout: Duration,
+}
+
+impl fmt::Debug for RedisBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBuilder")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A Redis URL with its user and password replaced, for messages and `Debug`.
+pub(crate) fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => "<not a URL>".to_owned(),
+    }
 }
 
 impl RedisBuilder {
@@ -184,5 +204,20 @@ impl RedisBuilder {
                 address,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_debug_output() {
+        let builder = Redis::builder("redis://user:s3cret-pw@redis.internal:6379/0");
+        let printed = format!("{builder:?}");
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(printed.contains("redis.internal:6379"), "{printed}");
+        assert_eq!(redacted("redis://:pw@h:1/"), "redis://***@h:1/");
+        assert_eq!(redacted("redis://h:1/"), "redis://h:1/");
     }
 }

@@ -56,8 +56,8 @@ pub fn policy() -> ScopePolicy {
         .expect("valid policy")
 }
 
-/// How to run the server.
-#[derive(Clone, Debug)]
+/// How to run the server. Its `Debug` shows no secret.
+#[derive(Clone)]
 pub struct Options {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -130,6 +130,29 @@ impl IdpOptions {
             ..IssuerEntry::for_issuer(issuer)
         }
         .into_config()
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |present: bool| if present { "<set>" } else { "<none>" };
+        f.debug_struct("Options")
+            .field("listen", &self.listen)
+            .field("resource", &self.resource)
+            .field("issuer", &self.issuer)
+            .field(
+                "exchange_client",
+                &self.exchange_client.as_ref().map(|(id, _)| id),
+            )
+            .field("exchange_dpop_key", &self.exchange_dpop_key)
+            .field("redis", &set(self.redis.is_some()))
+            .field("exchange_keys", &set(self.exchange_keys.is_some()))
+            .field("otlp", &self.otlp)
+            .field("audit_file", &self.audit_file)
+            .field("config", &self.config)
+            .field("ca_file", &self.ca_file)
+            .field("idp", &self.idp)
+            .finish()
     }
 }
 
