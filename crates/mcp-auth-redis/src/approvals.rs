@@ -9,6 +9,10 @@ use crate::connection::{Redis, Unavailable};
 
 /// Longest pause between two attempts to reach Redis again while it is away.
 const MAX_RETRY: Duration = Duration::from_secs(2);
+/// How often a follower reloads even without an announcement: a subscription on a connection
+/// that died silently (a NAT forgetting it) is found out within this, and a follower whose
+/// registry was dropped stops within it.
+const RESYNC: Duration = Duration::from_secs(10);
 
 /// The operator's approved Client ID Metadata Document clients, kept in Redis so that every
 /// replica sees an approval or a revocation at once.
@@ -33,12 +37,25 @@ const MAX_RETRY: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct RedisRegistry {
     redis: Redis,
+    resync: Duration,
 }
 
 impl RedisRegistry {
     /// The registry on `redis`.
     pub fn new(redis: Redis) -> Self {
-        Self { redis }
+        Self {
+            redis,
+            resync: RESYNC,
+        }
+    }
+
+    /// How often a follower reloads the approvals even without an announcement (10 s by
+    /// default): the bound on how long a subscription that died silently goes unnoticed, and
+    /// on how long a follower outlives its registry.
+    #[must_use]
+    pub fn resync(mut self, every: Duration) -> Self {
+        self.resync = every.max(Duration::from_millis(10));
+        self
     }
 
     fn hash(&self) -> String {
@@ -143,7 +160,7 @@ impl RedisRegistry {
         let mut retry = Duration::from_millis(100);
         let mut was_up = true;
         while feed.is_live() {
-            match self.subscribe_and_follow(&feed).await {
+            match self.subscribe_and_follow(&feed, &mut was_up).await {
                 Ok(()) => return, // the registry is gone
                 Err(e) => {
                     if was_up {
@@ -160,9 +177,13 @@ impl RedisRegistry {
         }
     }
 
-    /// Subscribes, loads, then reloads on every announcement; returns `Ok` when the registry
-    /// is gone, an error when the subscription is lost.
-    async fn subscribe_and_follow(&self, feed: &RegistryFeed) -> Result<(), Unavailable> {
+    /// Subscribes, loads, then reloads on every announcement and every [`RESYNC`]; returns `Ok`
+    /// when the registry is gone, an error when the subscription or a reload fails.
+    async fn subscribe_and_follow(
+        &self,
+        feed: &RegistryFeed,
+        was_up: &mut bool,
+    ) -> Result<(), Unavailable> {
         let timeout = self.redis.timeout();
         let lost = |what: &str| Unavailable(format!("{} {what}", self.redis.address()));
         let mut pubsub = tokio::time::timeout(timeout, self.redis.client().get_async_pubsub())
@@ -175,18 +196,30 @@ impl RedisRegistry {
             .map_err(|e| lost(&format!("refused the subscription: {:?}", e.kind())))?;
         // Subscribed first, loaded second: no change can fall between the two.
         self.load(feed).await?;
-        tracing::info!(location = %self.location(), "client approvals: following Redis");
+        if !*was_up {
+            tracing::info!(location = %self.location(), "client approvals: Redis is back; following it again");
+        }
+        *was_up = true;
         let mut messages = pubsub.into_on_message();
-        while let Some(_message) = messages.next().await {
+        let mut resync = tokio::time::interval(self.resync);
+        resync.tick().await; // the first tick is immediate
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    if message.is_none() {
+                        return Err(lost("closed the subscription"));
+                    }
+                }
+                _ = resync.tick() => {}
+            }
             if !feed.is_live() {
                 return Ok(());
             }
             if let Err(e) = self.load(feed).await {
-                tracing::warn!(error = %e, "client approvals: reloading after a change failed; retrying");
+                tracing::warn!(error = %e, "client approvals: reloading failed; subscribing again");
                 return Err(e);
             }
         }
-        Err(lost("closed the subscription"))
     }
 
     async fn load(&self, feed: &RegistryFeed) -> Result<(), Unavailable> {

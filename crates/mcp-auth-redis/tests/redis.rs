@@ -467,3 +467,24 @@ async fn fifty_concurrent_calls_over_two_replicas_make_one_exchange() {
         "one exchange across both replicas"
     );
 }
+
+#[tokio::test]
+async fn a_change_that_was_never_announced_is_picked_up_at_the_next_resync() {
+    use mcp_auth_cimd::Approval;
+    let server = RedisServer::start().await;
+    let replica = mcp_auth_redis::RedisRegistry::new(handle(&server))
+        .resync(Duration::from_millis(100))
+        .follow();
+    let app = client_info("https://app.example/client.json", "https://app.example/cb");
+    // Written straight into the hash, with no message on the channel (as after a lost
+    // announcement).
+    let entry = serde_json::to_string(&mcp_auth_cimd::ApprovedClient::approving(&app)).unwrap();
+    server
+        .command(&["HSET", "mcp-auth:clients:approved", app.id(), &entry])
+        .await;
+    eventually("the replica resyncs", || {
+        let approved = replica.approval(app.id(), app.digest()) == Approval::Approved;
+        async move { approved.then_some(()) }
+    })
+    .await;
+}
