@@ -47,7 +47,15 @@ pub struct RedisExchangeStore {
     keys: SecretKeys,
     local: MemoryStore,
     dpop_key: Option<PrivateKey>,
+    /// The value of each claim this process holds: only its owner deletes a claim.
+    claims: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
+
+/// Claims held at once at most (more are dropped from memory and simply expire in Redis).
+const MAX_CLAIMS: usize = 10_000;
+
+/// Deletes the claim only if it still holds this process's value.
+const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 impl RedisExchangeStore {
     /// A store on `redis` sealing with `keys`, with a local cache of 10,000 entries.
@@ -57,6 +65,7 @@ impl RedisExchangeStore {
             keys,
             local: MemoryStore::new(10_000),
             dpop_key: None,
+            claims: std::sync::Mutex::default(),
         }
     }
 
@@ -153,14 +162,26 @@ impl ExchangeStore for RedisExchangeStore {
     fn claim<'a>(&'a self, key: &'a ExchangeKey, ttl: Duration) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
             let name = self.redis.key("obo-claim", &Self::redis_key(key));
+            let mut owner = [0u8; 16];
+            if aws_lc_rs::rand::fill(&mut owner).is_err() {
+                return Claim::Granted;
+            }
+            let owner = URL_SAFE_NO_PAD.encode(owner);
             let mut cmd = redis::cmd("SET");
             cmd.arg(&name)
-                .arg(1)
+                .arg(&owner)
                 .arg("NX")
                 .arg("PX")
                 .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
             match self.redis.run::<Option<String>>(&cmd).await {
-                Ok(Some(_)) => Claim::Granted,
+                Ok(Some(_)) => {
+                    let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+                    if claims.len() >= MAX_CLAIMS {
+                        claims.clear();
+                    }
+                    claims.insert(name, owner);
+                    Claim::Granted
+                }
                 Ok(None) => Claim::Held,
                 Err(e) => {
                     tracing::warn!(error = %e, "exchanged-token store: cannot claim in Redis; exchanging here");
@@ -173,7 +194,17 @@ impl ExchangeStore for RedisExchangeStore {
     fn release<'a>(&'a self, key: &'a ExchangeKey) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let name = self.redis.key("obo-claim", &Self::redis_key(key));
-            let _ = self.redis.run::<()>(redis::cmd("DEL").arg(&name)).await;
+            let owner = self
+                .claims
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&name);
+            let Some(owner) = owner else {
+                return; // not ours (or granted while Redis was away)
+            };
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(RELEASE).arg(1).arg(&name).arg(owner);
+            let _ = self.redis.run::<i64>(&cmd).await;
         })
     }
 

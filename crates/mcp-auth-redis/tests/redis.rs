@@ -488,3 +488,28 @@ async fn a_change_that_was_never_announced_is_picked_up_at_the_next_resync() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn only_the_holder_gives_a_claim_up() {
+    use mcp_auth_obo::Claim;
+    let server = RedisServer::start().await;
+    let a = RedisExchangeStore::new(handle(&server), keys());
+    let b = RedisExchangeStore::new(handle(&server), keys());
+    let key = ExchangeKey::from_bytes([9; 32]);
+    let ttl = Duration::from_secs(30);
+    assert_eq!(a.claim(&key, ttl).await, Claim::Granted);
+    assert_eq!(b.claim(&key, ttl).await, Claim::Held);
+    let name = format!(
+        "mcp-auth:obo-claim:{}",
+        URL_SAFE_NO_PAD.encode(key.as_bytes())
+    );
+    b.release(&key).await;
+    assert_ne!(
+        server.command(&["EXISTS", &name]).await,
+        ":0\r\n",
+        "B cannot release A's claim"
+    );
+    a.release(&key).await;
+    assert_eq!(server.command(&["EXISTS", &name]).await, ":0\r\n");
+    assert_eq!(b.claim(&key, ttl).await, Claim::Granted);
+}

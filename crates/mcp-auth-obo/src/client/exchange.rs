@@ -19,6 +19,16 @@ use crate::token::{DPOP, ExchangedToken};
 /// How often a replica waiting for another's exchange looks in the store.
 const CLAIM_POLL: Duration = Duration::from_millis(20);
 
+/// What waiting for another replica's exchange came to.
+enum Awaited {
+    /// Its outcome is in the store.
+    Landed(Result<ExchangedToken, ExchangeError>),
+    /// It gave up its claim; this replica holds it now.
+    Claimed,
+    /// It did not finish in time; this replica exchanges without a claim.
+    TimedOut,
+}
+
 /// The outcome of one call, with whether it was answered without a request of its own.
 pub(crate) struct Outcome {
     pub(crate) result: Result<ExchangedToken, ExchangeError>,
@@ -121,15 +131,17 @@ impl TokenExchangeClient {
         }
         // Replicas sharing the store make one exchange between them: the one that claims the
         // key exchanges; the others wait a little for its outcome in the store.
-        match inner.store.claim(&key, inner.claim_wait * 2).await {
-            Claim::Held => {
-                if let Some(result) = self.await_claimed(&key).await {
+        let held = match inner.store.claim(&key, self.claim_ttl()).await {
+            Claim::Held => match self.await_claimed(&key).await {
+                Awaited::Landed(result) => {
                     return Landed {
                         result,
                         contacted: false,
                     };
                 }
-            }
+                Awaited::Claimed => true,
+                Awaited::TimedOut => false,
+            },
             Claim::Granted => {
                 // Another replica may have stored it between the lookup and the claim.
                 if let Some(result) = self.lookup(&key).await {
@@ -139,40 +151,51 @@ impl TokenExchangeClient {
                         contacted: false,
                     };
                 }
+                true
             }
-        }
+        };
         let result = self.send(subject, request).await;
         let landed = self.remember(subject, key, result).await;
-        inner.store.release(&key).await;
+        // Only a claim this replica holds is given up: one it waited out is another's.
+        if held {
+            inner.store.release(&key).await;
+        }
         landed
     }
 
-    /// Waits up to the claim wait for another replica's outcome to appear in the store; `None`
-    /// when it did not, or when the other replica gave its claim up without storing a token
-    /// (a failure stays in its own process): then this replica exchanges itself.
-    async fn await_claimed(
-        &self,
-        key: &ExchangeKey,
-    ) -> Option<Result<ExchangedToken, ExchangeError>> {
-        let deadline = tokio::time::Instant::now() + self.inner.claim_wait;
+    /// How long a claim lasts: well past the slowest exchange (two token requests, each
+    /// bounded by the fetch timeout, and discovery), so that it never lapses under the holder.
+    fn claim_ttl(&self) -> Duration {
+        self.inner
+            .claim_wait
+            .saturating_mul(2)
+            .max(Duration::from_secs(60))
+    }
+
+    /// Waits up to the claim wait for another replica's outcome to appear in the store. When the
+    /// other replica gives its claim up without storing a token (a failure stays in its own
+    /// process), this one claims the key and exchanges itself.
+    async fn await_claimed(&self, key: &ExchangeKey) -> Awaited {
+        let deadline = tokio::time::Instant::now()
+            .checked_add(self.inner.claim_wait)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
         loop {
             if let Some(result) = self.lookup(key).await {
-                return Some(result);
+                return Awaited::Landed(result);
             }
-            if self.inner.store.claim(key, self.inner.claim_wait * 2).await == Claim::Granted {
-                // Released without a token to share; it is this replica's to make now (and
-                // another replica may have stored one in between).
-                let stored = self.lookup(key).await;
-                if stored.is_some() {
+            if self.inner.store.claim(key, self.claim_ttl()).await == Claim::Granted {
+                // Another replica may have stored one in between.
+                if let Some(result) = self.lookup(key).await {
                     self.inner.store.release(key).await;
+                    return Awaited::Landed(result);
                 }
-                return stored;
+                return Awaited::Claimed;
             }
             if tokio::time::Instant::now() >= deadline {
                 tracing::debug!(
                     "token exchange: another replica's exchange did not land in time; exchanging here"
                 );
-                return None;
+                return Awaited::TimedOut;
             }
             tokio::time::sleep(CLAIM_POLL).await;
         }
