@@ -43,6 +43,12 @@ pub struct RedisEntry {
     /// open (rotation). Without it, exchanged tokens are not shared.
     #[serde(default)]
     pub exchange_keys_env: Option<String>,
+    /// The environment variable holding the DPoP nonce secret (base64, 32 bytes or more) that
+    /// replicas share, so that a nonce one issued is good on all (issuers with
+    /// `require_dpop_nonce`). Without it each replica has its own, and a client that moves to
+    /// another replica is asked for a new nonce once.
+    #[serde(default)]
+    pub dpop_nonce_secret_env: Option<String>,
 }
 
 impl std::fmt::Debug for RedisEntry {
@@ -54,6 +60,7 @@ impl std::fmt::Debug for RedisEntry {
             .field("key_prefix", &self.key_prefix)
             .field("call_timeout_ms", &self.call_timeout_ms)
             .field("exchange_keys_env", &self.exchange_keys_env)
+            .field("dpop_nonce_secret_env", &self.dpop_nonce_secret_env)
             .finish()
     }
 }
@@ -89,6 +96,31 @@ impl RedisEntry {
         builder
             .build()
             .map_err(|e| ConfigValueError::new("redis", e))
+    }
+
+    /// The shared DPoP nonce secret, if configured.
+    ///
+    /// # Errors
+    /// An unset variable, or a value that is not base64 of at least 32 bytes.
+    pub fn dpop_nonce_secret(&self) -> Result<Option<Vec<u8>>, ConfigValueError> {
+        let Some(var) = &self.dpop_nonce_secret_env else {
+            return Ok(None);
+        };
+        let key = "redis.dpop_nonce_secret_env";
+        let text = std::env::var(var).map_err(|_| {
+            ConfigValueError::new(key, format!("environment variable `{var}` is not set"))
+        })?;
+        let secret = STANDARD
+            .decode(text.trim())
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim().trim_end_matches('=')))
+            .map_err(|_| ConfigValueError::new(key, format!("`{var}` is not base64")))?;
+        if secret.len() < 32 {
+            return Err(ConfigValueError::new(
+                key,
+                format!("`{var}` must hold at least 32 bytes"),
+            ));
+        }
+        Ok(Some(secret))
     }
 
     /// The keys that seal exchanged tokens, if configured.
@@ -164,6 +196,7 @@ mod tests {
             key_prefix: None,
             call_timeout_ms: None,
             exchange_keys_env: Some("MCP_AUTH_TEST_SURELY_UNSET".into()),
+            dpop_nonce_secret_env: Some("MCP_AUTH_TEST_SURELY_UNSET".into()),
         };
         assert!(entry(None, None).connect().is_err());
         let err = entry(None, Some("MCP_AUTH_TEST_SURELY_UNSET"))

@@ -152,12 +152,17 @@ impl McpAuthBuilder {
         self
     }
 
-    /// Adjusts the verifier beyond what this builder exposes (cache sizes, refresh interval).
+    /// Adjusts the verifier beyond what this builder exposes (cache sizes, refresh interval,
+    /// DPoP settings). Calls add up: each adjusts what the ones before it left (so a later call
+    /// does not undo the `[redis]` table's replay store unless it sets another).
     pub fn verifier(
         mut self,
         configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder + 'static,
     ) -> Self {
-        self.configure_verifier = Some(Box::new(configure));
+        self.configure_verifier = Some(match self.configure_verifier.take() {
+            Some(before) => Box::new(move |builder| configure(before(builder))),
+            None => Box::new(configure),
+        });
         self
     }
 

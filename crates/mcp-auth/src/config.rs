@@ -85,6 +85,8 @@ pub struct Config {
 struct Shared {
     #[cfg(feature = "redis")]
     redis: Option<(mcp_auth_redis::Redis, Option<mcp_auth_redis::SecretKeys>)>,
+    #[cfg(feature = "redis")]
+    nonce_secret: Option<Vec<u8>>,
 }
 
 impl Shared {
@@ -92,13 +94,18 @@ impl Shared {
         #[cfg(feature = "redis")] entry: Option<mcp_auth_redis::RedisEntry>,
     ) -> Result<Self, BuildError> {
         #[cfg(feature = "redis")]
-        let redis = match entry {
-            Some(entry) => Some((entry.connect()?, entry.exchange_keys()?)),
-            None => None,
+        let (redis, nonce_secret) = match entry {
+            Some(entry) => (
+                Some((entry.connect()?, entry.exchange_keys()?)),
+                entry.dpop_nonce_secret()?,
+            ),
+            None => (None, None),
         };
         Ok(Self {
             #[cfg(feature = "redis")]
             redis,
+            #[cfg(feature = "redis")]
+            nonce_secret,
         })
     }
 
@@ -106,10 +113,12 @@ impl Shared {
     fn configure_verifier(&self, builder: McpAuthBuilder) -> McpAuthBuilder {
         #[cfg(feature = "redis")]
         if let Some((redis, _)) = &self.redis {
-            let store = mcp_auth_redis::RedisReplayStore::new(redis.clone());
-            return builder.verifier(move |verifier| {
-                verifier.dpop(mcp_auth_jwt::DpopConfig::default().replay_store(store))
-            });
+            let mut dpop = mcp_auth_jwt::DpopConfig::default()
+                .replay_store(mcp_auth_redis::RedisReplayStore::new(redis.clone()));
+            if let Some(secret) = &self.nonce_secret {
+                dpop = dpop.nonce_secret(secret);
+            }
+            return builder.verifier(move |verifier| verifier.dpop(dpop));
         }
         builder
     }

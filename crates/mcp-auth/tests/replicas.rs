@@ -53,7 +53,14 @@ async fn a_redis_table_shares_dpop_proofs_between_replicas_built_from_one_file()
         base(&issuer),
         redis.url()
     );
-    let replica = || McpAuth::from_toml(&toml).unwrap().build().unwrap();
+    // A later adjustment of the verifier keeps the file's replay store.
+    let replica = || {
+        McpAuth::from_toml(&toml)
+            .unwrap()
+            .verifier(|v| v.token_cache_capacity(1_000))
+            .build()
+            .unwrap()
+    };
     let (a, b) = (replica(), replica());
     let key = mcp_auth_testing::SigningKey::generate(mcp_auth::jwt::Algorithm::ES256, "client");
     let token = issuer
