@@ -32,7 +32,9 @@ const MAX_BATCH: usize = 512;
 /// [`Overflow`](crate::Overflow) policy decides what requests do meanwhile (wait, or be counted
 /// as dropped, and reported in a `dropped` event once the collector is back). A batch is given
 /// up only after [`give_up_after`](OtlpSink::give_up_after) of failures (counted in
-/// [`OtlpStats::lost`]), or when the collector refuses it as malformed.
+/// [`OtlpStats::lost`]), or when the collector refuses the data itself (400, 415, 422); a batch
+/// too large (413) is sent again in halves, and 401, 403, 404 or 408 are waited out like an
+/// outage.
 ///
 /// ```no_run
 /// use mcp_auth_audit::{Auditor, OtlpSink, Overflow};
@@ -147,8 +149,13 @@ impl OtlpSink {
             return;
         }
         let records = std::mem::take(&mut self.batch);
+        self.export_records(records);
+    }
+
+    /// Sends `records`; a batch the collector finds too large is sent again in halves.
+    fn export_records(&mut self, records: Vec<LogRecord>) {
         let count = records.len() as u64;
-        let body = self.request(records).encode_to_vec();
+        let body = self.request(records.clone()).encode_to_vec();
         let started = Instant::now();
         let mut delay = Duration::from_millis(100);
         loop {
@@ -157,10 +164,25 @@ impl OtlpSink {
                     self.stats.exported.fetch_add(count, Ordering::Relaxed);
                     return;
                 }
+                Attempt::TooLarge if records.len() > 1 => {
+                    let mut first = records;
+                    let second = first.split_off(first.len() / 2);
+                    self.export_records(first);
+                    self.export_records(second);
+                    return;
+                }
+                Attempt::TooLarge => {
+                    tracing::error!(
+                        count,
+                        "OTLP collector refused one audit record as too large; it is lost"
+                    );
+                    self.stats.lost.fetch_add(count, Ordering::Relaxed);
+                    return;
+                }
                 Attempt::Refused(status) => {
                     tracing::error!(
-                        status,
                         count,
+                        status,
                         "OTLP collector refused audit records as malformed; they are lost"
                     );
                     self.stats.lost.fetch_add(count, Ordering::Relaxed);
@@ -206,11 +228,13 @@ impl OtlpSink {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok())
             .map(Duration::from_secs);
-        // OTLP/HTTP: 2xx delivered; 429, 502, 503, 504 retryable; other 4xx not.
+        // OTLP/HTTP names 429, 502, 503 and 504 retryable. A collector whose credentials
+        // lapsed or that sits at another path (401, 403, 404, 408) is an outage to wait out,
+        // not a verdict on the records; only a refusal of the data itself loses them.
         match status {
             200..=299 => Attempt::Delivered,
-            429 | 502 | 503 | 504 => Attempt::Failed(format!("HTTP {status}"), retry_after),
-            400..=499 => Attempt::Refused(status),
+            413 => Attempt::TooLarge,
+            400 | 415 | 422 => Attempt::Refused(status),
             _ => Attempt::Failed(format!("HTTP {status}"), retry_after),
         }
     }
@@ -239,6 +263,7 @@ impl OtlpSink {
 
 enum Attempt {
     Delivered,
+    TooLarge,
     Refused(u16),
     Failed(String, Option<Duration>),
 }

@@ -251,3 +251,77 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
     drop(received);
     assert_eq!(receiver.count(), REQUESTS);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lapsed_credentials_are_waited_out_and_oversized_batches_halved() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const EVENTS: usize = 300;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(Vec::<String>::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let too_large = Arc::new(AtomicUsize::new(0));
+    let (store, count, large) = (received.clone(), calls.clone(), too_large.clone());
+    let app = axum::Router::new().route(
+        "/v1/logs",
+        axum::routing::post(move |body: Bytes| {
+            let (store, count, large) = (store.clone(), count.clone(), large.clone());
+            async move {
+                // The first two exports meet lapsed credentials; batches over 20 records are
+                // too large for this collector.
+                if count.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return (http::StatusCode::UNAUTHORIZED, Vec::new());
+                }
+                let request = ExportLogsServiceRequest::decode(body).unwrap();
+                let records: Vec<LogRecord> = request
+                    .resource_logs
+                    .into_iter()
+                    .flat_map(|r| r.scope_logs)
+                    .flat_map(|s| s.log_records)
+                    .collect();
+                if records.len() > 20 {
+                    large.fetch_add(1, Ordering::SeqCst);
+                    return (http::StatusCode::PAYLOAD_TOO_LARGE, Vec::new());
+                }
+                let mut store = store.lock().unwrap();
+                store.extend(
+                    records
+                        .iter()
+                        .filter_map(|r| text(r, "request_id").map(str::to_owned)),
+                );
+                (
+                    http::StatusCode::OK,
+                    ExportLogsServiceResponse::default().encode_to_vec(),
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let sink = OtlpSink::new(&format!("http://{addr}/v1/logs")).unwrap();
+    let stats = sink.stats();
+    // A queue larger than the run: the writer meets one batch of every event at shutdown.
+    let auditor = Auditor::builder()
+        .sink(sink)
+        .capacity(1024)
+        .overflow(Overflow::Wait)
+        .start();
+    let layer = auditor.layer();
+    for i in 0..EVENTS {
+        assert_eq!(one_request(&layer, i, None).await, 200);
+    }
+    let shutdown = auditor.clone();
+    tokio::task::spawn_blocking(move || shutdown.shutdown())
+        .await
+        .unwrap();
+    let received = received.lock().unwrap();
+    let ids: HashSet<&String> = received.iter().collect();
+    assert_eq!(ids.len(), EVENTS, "every event arrived");
+    assert_eq!(stats.lost(), 0);
+    assert!(stats.retries() >= 2, "401 was waited out");
+    assert!(
+        too_large.load(Ordering::SeqCst) > 0,
+        "a batch was too large and was halved"
+    );
+}
