@@ -79,7 +79,9 @@ impl RedisExchangeStore {
     /// The DPoP key of the token-exchange client
     /// ([`TokenExchangeClientBuilder::dpop_key`](mcp_auth_obo::TokenExchangeClientBuilder::dpop_key)):
     /// tokens bound to it that another replica wrote are bound to it again when read. Without
-    /// it, a DPoP-bound token read from Redis is ignored (exchanged again here).
+    /// it, a DPoP-bound token read from Redis is ignored (exchanged again here). It must be the
+    /// client's own key: a token bound to one key and sent with proofs by another is refused
+    /// downstream (the entries' names already keep replicas with different keys apart).
     #[must_use]
     pub fn dpop_key(mut self, key: PrivateKey) -> Self {
         self.dpop_key = Some(key);
