@@ -288,28 +288,42 @@ fn ec_jwk() -> String {
     .to_string()
 }
 
-#[tokio::test]
-async fn two_exchanging_replicas_make_one_exchange() {
-    let server = RedisServer::start().await;
+/// An issuer that exchanges tokens for `mcp-server` toward `https://api.example`.
+async fn exchanging_issuer() -> MockIssuer {
     let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
     issuer.allow_exchange_client("mcp-server", "server-secret");
     issuer.allow_exchange_target("https://api.example", &["api:read"]);
-    let replica = || {
-        TokenExchangeClient::builder(ClientAuth::client_secret_basic(
-            "mcp-server",
-            "server-secret",
-        ))
-        .token_endpoint(issuer.token_endpoint())
-        .fetch_policy(mcp_auth_fetch::FetchPolicy::default().allow_loopback(true))
-        .store(RedisExchangeStore::new(handle(&server), keys()))
-        .build()
-        .unwrap()
-    };
-    let (a, b) = (replica(), replica());
+    issuer
+}
+
+/// One replica's token-exchange client, its tokens shared through `server`.
+fn exchange_replica(issuer: &MockIssuer, server: &RedisServer) -> TokenExchangeClient {
+    TokenExchangeClient::builder(ClientAuth::client_secret_basic(
+        "mcp-server",
+        "server-secret",
+    ))
+    .token_endpoint(issuer.token_endpoint())
+    .fetch_policy(mcp_auth_fetch::FetchPolicy::default().allow_loopback(true))
+    .store(RedisExchangeStore::new(handle(server), keys()))
+    .build()
+    .unwrap()
+}
+
+/// Alice, calling with a token of `issuer` for an hour.
+fn alice(issuer: &MockIssuer) -> Principal {
     let subject = issuer.token().subject("alice").sign();
-    let caller = Principal::builder(issuer.issuer(), "alice", BearerToken::new(subject))
+    Principal::builder(issuer.issuer(), "alice", BearerToken::new(subject))
         .expires_at(unix_now() + 3600)
-        .build();
+        .build()
+}
+
+#[tokio::test]
+async fn two_exchanging_replicas_make_one_exchange() {
+    let server = RedisServer::start().await;
+    let issuer = exchanging_issuer().await;
+    let replica = || exchange_replica(&issuer, &server);
+    let (a, b) = (replica(), replica());
+    let caller = alice(&issuer);
     let request = || ExchangeRequest::audience("https://api.example").scope("api:read");
     let first = bounded("exchange", a.get_token_on_behalf_of(&caller, request()))
         .await
@@ -423,25 +437,10 @@ async fn approvals_reach_every_replica_and_outlive_an_outage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_calls_over_two_replicas_make_one_exchange() {
     let server = RedisServer::start().await;
-    let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
-    issuer.allow_exchange_client("mcp-server", "server-secret");
-    issuer.allow_exchange_target("https://api.example", &["api:read"]);
-    let replica = || {
-        TokenExchangeClient::builder(ClientAuth::client_secret_basic(
-            "mcp-server",
-            "server-secret",
-        ))
-        .token_endpoint(issuer.token_endpoint())
-        .fetch_policy(mcp_auth_fetch::FetchPolicy::default().allow_loopback(true))
-        .store(RedisExchangeStore::new(handle(&server), keys()))
-        .build()
-        .unwrap()
-    };
+    let issuer = exchanging_issuer().await;
+    let replica = || exchange_replica(&issuer, &server);
     let replicas = [replica(), replica()];
-    let subject = issuer.token().subject("alice").sign();
-    let caller = Principal::builder(issuer.issuer(), "alice", BearerToken::new(subject))
-        .expires_at(unix_now() + 3600)
-        .build();
+    let caller = alice(&issuer);
     let calls = (0..50).map(|i| {
         let client = replicas[i % 2].clone();
         let caller = caller.clone();
