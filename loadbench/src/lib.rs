@@ -62,11 +62,15 @@ pub enum Config {
     /// The full stack with DPoP-bound tokens: every request a fresh proof (a new signature to
     /// check, a new `jti` to remember), the token itself repeated.
     StackDpop,
+    /// The full stack as a replica sharing its state in Redis (a real `redis-server`): the
+    /// approvals followed from Redis, the DPoP replay store there; bearer requests, whose hot
+    /// path must not touch Redis.
+    StackRedis,
 }
 
 impl Config {
     /// Every configuration, in report order.
-    pub const ALL: [Config; 8] = [
+    pub const ALL: [Config; 9] = [
         Config::Bare,
         Config::Stack,
         Config::StackFirstSight,
@@ -75,6 +79,7 @@ impl Config {
         Config::BareRmcp,
         Config::StackRmcp,
         Config::StackDpop,
+        Config::StackRedis,
     ];
 
     /// The name used on the command line and in reports.
@@ -94,6 +99,7 @@ impl Config {
             Config::BareRmcp => "bare-rmcp",
             Config::StackRmcp => "stack-rmcp",
             Config::StackDpop => "stack-dpop",
+            Config::StackRedis => "stack-redis",
         }
     }
 
@@ -132,6 +138,11 @@ impl Config {
         !matches!(self, Config::Bare | Config::InspectOnly | Config::BareRmcp)
     }
 
+    /// Whether the server shares its state through Redis.
+    pub fn redis(self) -> bool {
+        self == Config::StackRedis
+    }
+
     /// Whether requests are DPoP presentations, each with a fresh proof.
     pub fn dpop(self) -> bool {
         self == Config::StackDpop
@@ -154,6 +165,7 @@ impl Config {
                 | Config::StackNoClients
                 | Config::StackRmcp
                 | Config::StackDpop
+                | Config::StackRedis
         )
     }
 
@@ -168,6 +180,7 @@ impl Config {
                 | Config::StackNoScopes
                 | Config::StackRmcp
                 | Config::StackDpop
+                | Config::StackRedis
         )
     }
 
@@ -181,6 +194,7 @@ impl Config {
                 | Config::StackNoScopes
                 | Config::StackRmcp
                 | Config::StackDpop
+                | Config::StackRedis
         )
     }
 }

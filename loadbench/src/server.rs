@@ -50,6 +50,8 @@ pub struct ServerOptions {
     pub refresh_interval: Option<Duration>,
     /// Count verified-token cache hits and misses in the handler (see [`ServerStats`]).
     pub observe_cache: bool,
+    /// The Redis the stack shares its state through (`stack-redis`).
+    pub redis: Option<String>,
 }
 
 /// Builds the configuration, binds, prints `listening ADDR` on stdout and serves until killed.
@@ -84,6 +86,7 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
         Config::Bare => Router::new().route_service(MCP_PATH, handler),
         Config::Stack
         | Config::StackDpop
+        | Config::StackRedis
         | Config::StackFirstSight
         | Config::StackNoAudit
         | Config::StackNoClients
@@ -227,10 +230,26 @@ fn stack(options: &ServerOptions, parts: Parts) -> Result<McpAuthLayer, BoxError
     if parts.scopes {
         builder = builder.scopes(policy);
     }
+    let redis = match &options.redis {
+        Some(url) => Some(mcp_auth::redis::Redis::builder(url.as_str()).build()?),
+        None => None,
+    };
+    if let Some(redis) = &redis {
+        let replay = mcp_auth::redis::RedisReplayStore::new(redis.clone());
+        builder =
+            builder.verifier(move |v| v.dpop(mcp_auth::DpopConfig::default().replay_store(replay)));
+    }
     if parts.clients {
         let clients = ClientResolver::builder().fetch_policy(fetch).build()?;
-        let client_policy =
-            ClientPolicy::any_valid_document().pre_registered(PreRegisteredClients::all());
+        let client_policy = match &redis {
+            // The approvals a replica follows from Redis (none approved here: the benchmark's
+            // client is pre-registered, and invalid documents are still refused).
+            Some(redis) => {
+                ClientPolicy::registry(mcp_auth::redis::RedisRegistry::new(redis.clone()).follow())
+            }
+            None => ClientPolicy::any_valid_document(),
+        }
+        .pre_registered(PreRegisteredClients::all());
         builder = builder.clients(clients, client_policy);
     }
     if parts.audit {

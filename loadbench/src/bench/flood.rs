@@ -92,6 +92,7 @@ pub(crate) async fn run(ctx: &Context, spec: FloodSpec) -> Result<FloodRecord, B
             token_cache: None,
             refresh_interval: spec.refresh_interval,
             observe_cache: false,
+            redis: None,
             wrapper: Vec::new(),
         },
     )

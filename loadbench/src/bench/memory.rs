@@ -78,6 +78,7 @@ pub(crate) async fn run(ctx: &Context) -> Result<MemoryRecord, BoxError> {
             token_cache: None,
             refresh_interval: None,
             observe_cache: false,
+            redis: None,
             wrapper: Vec::new(),
         },
     )

@@ -172,6 +172,8 @@ pub(crate) struct Context {
     pub(crate) flood_lua: PathBuf,
     pub(crate) tmp: PathBuf,
     pub(crate) wrk: WrkSettings,
+    /// The `redis-server` that `stack-redis` shares its state through.
+    pub(crate) redis: Option<std::sync::Arc<mcp_auth_testing::RedisServer>>,
 }
 
 /// Keys, tokens and scripts ready; the orchestrator pinned to the load core.
@@ -260,6 +262,15 @@ async fn prepare(options: &RunOptions) -> Result<Prepared, BoxError> {
     tokens::write_lines(&repeated_tokens, &repeated)?;
     tokens::write_lines(&first_sight_tokens, &pool[..options.first_sight_pool])?;
 
+    let redis = if options.configs.iter().any(|c| c.redis()) {
+        log("starting redis-server for stack-redis");
+        Some(std::sync::Arc::new(
+            mcp_auth_testing::RedisServer::start().await,
+        ))
+    } else {
+        None
+    };
+
     // From here on this process (and wrk) stay on the load core; servers get the other.
     let status = std::process::Command::new("taskset")
         .args([
@@ -287,6 +298,7 @@ async fn prepare(options: &RunOptions) -> Result<Prepared, BoxError> {
         flood_lua,
         tmp,
         wrk: options.wrk.clone(),
+        redis,
         options: options.clone(),
     };
     Ok(Prepared {

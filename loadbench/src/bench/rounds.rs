@@ -159,6 +159,7 @@ async fn measure(
         let (lua, args) = load(ctx, config, ctx.options.warmup, "warm-up")?;
         wrk::run(&ctx.wrk, &url, &lua, &args, ctx.options.warmup).await?;
         let (lua, args) = load(ctx, config, ctx.options.duration, "measured")?;
+        let redis_before = redis_commands(ctx, config).await;
         let before = server.stats(&ctx.client).await?;
         let switches_before = context_switches(server.pid)?;
         let core_before = core_ticks(SERVER_CORE)?;
@@ -168,6 +169,24 @@ async fn measure(
         let core_after = core_ticks(SERVER_CORE)?;
         let switches_after = context_switches(server.pid)?;
         let after = server.stats(&ctx.client).await?;
+        if let (Some(before), Some(after)) = (redis_before, redis_commands(ctx, config).await) {
+            // Redis's own counter includes the two INFO commands reading it.
+            let commands = after.saturating_sub(before).saturating_sub(1);
+            log(&format!(
+                "{} round {round}: {commands} Redis commands for {} requests",
+                config.name(),
+                wrk.requests
+            ));
+            if commands > 20 + wrk.requests / 1000 {
+                return Err(format!(
+                    "{} round {round}: {commands} Redis commands for {} requests: the hot path \
+                     touches Redis",
+                    config.name(),
+                    wrk.requests
+                )
+                .into());
+            }
+        }
         if wrk.errors.status > 0 || wrk.errors.socket() > 0 {
             return Err(format!(
                 "{} round {round}: {} non-2xx responses, {} socket errors",
@@ -258,6 +277,17 @@ async fn observe_cache(ctx: &Context, round: usize) -> Result<CacheObservation, 
     result
 }
 
+/// Commands the shared Redis has processed so far, for a configuration that uses it.
+async fn redis_commands(ctx: &Context, config: Config) -> Option<u64> {
+    if !config.redis() {
+        return None;
+    }
+    let info = ctx.redis.as_ref()?.command(&["INFO", "stats"]).await;
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 /// How the rounds start `config`: the stack audits into `audit_dir`; first sight gets the small
 /// cache.
 pub(crate) fn spec_for(ctx: &Context, config: Config, audit_dir: &Path) -> ServerSpec {
@@ -271,6 +301,10 @@ pub(crate) fn spec_for(ctx: &Context, config: Config, audit_dir: &Path) -> Serve
             .then_some(ctx.options.first_sight_cache),
         refresh_interval: None,
         observe_cache: false,
+        redis: config
+            .redis()
+            .then(|| ctx.redis.as_ref().map(|r| r.url()))
+            .flatten(),
         wrapper: Vec::new(),
     }
 }

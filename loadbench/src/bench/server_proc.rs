@@ -24,6 +24,8 @@ pub(crate) struct ServerSpec {
     pub(crate) token_cache: Option<usize>,
     pub(crate) refresh_interval: Option<Duration>,
     pub(crate) observe_cache: bool,
+    /// The Redis URL, for `stack-redis`.
+    pub(crate) redis: Option<String>,
     /// A command the server runs under (e.g. valgrind), between taskset and the binary.
     pub(crate) wrapper: Vec<String>,
 }
@@ -59,6 +61,9 @@ impl ServerProcess {
         }
         if spec.observe_cache {
             command.arg("--observe-cache");
+        }
+        if let Some(url) = &spec.redis {
+            command.args(["--redis", url]);
         }
         let mut child = command
             .stdin(Stdio::null())

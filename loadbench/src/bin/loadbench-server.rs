@@ -38,6 +38,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String
     let mut token_cache = None;
     let mut refresh_interval = None;
     let mut observe_cache = false;
+    let mut redis = None;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
@@ -63,6 +64,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String
                 refresh_interval = Some(Duration::from_millis(ms));
             }
             "--observe-cache" => observe_cache = true,
+            "--redis" => redis = Some(value()?),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -75,5 +77,6 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String
         token_cache,
         refresh_interval,
         observe_cache,
+        redis,
     })
 }
