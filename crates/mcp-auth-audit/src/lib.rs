@@ -51,6 +51,8 @@ mod file;
 pub mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "otlp")]
+mod otlp_metrics;
 mod queue;
 mod request_id;
 mod sink;

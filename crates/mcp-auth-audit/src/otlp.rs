@@ -19,7 +19,11 @@ use crate::{AuditEvent, AuditSink, EventKind, SCHEMA_ID};
 const MAX_BATCH: usize = 512;
 
 /// An [`AuditSink`] that exports events to an OpenTelemetry collector as log records
-/// (OTLP/HTTP, protobuf, `POST <endpoint>/v1/logs`).
+/// (OTLP/HTTP, protobuf, `POST <endpoint>/v1/logs`), and request metrics derived from them
+/// (`POST <endpoint>/v1/metrics`, every 10 s and at shutdown, cumulative): `mcp_auth.requests`
+/// and the `mcp_auth.request.duration` histogram (ms) by decision outcome, reason, MCP method and
+/// tool (at most 1,000 series; past that, method and tool read `_other`), `mcp_auth.exchanges`
+/// by outcome, and `mcp_auth.audit.dropped`.
 ///
 /// Each record carries the event's fields as attributes (nested fields as dotted names:
 /// `http.status`, `principal.subject`, `decision.reason`), the schema id `mcp-auth.audit/v1`,
@@ -47,6 +51,10 @@ const MAX_BATCH: usize = 512;
 /// ```
 pub struct OtlpSink {
     url: String,
+    metrics_url: String,
+    metrics: Option<crate::otlp_metrics::RequestMetrics>,
+    metrics_interval: Duration,
+    last_metrics: Instant,
     service_name: String,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
@@ -97,11 +105,8 @@ impl OtlpSink {
             return Err(OtlpError("the URL must be http or https".into()));
         }
         let trimmed = endpoint.trim_end_matches('/');
-        let url = if trimmed.ends_with("/v1/logs") {
-            trimmed.to_owned()
-        } else {
-            format!("{trimmed}/v1/logs")
-        };
+        let base = trimmed.strip_suffix("/v1/logs").unwrap_or(trimmed);
+        let (url, metrics_url) = (format!("{base}/v1/logs"), format!("{base}/v1/metrics"));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -113,6 +118,12 @@ impl OtlpSink {
             .map_err(|e| OtlpError(e.to_string()))?;
         Ok(Self {
             url,
+            metrics_url,
+            metrics: Some(crate::otlp_metrics::RequestMetrics::new(unix_nanos(
+                SystemTime::now(),
+            ))),
+            metrics_interval: Duration::from_secs(10),
+            last_metrics: Instant::now(),
             service_name: "mcp-auth".into(),
             client,
             runtime,
@@ -136,6 +147,53 @@ impl OtlpSink {
     pub fn give_up_after(mut self, limit: Duration) -> Self {
         self.give_up_after = limit;
         self
+    }
+
+    /// Exports no metrics (by default the sink also sends request metrics derived from the
+    /// events to `<endpoint>/v1/metrics`).
+    #[must_use]
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = None;
+        self
+    }
+
+    /// How often the metrics are exported (cumulative totals, so a failed export is made up
+    /// by the next one). Defaults to 10 s; they are also exported when the auditor shuts down.
+    #[must_use]
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+
+    /// Sends the metrics' totals once (no retry: the next export carries them again).
+    fn export_metrics(&mut self) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        self.last_metrics = Instant::now();
+        let body = metrics
+            .export(self.resource(), unix_nanos(SystemTime::now()))
+            .encode_to_vec();
+        let url = self.metrics_url.clone();
+        let sent = self.runtime.block_on(async {
+            self.client
+                .post(&url)
+                .header("content-type", "application/x-protobuf")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+        });
+        if !matches!(sent, Ok(true)) {
+            tracing::debug!("OTLP metrics export failed; the next one carries the totals");
+        }
+    }
+
+    fn resource(&self) -> Resource {
+        Resource {
+            attributes: vec![text("service.name", &self.service_name)],
+            ..Default::default()
+        }
     }
 
     /// The sink's counters (shared: keep a clone before handing the sink to the auditor).
@@ -242,10 +300,7 @@ impl OtlpSink {
     fn request(&self, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
         ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
-                resource: Some(Resource {
-                    attributes: vec![text("service.name", &self.service_name)],
-                    ..Default::default()
-                }),
+                resource: Some(self.resource()),
                 scope_logs: vec![ScopeLogs {
                     scope: Some(InstrumentationScope {
                         name: "mcp-auth.audit".into(),
@@ -270,6 +325,9 @@ enum Attempt {
 
 impl AuditSink for OtlpSink {
     fn write(&mut self, event: &AuditEvent) {
+        if let Some(metrics) = &mut self.metrics {
+            metrics.record(event);
+        }
         self.batch.push(record(event));
         if self.batch.len() >= MAX_BATCH {
             self.export();
@@ -278,7 +336,25 @@ impl AuditSink for OtlpSink {
 
     fn flush(&mut self) {
         self.export();
+        if self.last_metrics.elapsed() >= self.metrics_interval {
+            self.export_metrics();
+        }
     }
+}
+
+impl Drop for OtlpSink {
+    /// The last totals, when the auditor shuts down (on its writer thread; a sink dropped on
+    /// an async runtime's thread, never handed to an auditor, cannot block there and sends none).
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.export_metrics();
+        }
+    }
+}
+
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl std::fmt::Debug for OtlpSink {
@@ -341,7 +417,7 @@ fn kind_name(kind: EventKind) -> &'static str {
     }
 }
 
-fn text(key: &str, value: &str) -> KeyValue {
+pub(crate) fn text(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(AnyValue {

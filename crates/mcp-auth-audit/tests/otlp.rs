@@ -18,8 +18,10 @@ use mcp_auth_audit::{Auditor, OtlpSink, Overflow};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -29,6 +31,8 @@ use tower::ServiceExt;
 struct Received {
     records: Vec<LogRecord>,
     service_names: HashSet<String>,
+    /// The latest metrics export (cumulative totals).
+    metrics: Option<ExportMetricsServiceRequest>,
 }
 
 struct Receiver {
@@ -52,34 +56,48 @@ impl Receiver {
 
     fn serve(&self, listener: TcpListener) {
         let received = self.received.clone();
-        let app = axum::Router::new().route(
-            "/v1/logs",
-            axum::routing::post(move |headers: http::HeaderMap, body: Bytes| {
-                let received = received.clone();
-                async move {
-                    assert_eq!(headers["content-type"], "application/x-protobuf");
-                    let request = ExportLogsServiceRequest::decode(body).expect("valid OTLP");
-                    let mut received = received.lock().unwrap();
-                    for resource in request.resource_logs {
-                        for attribute in resource.resource.unwrap_or_default().attributes {
-                            if attribute.key == "service.name"
-                                && let Some(any_value::Value::StringValue(name)) =
-                                    attribute.value.and_then(|v| v.value)
-                            {
-                                received.service_names.insert(name);
+        let metrics_store = self.received.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/metrics",
+                axum::routing::post(move |body: Bytes| {
+                    let store = metrics_store.clone();
+                    async move {
+                        let request =
+                            ExportMetricsServiceRequest::decode(body).expect("valid OTLP");
+                        store.lock().unwrap().metrics = Some(request);
+                        http::StatusCode::OK
+                    }
+                }),
+            )
+            .route(
+                "/v1/logs",
+                axum::routing::post(move |headers: http::HeaderMap, body: Bytes| {
+                    let received = received.clone();
+                    async move {
+                        assert_eq!(headers["content-type"], "application/x-protobuf");
+                        let request = ExportLogsServiceRequest::decode(body).expect("valid OTLP");
+                        let mut received = received.lock().unwrap();
+                        for resource in request.resource_logs {
+                            for attribute in resource.resource.unwrap_or_default().attributes {
+                                if attribute.key == "service.name"
+                                    && let Some(any_value::Value::StringValue(name)) =
+                                        attribute.value.and_then(|v| v.value)
+                                {
+                                    received.service_names.insert(name);
+                                }
+                            }
+                            for scope in resource.scope_logs {
+                                received.records.extend(scope.log_records);
                             }
                         }
-                        for scope in resource.scope_logs {
-                            received.records.extend(scope.log_records);
-                        }
+                        (
+                            [("content-type", "application/x-protobuf")],
+                            ExportLogsServiceResponse::default().encode_to_vec(),
+                        )
                     }
-                    (
-                        [("content-type", "application/x-protobuf")],
-                        ExportLogsServiceResponse::default().encode_to_vec(),
-                    )
-                }
-            }),
-        );
+                }),
+            );
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -248,6 +266,46 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
         other.trace_id.is_empty(),
         "no trace context without traceparent"
     );
+
+    // The metrics' last export (at shutdown) counts every request, in the histogram too.
+    let metrics = received.metrics.as_ref().expect("metrics were exported");
+    let metrics: Vec<_> = metrics
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .collect();
+    let requests = metrics
+        .iter()
+        .find(|m| m.name == "mcp_auth.requests")
+        .unwrap();
+    let Some(metric::Data::Sum(sum)) = &requests.data else {
+        panic!("{requests:?}")
+    };
+    let total: i64 = sum
+        .data_points
+        .iter()
+        .map(|p| match p.value {
+            Some(number_data_point::Value::AsInt(n)) => n,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(total, REQUESTS as i64);
+    let durations = metrics
+        .iter()
+        .find(|m| m.name == "mcp_auth.request.duration")
+        .unwrap();
+    let Some(metric::Data::Histogram(histogram)) = &durations.data else {
+        panic!("{durations:?}")
+    };
+    let counted: u64 = histogram.data_points.iter().map(|p| p.count).sum();
+    assert_eq!(counted, REQUESTS as u64);
+    let buckets: u64 = histogram
+        .data_points
+        .iter()
+        .flat_map(|p| &p.bucket_counts)
+        .sum();
+    assert_eq!(buckets, REQUESTS as u64);
     drop(received);
     assert_eq!(receiver.count(), REQUESTS);
 }
