@@ -213,7 +213,9 @@ impl OtlpSink {
     /// Sends `records`; a batch the collector finds too large is sent again in halves.
     fn export_records(&mut self, records: Vec<LogRecord>) {
         let count = records.len() as u64;
-        let body = self.request(records.clone()).encode_to_vec();
+        let request = self.request(records);
+        // Shared by every attempt; the records stay in `request` in case they must be halved.
+        let body = bytes::Bytes::from(request.encode_to_vec());
         let started = Instant::now();
         let mut delay = Duration::from_millis(100);
         loop {
@@ -222,8 +224,13 @@ impl OtlpSink {
                     self.stats.exported.fetch_add(count, Ordering::Relaxed);
                     return;
                 }
-                Attempt::TooLarge if records.len() > 1 => {
-                    let mut first = records;
+                Attempt::TooLarge if count > 1 => {
+                    let mut first: Vec<LogRecord> = request
+                        .resource_logs
+                        .into_iter()
+                        .flat_map(|r| r.scope_logs)
+                        .flat_map(|s| s.log_records)
+                        .collect();
                     let second = first.split_off(first.len() / 2);
                     self.export_records(first);
                     self.export_records(second);
@@ -267,7 +274,7 @@ impl OtlpSink {
         }
     }
 
-    async fn post(&self, body: Vec<u8>) -> Attempt {
+    async fn post(&self, body: bytes::Bytes) -> Attempt {
         let response = self
             .client
             .post(&self.url)
