@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use opentelemetry::metrics::{ObservableCounter, ObservableGauge};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 
@@ -74,12 +75,54 @@ impl Drop for Waiting {
 pub(crate) struct Shared {
     sender: Sender<Message>,
     overflow: Overflow,
-    dropped_total: AtomicU64,
-    waited_total: AtomicU64,
+    dropped_total: Arc<AtomicU64>,
+    waited_total: Arc<AtomicU64>,
     dropped_unreported: Arc<AtomicU64>,
     closed: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub(crate) include_metadata: bool,
+    /// Read by the OpenTelemetry SDK when it collects; kept for the queue's lifetime.
+    _instruments: Instruments,
+}
+
+/// The queue's depth and losses, observed when the metrics are collected (nothing on the
+/// request path).
+#[derive(Debug)]
+struct Instruments {
+    _depth: ObservableGauge<u64>,
+    _dropped: ObservableCounter<u64>,
+    _waited: ObservableCounter<u64>,
+}
+
+impl Instruments {
+    fn new(sender: &Sender<Message>, dropped: &Arc<AtomicU64>, waited: &Arc<AtomicU64>) -> Self {
+        let meter = mcp_auth_core::telemetry::meter();
+        // Weak: the gauge must not keep the queue open after the auditor is gone.
+        let queue = sender.downgrade();
+        let (dropped, waited) = (dropped.clone(), waited.clone());
+        Self {
+            _depth: meter
+                .u64_observable_gauge("mcp_auth.audit.queue.depth")
+                .with_description("Requests whose events wait in the audit queue")
+                .with_callback(move |observer| {
+                    if let Some(queue) = queue.upgrade() {
+                        let depth = queue.max_capacity() - queue.capacity();
+                        observer.observe(depth as u64, &[]);
+                    }
+                })
+                .build(),
+            _dropped: meter
+                .u64_observable_counter("mcp_auth.audit.dropped")
+                .with_description("Audit events dropped because the queue was full or closed")
+                .with_callback(move |observer| observer.observe(dropped.load(Ordering::Relaxed), &[]))
+                .build(),
+            _waited: meter
+                .u64_observable_counter("mcp_auth.audit.waited")
+                .with_description("Requests that waited for room in the audit queue")
+                .with_callback(move |observer| observer.observe(waited.load(Ordering::Relaxed), &[]))
+                .build(),
+        }
+    }
 }
 
 impl Shared {
@@ -100,11 +143,13 @@ impl Shared {
             .name("mcp-auth-audit".into())
             .spawn(move || write_loop(receiver, sinks, writer_unreported))
             .expect("start the audit writer thread");
+        let (dropped_total, waited_total) = (Arc::default(), Arc::default());
         Self {
+            _instruments: Instruments::new(&sender, &dropped_total, &waited_total),
             sender,
             overflow,
-            dropped_total: AtomicU64::new(0),
-            waited_total: AtomicU64::new(0),
+            dropped_total,
+            waited_total,
             dropped_unreported: unreported,
             closed: AtomicBool::new(false),
             thread: Mutex::new(Some(thread)),

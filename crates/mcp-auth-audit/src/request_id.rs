@@ -1,10 +1,10 @@
 //! Request ids: the caller's, or the trace id of its `traceparent`, or a new one.
 
 use http::{HeaderMap, HeaderName};
+use mcp_auth_core::telemetry::TraceParent;
 
 // Names parsed once, not on every lookup.
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The id of a request, as recorded in its audit events; in the request extensions for
 /// handlers that want to log it too.
@@ -17,45 +17,17 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
     if let Some(id) = header_text(headers, &X_REQUEST_ID, 128) {
         return id;
     }
-    let trace = headers
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let mut parts = v.split('-');
-            let (_version, trace) = (parts.next()?, parts.next()?);
-            (trace.len() == 32
-                && trace.bytes().all(|b| b.is_ascii_hexdigit())
-                && trace != "0".repeat(32))
-            .then(|| trace.to_owned())
-        });
+    let trace = TraceParent::from_headers(headers).map(|p| p.trace_id().to_string());
     trace.unwrap_or_else(new_request_id)
 }
 
-/// The W3C trace context of a request (`traceparent`: version, a non-zero 32-hex-digit trace
-/// id, a non-zero 16-hex-digit parent span id, flags), for audit records exported to tracing
-/// backends. A malformed header is no trace context.
+/// The W3C trace context of a request (its `traceparent`), for audit records exported to
+/// tracing backends. A malformed header is no trace context.
 pub(crate) fn trace_context(headers: &HeaderMap) -> Option<crate::TraceInfo> {
-    let value = headers.get(&TRACEPARENT)?.to_str().ok()?;
-    let mut parts = value.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            && s.bytes().any(|b| b != b'0')
-    };
-    if version.len() != 2
-        || version == "ff"
-        || !hex(trace, 32)
-        || !hex(span, 16)
-        || flags.len() != 2
-    {
-        return None;
-    }
+    let parent = TraceParent::from_headers(headers)?;
     Some(crate::TraceInfo {
-        trace_id: trace.to_owned(),
-        span_id: span.to_owned(),
+        trace_id: parent.trace_id().to_string(),
+        span_id: parent.span_id().to_string(),
     })
 }
 

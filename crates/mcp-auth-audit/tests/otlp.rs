@@ -1,13 +1,11 @@
-//! The OTLP sink against an OTLP/HTTP receiver built here on the official protobuf definitions
-//! (`opentelemetry-proto`), as the OpenTelemetry Collector's `otlphttp` receiver behaves: `POST
-//! /v1/logs` with an `ExportLogsServiceRequest`, `200` with an `ExportLogsServiceResponse`, and
-//! `503` while it cannot accept (https://opentelemetry.io/docs/specs/otlp/#otlphttp-response).
-//! The receiver is stopped in the middle of a 10,000-request run and started again on the same
-//! port: every event arrives, once.
+//! The OTLP sink against `mcp_auth_testing::OtlpReceiver`, an OTLP/HTTP receiver on the official
+//! protobuf definitions (`opentelemetry-proto`) that behaves as the OpenTelemetry Collector's
+//! `otlphttp` receiver (https://opentelemetry.io/docs/specs/otlp/#otlphttp-response). It is
+//! stopped in the middle of a 10,000-request run and started again on the same port: every
+//! event arrives, once. A second collector, written here, answers 401 and 413 as collectors do.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,116 +13,16 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use mcp_auth_audit::{Auditor, OtlpSink, Overflow};
+use mcp_auth_testing::OtlpReceiver;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
-
-/// What the receiver was sent.
-#[derive(Default)]
-struct Received {
-    records: Vec<LogRecord>,
-    service_names: HashSet<String>,
-    /// The latest metrics export (cumulative totals).
-    metrics: Option<ExportMetricsServiceRequest>,
-}
-
-struct Receiver {
-    addr: SocketAddr,
-    received: Arc<Mutex<Received>>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let receiver = Self {
-            addr,
-            received: Arc::default(),
-            task: Mutex::new(None),
-        };
-        receiver.serve(listener);
-        receiver
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let received = self.received.clone();
-        let metrics_store = self.received.clone();
-        let app = axum::Router::new()
-            .route(
-                "/v1/metrics",
-                axum::routing::post(move |body: Bytes| {
-                    let store = metrics_store.clone();
-                    async move {
-                        let request =
-                            ExportMetricsServiceRequest::decode(body).expect("valid OTLP");
-                        store.lock().unwrap().metrics = Some(request);
-                        http::StatusCode::OK
-                    }
-                }),
-            )
-            .route(
-                "/v1/logs",
-                axum::routing::post(move |headers: http::HeaderMap, body: Bytes| {
-                    let received = received.clone();
-                    async move {
-                        assert_eq!(headers["content-type"], "application/x-protobuf");
-                        let request = ExportLogsServiceRequest::decode(body).expect("valid OTLP");
-                        let mut received = received.lock().unwrap();
-                        for resource in request.resource_logs {
-                            for attribute in resource.resource.unwrap_or_default().attributes {
-                                if attribute.key == "service.name"
-                                    && let Some(any_value::Value::StringValue(name)) =
-                                        attribute.value.and_then(|v| v.value)
-                                {
-                                    received.service_names.insert(name);
-                                }
-                            }
-                            for scope in resource.scope_logs {
-                                received.records.extend(scope.log_records);
-                            }
-                        }
-                        (
-                            [("content-type", "application/x-protobuf")],
-                            ExportLogsServiceResponse::default().encode_to_vec(),
-                        )
-                    }
-                }),
-            );
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        *self.task.lock().unwrap() = Some(task);
-    }
-
-    /// The collector goes away: its port refuses connections.
-    async fn stop(&self) {
-        let task = self.task.lock().unwrap().take();
-        if let Some(task) = task {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    /// And comes back on the same port.
-    async fn restart(&self) {
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("the port is free again");
-        self.serve(listener);
-    }
-
-    fn count(&self) -> usize {
-        self.received.lock().unwrap().records.len()
-    }
-}
 
 fn attribute<'a>(record: &'a LogRecord, key: &str) -> Option<&'a any_value::Value> {
     record
@@ -163,8 +61,8 @@ async fn one_request(svc: &mcp_auth_audit::AuditLayer, i: usize, traceparent: Op
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_of_a_run_arrives_through_a_collector_outage() {
     const REQUESTS: usize = 10_000;
-    let receiver = Arc::new(Receiver::start().await);
-    let sink = OtlpSink::new(&format!("http://{}", receiver.addr))
+    let receiver = Arc::new(OtlpReceiver::start().await);
+    let sink = OtlpSink::new(&receiver.endpoint())
         .unwrap()
         .service_name("otlp-test");
     let stats = sink.stats();
@@ -199,16 +97,16 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
         .await
         .unwrap();
 
-    let received = receiver.received.lock().unwrap();
+    let received = receiver.received();
     let ids: HashSet<&str> = received
-        .records
+        .logs
         .iter()
         .filter(|r| text(r, "kind") == Some("request"))
         .filter_map(|r| text(r, "request_id"))
         .collect();
     assert_eq!(ids.len(), REQUESTS, "every request's event arrived");
     assert_eq!(
-        received.records.len(),
+        received.logs.len(),
         REQUESTS,
         "each once, nothing dropped"
     );
@@ -220,7 +118,7 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
 
     // The record's shape: schema, flattened fields, the event as JSON, the trace context.
     let seventh = received
-        .records
+        .logs
         .iter()
         .find(|r| text(r, "request_id") == Some("req-7"))
         .unwrap();
@@ -258,7 +156,7 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
         other => panic!("{other:?}"),
     }
     let other = received
-        .records
+        .logs
         .iter()
         .find(|r| text(r, "request_id") == Some("req-8"))
         .unwrap();
@@ -268,17 +166,7 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
     );
 
     // The metrics' last export (at shutdown) counts every request, in the histogram too.
-    let metrics = received.metrics.as_ref().expect("metrics were exported");
-    let metrics: Vec<_> = metrics
-        .resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|s| &s.metrics)
-        .collect();
-    let requests = metrics
-        .iter()
-        .find(|m| m.name == "mcp_auth.requests")
-        .unwrap();
+    let requests = received.latest_metric("mcp_auth.requests").unwrap();
     let Some(metric::Data::Sum(sum)) = &requests.data else {
         panic!("{requests:?}")
     };
@@ -291,10 +179,7 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
         })
         .sum();
     assert_eq!(total, REQUESTS as i64);
-    let durations = metrics
-        .iter()
-        .find(|m| m.name == "mcp_auth.request.duration")
-        .unwrap();
+    let durations = received.latest_metric("mcp_auth.request.duration").unwrap();
     let Some(metric::Data::Histogram(histogram)) = &durations.data else {
         panic!("{durations:?}")
     };
@@ -306,8 +191,6 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
         .flat_map(|p| &p.bucket_counts)
         .sum();
     assert_eq!(buckets, REQUESTS as u64);
-    drop(received);
-    assert_eq!(receiver.count(), REQUESTS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

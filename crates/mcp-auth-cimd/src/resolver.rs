@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mcp_auth_fetch::{FetchError, FetchPolicy, Fetcher};
+use mcp_auth_core::telemetry::{self, lookup};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 use quick_cache::sync::Cache;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -56,6 +59,13 @@ struct Inner {
     max_freshness: Duration,
     default_freshness: Duration,
     clock: Clock,
+    telemetry: Telemetry,
+}
+
+/// The resolver's instruments, created when it is built.
+struct Telemetry {
+    lookups: Counter<u64>,
+    fetches: Counter<u64>,
 }
 
 #[derive(Clone)]
@@ -93,7 +103,17 @@ impl ClientResolver {
     }
 
     /// The cached client, if a fresh entry exists. Never fetches: the synchronous hot path.
+    /// Counted as a lookup of the `client_document` cache.
     pub fn cached(&self, client_id: &str) -> Option<ClientInfo> {
+        let found = self.fresh(client_id);
+        self.inner
+            .telemetry
+            .lookups
+            .add(1, &lookup("client_document", found.is_some()));
+        found
+    }
+
+    fn fresh(&self, client_id: &str) -> Option<ClientInfo> {
         let cached = self.inner.cache.get(client_id)?;
         ((self.inner.clock)() < cached.expires_at).then_some(cached.info)
     }
@@ -104,7 +124,7 @@ impl ClientResolver {
     /// # Errors
     /// See [`ResolveError`]; [`ResolveError::is_transient`] tells outages from refusals.
     pub async fn resolve(&self, client_id: &str) -> Result<ClientInfo, ResolveError> {
-        if let Some(info) = self.cached(client_id) {
+        if let Some(info) = self.fresh(client_id) {
             return Ok(info);
         }
         let url = self.check_url(client_id)?;
@@ -112,7 +132,7 @@ impl ClientResolver {
         let outcome = flight
             .get_or_init(|| async {
                 // A flight that finished between the cache check and joining left its result.
-                if let Some(info) = self.cached(client_id) {
+                if let Some(info) = self.fresh(client_id) {
                     return Ok(info);
                 }
                 let outcome = self.fetch(&url).await;
@@ -164,7 +184,30 @@ impl ClientResolver {
         self.lock_flights().len()
     }
 
+    /// Fetches and validates one document, counted and traced.
     async fn fetch(&self, url: &CimdUrl) -> Result<(ClientInfo, Duration), ResolveError> {
+        let span = telemetry::start_span(
+            "mcp_auth.client_document.fetch",
+            vec![KeyValue::new("client_id", url.as_str().to_owned())],
+        );
+        let outcome = self.fetch_uncounted(url).await;
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(e) if e.is_transient() => "unavailable",
+            Err(_) => "refused",
+        };
+        self.inner
+            .telemetry
+            .fetches
+            .add(1, &[KeyValue::new("outcome", label)]);
+        telemetry::end_span(span, &outcome);
+        outcome
+    }
+
+    async fn fetch_uncounted(
+        &self,
+        url: &CimdUrl,
+    ) -> Result<(ClientInfo, Duration), ResolveError> {
         let response = self
             .inner
             .fetcher
@@ -315,6 +358,7 @@ impl ClientResolverBuilder {
                 max_freshness: self.max_freshness,
                 default_freshness: self.default_freshness,
                 clock: self.clock.unwrap_or_else(|| Arc::new(Instant::now)),
+                telemetry: Telemetry::new(),
             }),
         })
     }
@@ -336,4 +380,19 @@ pub enum ResolverConfigError {
     /// The fetch policy is unusable.
     #[error("`fetch_policy`: {0}")]
     Fetch(#[from] FetchError),
+}
+
+impl Telemetry {
+    fn new() -> Self {
+        let meter = telemetry::meter();
+        Self {
+            lookups: telemetry::cache_lookups(&meter),
+            fetches: meter
+                .u64_counter("mcp_auth.client_document.fetches")
+                .with_description(
+                    "Client ID Metadata Document fetches, by outcome (ok, refused, unavailable)",
+                )
+                .build(),
+        }
+    }
 }

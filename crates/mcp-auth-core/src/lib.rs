@@ -51,6 +51,7 @@ pub mod record;
 mod reject;
 mod resource;
 mod scopes;
+pub mod telemetry;
 mod text;
 mod thumbprint;
 mod token;

@@ -44,6 +44,7 @@ mod introspection;
 mod jwks;
 pub mod layer;
 mod profile;
+mod telemetry;
 mod token;
 mod verifier;
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mcp_auth_core::record::{ExchangeSummary, RequestRecord};
+use mcp_auth_core::telemetry::{FutureExt as _, TraceParent};
 use mcp_auth_core::{AuthError, Principal};
 
 use crate::client::TokenExchangeClient;
@@ -28,6 +29,7 @@ pub struct OnBehalfOf {
     client: TokenExchangeClient,
     principal: Principal,
     state: Arc<HandleState>,
+    trace: Option<TraceParent>,
 }
 
 pub(crate) struct HandleState {
@@ -55,7 +57,15 @@ impl OnBehalfOf {
                 record,
                 denial: Mutex::new(None),
             }),
+            trace: None,
         }
+    }
+
+    /// Puts the spans of this handle's exchanges in the trace of the request it serves (the
+    /// layer passes the request's `traceparent`).
+    pub fn within_trace(mut self, parent: TraceParent) -> Self {
+        self.trace = Some(parent);
+        self
     }
 
     /// The handle in a request's extensions, if the layer put one there (it does for every
@@ -85,9 +95,13 @@ impl OnBehalfOf {
         request: ExchangeRequest,
     ) -> Result<ExchangedToken, ExchangeError> {
         let started = Instant::now();
+        let trace = self
+            .trace
+            .map_or_else(opentelemetry::Context::current, |p| p.context());
         let outcome = self
             .client
             .exchange((&self.principal).into(), &request)
+            .with_context(trace)
             .await;
         if let Some(record) = &self.state.record {
             let mut summary = ExchangeSummary::new(request.target(), request.scope.clone())

@@ -1,5 +1,7 @@
 //! The approved-clients registry on Redis: one approval, seen by every replica within a second.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -159,10 +161,24 @@ impl RedisRegistry {
     async fn feed(self, feed: RegistryFeed) {
         let mut retry = Duration::from_millis(100);
         let mut was_up = true;
+        let following = Arc::new(AtomicBool::new(false));
+        let _gauge = {
+            let following = following.clone();
+            mcp_auth_core::telemetry::meter()
+                .u64_observable_gauge("mcp_auth.redis.approvals.following")
+                .with_description(
+                    "1 while client approvals follow Redis, 0 while the last known copy serves",
+                )
+                .with_callback(move |observer| {
+                    observer.observe(u64::from(following.load(Ordering::Relaxed)), &[]);
+                })
+                .build()
+        };
         while feed.is_live() {
-            match self.subscribe_and_follow(&feed, &mut was_up).await {
+            match self.subscribe_and_follow(&feed, &mut was_up, &following).await {
                 Ok(()) => return, // the registry is gone
                 Err(e) => {
+                    following.store(false, Ordering::Relaxed);
                     if was_up {
                         tracing::warn!(error = %e, location = %self.location(), "client approvals: Redis is away; keeping the last known approvals");
                     }
@@ -183,9 +199,15 @@ impl RedisRegistry {
         &self,
         feed: &RegistryFeed,
         was_up: &mut bool,
+        following: &AtomicBool,
     ) -> Result<(), Unavailable> {
         let timeout = self.redis.timeout();
-        let lost = |what: &str| Unavailable(format!("{} {what}", self.redis.address()));
+        let lost = |what: &str| {
+            self.redis.failed(
+                "subscription",
+                format!("{} {what}", self.redis.address()),
+            )
+        };
         let mut pubsub = tokio::time::timeout(timeout, self.redis.client().get_async_pubsub())
             .await
             .map_err(|_| lost("did not accept a subscription in time"))?
@@ -200,6 +222,7 @@ impl RedisRegistry {
             tracing::info!(location = %self.location(), "client approvals: Redis is back; following it again");
         }
         *was_up = true;
+        following.store(true, Ordering::Relaxed);
         let mut messages = pubsub.into_on_message();
         let mut resync = tokio::time::interval(self.resync);
         resync.tick().await; // the first tick is immediate

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue};
 
@@ -51,6 +53,8 @@ struct Inner {
     timeout: Duration,
     /// `host:port` only: a URL may carry a password.
     address: String,
+    /// `mcp_auth.redis.errors`, by reason.
+    errors: Counter<u64>,
 }
 
 impl Redis {
@@ -99,16 +103,30 @@ impl Redis {
     ) -> Result<T, Unavailable> {
         match tokio::time::timeout(self.inner.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(Unavailable(format!(
+            Ok(Err(e)) => Err(self.failed(
+                "error",
+                format!(
                 "{} answered with an error: {:?}",
-                self.inner.address,
-                e.kind()
-            ))),
-            Err(_) => Err(Unavailable(format!(
-                "{} did not answer within {:?}",
-                self.inner.address, self.inner.timeout
-            ))),
+                    self.inner.address,
+                    e.kind()
+                ),
+            )),
+            Err(_) => Err(self.failed(
+                "timeout",
+                format!(
+                    "{} did not answer within {:?}",
+                    self.inner.address, self.inner.timeout
+                ),
+            )),
         }
+    }
+
+    /// Counts a failed call (`reason`: `error`, `timeout`, `subscription`) and describes it.
+    pub(crate) fn failed(&self, reason: &'static str, message: String) -> Unavailable {
+        self.inner
+            .errors
+            .add(1, &[KeyValue::new("reason", reason)]);
+        Unavailable(message)
     }
 }
 
@@ -202,6 +220,12 @@ impl RedisBuilder {
                 prefix: self.prefix,
                 timeout: self.timeout,
                 address,
+                errors: mcp_auth_core::telemetry::meter()
+                    .u64_counter("mcp_auth.redis.errors")
+                    .with_description(
+                        "Redis calls that failed, by reason (error, timeout, subscription)",
+                    )
+                    .build(),
             }),
         })
     }

@@ -42,6 +42,8 @@ mod exchange;
 mod issuer;
 mod keys;
 mod mock_service;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod probe;
 mod ready;
 mod redis_server;
@@ -54,6 +56,8 @@ pub use issuer::{JwksBehavior, MockIssuer, MockIssuerBuilder};
 pub use keys::{SigningKey, alg_name};
 pub use mcp_auth_core::Algorithm;
 pub use mock_service::MockMcpService;
+#[cfg(feature = "otlp")]
+pub use otlp::OtlpReceiver;
 pub use probe::{Outcome, PolicyProbe, challenge_param};
 pub use ready::StrictReadiness;
 pub use redis_server::RedisServer;

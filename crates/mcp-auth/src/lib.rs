@@ -62,6 +62,8 @@ mod config;
 pub mod rmcp;
 #[cfg(feature = "axum")]
 mod router;
+#[cfg(feature = "otlp")]
+pub mod telemetry;
 
 pub use mcp_auth_core as core;
 pub use mcp_auth_core::mcp::{InspectLimits, McpRequest};

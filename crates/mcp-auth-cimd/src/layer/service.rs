@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use http::{Request, Response};
+use mcp_auth_core::telemetry::{self, FutureExt as _};
 use mcp_auth_core::{AuthBody, take_ready};
 use tower_service::Service;
 
@@ -44,7 +45,10 @@ where
                 // The audit record names the client before the outcome is known; admission
                 // replaces it with the full summary.
                 record_client(req.extensions(), &client_id);
-                let resolving = Box::pin(async move {
+                // The document fetch's span belongs to the trace of the request waiting for it.
+                let trace = telemetry::request_context(req.headers());
+                let resolving = Box::pin(
+                    async move {
                     let resolved = shared.resolver.resolve(&client_id).await;
                     match shared.policy.finish(resolved) {
                         Ok(admission) => {
@@ -53,7 +57,9 @@ where
                         }
                         Err(error) => Err(shared.reject(error, req.headers())),
                     }
-                });
+                    }
+                    .with_context(trace),
+                );
                 ResponseFuture::decide(resolving, take_ready(&mut self.inner))
             }
         }

@@ -6,6 +6,7 @@ use tower_service::Service;
 use super::ResponseFuture;
 use super::layer::Shared;
 use mcp_auth_core::record::RequestRecord;
+use mcp_auth_core::telemetry::{self, FutureExt as _};
 use mcp_auth_core::{AuthError, Principal, take_ready};
 
 use crate::bearer;
@@ -72,7 +73,10 @@ where
             pending => {
                 let token = token.to_owned();
                 let shared = self.shared.clone();
-                let verifying = Box::pin(async move {
+                // The key fetch's span belongs to the trace of the request that waits for it.
+                let trace = telemetry::request_context(req.headers());
+                let verifying = Box::pin(
+                    async move {
                     let verified = shared.verifier.complete(&token, pending).await;
                     let admitted =
                         match verified.and_then(|p| presented(&shared, &req, &token, dpop, p)) {
@@ -87,7 +91,9 @@ where
                         }
                         Err(error) => Err(shared.reject(scheme(error, dpop), &req)),
                     }
-                });
+                    }
+                    .with_context(trace),
+                );
                 ResponseFuture::decide(verifying, take_ready(&mut self.inner))
             }
         }

@@ -16,7 +16,10 @@ use quick_cache::sync::Cache;
 use crate::config::{IssuerConfig, KeySource, MAX_LEEWAY, Tenants, TypPolicy};
 use crate::jwks::{KeySet, VerificationKey, clip, hmac_key, parse_jwks};
 use crate::profile::IssuerTemplate;
+use crate::telemetry::{Path, Telemetry};
 use crate::token;
+use mcp_auth_core::telemetry;
+use opentelemetry::KeyValue;
 use issuer::{Freshness, IssuerState};
 
 /// Most signature checks made for one token (several keys may share a `kid`, or a token may
@@ -71,6 +74,7 @@ struct Inner {
     dpop: crate::DpopConfig,
     /// The resource identifier as DPoP proofs' `htu` is compared with it.
     htu: String,
+    telemetry: Telemetry,
 }
 
 #[derive(Clone)]
@@ -211,7 +215,14 @@ impl Verifier {
             Attempt::NeedKeys { issuer, seen } => {
                 self.verify_after_refresh(token, issuer, seen).await
             }
-            Attempt::Introspect { issuer } => self.introspect(token, issuer).await,
+            Attempt::Introspect { issuer } => {
+                let started = Instant::now();
+                let result = self.introspect(token, issuer).await;
+                self.inner
+                    .telemetry
+                    .verified(Path::Introspection, started, &result);
+                result
+            }
         }
     }
 
@@ -283,9 +294,19 @@ impl Verifier {
         issuer: usize,
         seen: Option<u64>,
     ) -> Result<Principal, AuthError> {
+        let started = Instant::now();
         self.refresh(issuer, seen).await;
-        match self.try_verify(token, false, None) {
-            Attempt::Done(result) => result,
+        let attempt = match self.cached(token) {
+            Some(result) => Attempt::Done(result),
+            None => self.first_sight(token, false, None),
+        };
+        match attempt {
+            Attempt::Done(result) => {
+                self.inner
+                    .telemetry
+                    .verified(Path::KeysFetched, started, &result);
+                result
+            }
             Attempt::NeedKeys { issuer, .. } => Err(self.keys_unavailable(issuer)),
             // Not reached: an opaque token asks for introspection before it asks for keys.
             Attempt::Introspect { issuer } => self.introspect(token, issuer).await,
@@ -316,15 +337,40 @@ impl Verifier {
         may_fetch: bool,
         first_sight_check: Option<FirstSightCheck>,
     ) -> Attempt {
-        let inner = &*self.inner;
-        if let Some(hit) = inner.tokens.get(token) {
-            match self.check_cached(&hit) {
-                Some(result) => return Attempt::Done(result),
-                None => {
-                    inner.tokens.remove(token);
-                }
-            }
+        let started = Instant::now();
+        let telemetry = &self.inner.telemetry;
+        if let Some(result) = self.cached(token) {
+            telemetry.looked_up(true);
+            telemetry.verified(Path::Cache, started, &result);
+            return Attempt::Done(result);
         }
+        telemetry.looked_up(false);
+        let attempt = self.first_sight(token, may_fetch, first_sight_check);
+        if let Attempt::Done(result) = &attempt {
+            telemetry.verified(Path::Signature, started, result);
+        }
+        attempt
+    }
+
+    /// The remembered verdict on a token, while it stands.
+    fn cached(&self, token: &str) -> Option<Result<Principal, AuthError>> {
+        let tokens = &self.inner.tokens;
+        let hit = tokens.get(token)?;
+        let result = self.check_cached(&hit);
+        if result.is_none() {
+            tokens.remove(token);
+        }
+        result
+    }
+
+    /// Verifies a token not found in the cache, without waiting for the network.
+    fn first_sight(
+        &self,
+        token: &str,
+        may_fetch: bool,
+        first_sight_check: Option<FirstSightCheck>,
+    ) -> Attempt {
+        let inner = &*self.inner;
         if let Some(check) = first_sight_check
             && let Err(e) = check(token)
         {
@@ -560,7 +606,13 @@ impl Verifier {
             return Ok(());
         }
         state.mark_attempt();
+        let span = telemetry::start_span(
+            "mcp_auth.jwks.fetch",
+            vec![KeyValue::new("issuer", state.config.issuer.clone())],
+        );
         let fetched = state.fetch(fetcher, inner.freshness).await;
+        telemetry::end_span(span, &fetched);
+        inner.telemetry.fetched(&state.config.issuer, fetched.is_ok());
         state.record_outcome(fetched.is_ok());
         let fetched = fetched?;
         for skipped in &fetched.skipped {
@@ -885,6 +937,7 @@ impl VerifierBuilder {
         Ok(Verifier {
             inner: Arc::new(Inner {
                 htu,
+                telemetry: Telemetry::new(),
                 dpop: self.dpop,
                 resource: self.resource,
                 issuers: states,

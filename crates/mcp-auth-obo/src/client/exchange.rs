@@ -1,10 +1,11 @@
 //! One exchange: cache, single-flight, back-off, the request, and remembering the outcome.
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue};
 use mcp_auth_fetch::FetchResponse;
+use opentelemetry::KeyValue;
 
 use super::TokenExchangeClient;
 use super::flight::Landed;
@@ -41,18 +42,25 @@ impl TokenExchangeClient {
         subject: Subject<'_>,
         request: &ExchangeRequest,
     ) -> Outcome {
+        let started = Instant::now();
+        let telemetry = &self.inner.telemetry;
         let key = ExchangeKey::new(&self.inner.namespace, subject.token, request);
         // An invalid request is never stored, so it cannot hit: checking it after the lookup
         // keeps the hot path short.
-        if let Some(result) = self.lookup(&key).await {
+        let found = self.lookup(&key).await;
+        telemetry.looked_up(found.is_some());
+        if let Some(result) = found {
+            telemetry.answered(started.elapsed(), false, &result);
             return Outcome {
                 result,
                 cached: true,
             };
         }
         if let Err(e) = request.validate() {
+            let result = Err(e);
+            telemetry.answered(started.elapsed(), false, &result);
             return Outcome {
-                result: Err(e),
+                result,
                 cached: false,
             };
         }
@@ -78,6 +86,7 @@ impl TokenExchangeClient {
             .clone();
         drop(ticket);
         let cached = !(led && landed.contacted);
+        telemetry.answered(started.elapsed(), !cached, &landed.result);
         tracing::debug!(
             downstream = %request.target(),
             subject = %subject.token.fingerprint(),
@@ -154,7 +163,12 @@ impl TokenExchangeClient {
                 true
             }
         };
+        let span = mcp_auth_core::telemetry::start_span(
+            "mcp_auth.token_exchange",
+            vec![KeyValue::new("downstream", request.target())],
+        );
         let result = self.send(subject, request).await;
+        mcp_auth_core::telemetry::end_span(span, &result);
         let landed = self.remember(subject, key, result).await;
         // Only a claim this replica holds is given up: one it waited out is another's.
         if held {

@@ -4,6 +4,7 @@ mod backoff;
 mod discovery;
 mod exchange;
 mod flight;
+mod telemetry;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,7 @@ struct Inner {
     claim_wait: Duration,
     /// The token endpoint's latest `DPoP-Nonce`, put in the next proof (RFC 9449 §8).
     dpop_nonce: Mutex<Option<String>>,
+    telemetry: telemetry::Telemetry,
 }
 
 enum Endpoint {
@@ -332,6 +334,7 @@ impl TokenExchangeClientBuilder {
                 dpop_key: self.dpop_key,
                 claim_wait: self.claim_wait,
                 dpop_nonce: Mutex::new(None),
+                telemetry: telemetry::Telemetry::new(),
             }),
         })
     }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use http::{Request, Response};
 use mcp_auth_core::record::RequestRecord;
+use mcp_auth_core::telemetry::TraceParent;
 use mcp_auth_core::{AuthBody, Principal, is_grpc};
 use tower_service::Service;
 
@@ -38,7 +39,11 @@ where
         let state = match req.extensions().get::<Principal>() {
             Some(principal) => {
                 let record = req.extensions().get::<RequestRecord>().cloned();
-                let handle = OnBehalfOf::new(shared.client.clone(), principal.clone(), record);
+                let mut handle =
+                    OnBehalfOf::new(shared.client.clone(), principal.clone(), record);
+                if let Some(parent) = TraceParent::from_headers(req.headers()) {
+                    handle = handle.within_trace(parent);
+                }
                 let state = handle.state().clone();
                 req.extensions_mut().insert(handle);
                 Some(state)
