@@ -31,6 +31,8 @@ pub struct McpTestClient {
     next_id: Arc<AtomicU64>,
     /// A DPoP proof sent with the token (then presented as `DPoP`, not `Bearer`).
     proof: Option<String>,
+    /// Headers added to every request.
+    headers: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for McpTestClient {
@@ -52,7 +54,15 @@ impl McpTestClient {
             http: reqwest::Client::new(),
             next_id: Arc::new(AtomicU64::new(1)),
             proof: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Sends `name: value` with every request from now on (e.g. a `traceparent`).
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     /// Presents `token` as `Authorization: DPoP` with `proof` in the `DPoP` header from now on
@@ -98,6 +108,9 @@ impl McpTestClient {
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", PROTOCOL_VERSION)
             .body(body);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         match (&self.token, &self.proof) {
             (Some(token), Some(proof)) => {
                 request = request

@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
-use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -54,6 +54,40 @@ impl Received {
         })
     }
 
+    /// The total of the sum or gauge `name` over its points whose attributes include `having`
+    /// (0 when it never arrived).
+    pub fn total(&self, name: &str, having: &[(&str, &str)]) -> i64 {
+        let points = match self.latest_metric(name).and_then(|m| m.data.as_ref()) {
+            Some(metric::Data::Sum(sum)) => &sum.data_points,
+            Some(metric::Data::Gauge(gauge)) => &gauge.data_points,
+            _ => return 0,
+        };
+        points
+            .iter()
+            .filter(|p| has(&p.attributes, having))
+            .map(|p| match p.value {
+                Some(number_data_point::Value::AsInt(n)) => n,
+                // Whole numbers only are counted here.
+                Some(number_data_point::Value::AsDouble(x)) => x as i64,
+                None => 0,
+            })
+            .sum()
+    }
+
+    /// How many measurements the histogram `name` holds over its points whose attributes
+    /// include `having` (0 when it never arrived).
+    pub fn histogram_count(&self, name: &str, having: &[(&str, &str)]) -> u64 {
+        match self.latest_metric(name).and_then(|m| m.data.as_ref()) {
+            Some(metric::Data::Histogram(histogram)) => histogram
+                .data_points
+                .iter()
+                .filter(|p| has(&p.attributes, having))
+                .map(|p| p.count)
+                .sum(),
+            _ => 0,
+        }
+    }
+
     /// The spans called `name`.
     pub fn spans_named(&self, name: &str) -> Vec<&Span> {
         self.spans.iter().filter(|s| s.name == name).collect()
@@ -68,6 +102,20 @@ impl Received {
             }
         }
     }
+}
+
+/// Whether `attributes` include every `(key, value)` of `having` (booleans as `true`/`false`).
+fn has(attributes: &[KeyValue], having: &[(&str, &str)]) -> bool {
+    having.iter().all(|(key, value)| {
+        attributes.iter().any(|a| {
+            a.key == *key
+                && match a.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(any_value::Value::StringValue(s)) => s == value,
+                    Some(any_value::Value::BoolValue(b)) => b.to_string() == *value,
+                    _ => false,
+                }
+        })
+    })
 }
 
 /// The string value of an attribute named `key`, if it has one.

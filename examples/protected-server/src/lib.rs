@@ -22,6 +22,7 @@ use mcp_auth::audit::{Auditor, JsonLinesFile, OtlpSink, TracingSink};
 use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
 use mcp_auth::obo::{ClientAuth, TokenExchangeClient};
 use mcp_auth::redis::{Redis, RedisExchangeStore, RedisRegistry, RedisReplayStore, SecretKeys};
+use mcp_auth::telemetry::OtlpTelemetry;
 use mcp_auth::{
     Config, DpopConfig, FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement,
     ResourceId, ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
@@ -193,6 +194,8 @@ pub struct Server {
     /// The downstream API that `call_downstream` reaches by token exchange (none with a
     /// configuration file).
     pub downstream_url: Option<String>,
+    /// The layers' metrics and spans going to the `--otlp` collector (flushed when dropped).
+    pub telemetry: Option<OtlpTelemetry>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -234,6 +237,16 @@ impl Drop for Server {
 pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
+    // Before the stack is built: its instruments come from the providers installed now.
+    let telemetry = match &options.otlp {
+        Some(endpoint) => Some(
+            OtlpTelemetry::builder(endpoint)
+                .service_name("protected-server")
+                .install()
+                .map_err(|e| format!("--otlp: {e}"))?,
+        ),
+        None => None,
+    };
     let built = match &options.config {
         Some(path) => from_config_file(path, options.ca_file.as_deref())?,
         None => built_in(&options, addr).await?,
@@ -292,6 +305,7 @@ pub async fn start(options: Options) -> Result<Server, Box<dyn std::error::Error
         dev_issuer,
         auth,
         downstream_url,
+        telemetry,
         task: Some(task),
     })
 }

@@ -144,8 +144,9 @@ fn command() -> Command {
                 .value_name("URL")
                 .action(ArgAction::Set)
                 .help(
-                    "Export audit events to an OpenTelemetry collector over OTLP/HTTP \
-                     (e.g. http://127.0.0.1:4318) as log records, retried while it is away",
+                    "Export to an OpenTelemetry collector over OTLP/HTTP (e.g. \
+                     http://127.0.0.1:4318): audit events as log records, retried while it is \
+                     away; the layers' metrics and spans",
                 ),
         )
         .arg(
