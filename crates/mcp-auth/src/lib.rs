@@ -45,6 +45,9 @@
 //! - `axum`: [`McpAuthLayer::protect`] and [`McpAuthLayer::metadata_router`], which serve the
 //!   metadata document as real routes so that discovery survives `merge`, `nest` and
 //!   `route_layer`.
+//! - `redis`: shared state for replicas on Redis (`mcp_auth::redis`, the `[redis]` table).
+//! - `otlp`: audit events, metrics and spans to an OpenTelemetry collector
+//!   (`audit::OtlpSink`, `telemetry::OtlpTelemetry`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]

@@ -17,7 +17,7 @@
 //!   `outcome`;
 //! - `mcp_auth.token_exchange.duration` (s): by `outcome` and `contacted` (whether the call
 //!   reached the authorization server);
-//! - `mcp_auth.audit.queue.depth`, `mcp_auth.audit.dropped`, `mcp_auth.audit.waited`;
+//! - `mcp_auth.audit.queue.depth`, `mcp_auth.audit.queue.dropped`, `mcp_auth.audit.queue.waited`;
 //! - `mcp_auth.redis.errors` by `reason`; `mcp_auth.redis.approvals.following` (0 while the
 //!   last known approvals serve);
 //! - spans `mcp_auth.jwks.fetch`, `mcp_auth.client_document.fetch` and

@@ -186,7 +186,12 @@ async fn slow_paths_are_spans_of_the_request_and_every_lookup_is_counted() {
             .is_some(),
         "the audit queue's depth is observed"
     );
-    assert_eq!(received.total("mcp_auth.audit.dropped", &[]), 0);
+    assert!(
+        received
+            .latest_metric("mcp_auth.audit.queue.dropped")
+            .is_some()
+    );
+    assert_eq!(received.total("mcp_auth.audit.queue.dropped", &[]), 0);
 }
 
 fn hex(bytes: &[u8]) -> String {
