@@ -7,7 +7,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mcp_auth_core::ConfigValueError;
 use serde::Deserialize;
 
-use crate::{Redis, SecretKeys};
+use crate::{Redis, RedisReplayStore, SecretKeys, WhileAway};
 
 /// `[redis]`: where replicas share their state.
 ///
@@ -49,6 +49,10 @@ pub struct RedisEntry {
     /// another replica is asked for a new nonce once.
     #[serde(default)]
     pub dpop_nonce_secret_env: Option<String>,
+    /// What the DPoP replay store does while Redis cannot answer: `"refuse"` (503, the
+    /// default) or `"local"` (each replica's own memory decides).
+    #[serde(default)]
+    pub replay_while_away: WhileAway,
 }
 
 impl std::fmt::Debug for RedisEntry {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for RedisEntry {
             .field("call_timeout_ms", &self.call_timeout_ms)
             .field("exchange_keys_env", &self.exchange_keys_env)
             .field("dpop_nonce_secret_env", &self.dpop_nonce_secret_env)
+            .field("replay_while_away", &self.replay_while_away)
             .finish()
     }
 }
@@ -96,6 +101,11 @@ impl RedisEntry {
         builder
             .build()
             .map_err(|e| ConfigValueError::new("redis", e))
+    }
+
+    /// The DPoP replay store on `redis`, as configured.
+    pub fn replay_store(&self, redis: Redis) -> RedisReplayStore {
+        RedisReplayStore::new(redis).while_away(self.replay_while_away)
     }
 
     /// The shared DPoP nonce secret, if configured.
@@ -197,6 +207,7 @@ mod tests {
             call_timeout_ms: None,
             exchange_keys_env: Some("MCP_AUTH_TEST_SURELY_UNSET".into()),
             dpop_nonce_secret_env: Some("MCP_AUTH_TEST_SURELY_UNSET".into()),
+            replay_while_away: WhileAway::default(),
         };
         assert!(entry(None, None).connect().is_err());
         let err = entry(None, Some("MCP_AUTH_TEST_SURELY_UNSET"))

@@ -58,4 +58,4 @@ pub use cipher::SecretKeys;
 pub use config::RedisEntry;
 pub use connection::{ConfigError, Redis, RedisBuilder, Unavailable};
 pub use exchange::RedisExchangeStore;
-pub use replay::RedisReplayStore;
+pub use replay::{RedisReplayStore, WhileAway};

@@ -2,7 +2,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcp_auth_jwt::{ProofId, ReplayCheck, ReplayStore, ReplayUnavailable};
+use std::sync::Arc;
+
+use mcp_auth_jwt::{MemoryReplayStore, ProofId, ReplayCheck, ReplayStore, ReplayUnavailable};
+use serde::Deserialize;
 
 use crate::connection::Redis;
 
@@ -10,8 +13,10 @@ use crate::connection::Redis;
 /// replicas refuse a proof any of them has accepted.
 ///
 /// When Redis cannot answer within the handle's timeout the proof is neither accepted nor
-/// refused: the request gets 503 with `Retry-After` (fail closed). A replay store that forgot
-/// would let a stolen proof through; one that waits would hang requests.
+/// refused: the request gets 503 with `Retry-After` (fail closed, [`WhileAway::Refuse`]). A
+/// replay store that forgot would let a stolen proof through; one that waits would hang
+/// requests. [`WhileAway::Local`] keeps serving instead, each replica protected by its own
+/// memory of proofs until Redis is back.
 ///
 /// ```no_run
 /// use mcp_auth_jwt::DpopConfig;
@@ -21,15 +26,56 @@ use crate::connection::Redis;
 /// let dpop = DpopConfig::default().replay_store(RedisReplayStore::new(redis));
 /// # let _ = dpop;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisReplayStore {
     redis: Redis,
+    /// With [`WhileAway::Local`]: every proof this replica sees, for when Redis cannot answer.
+    local: Option<Arc<MemoryReplayStore>>,
+}
+
+/// What a [`RedisReplayStore`] does while Redis cannot answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WhileAway {
+    /// Neither accept nor refuse the proof: 503 with `Retry-After` (fail closed). The default.
+    #[default]
+    Refuse,
+    /// Decide with this replica's own memory of the proofs it has seen (it remembers them
+    /// all the time, in process): requests keep being served, and a proof used on another
+    /// replica may be accepted once here until Redis is back.
+    Local,
 }
 
 impl RedisReplayStore {
-    /// A replay store on `redis`.
+    /// A replay store on `redis` that refuses to decide while Redis is away.
     pub fn new(redis: Redis) -> Self {
-        Self { redis }
+        Self { redis, local: None }
+    }
+
+    /// What to do while Redis cannot answer. Defaults to [`WhileAway::Refuse`].
+    pub fn while_away(mut self, choice: WhileAway) -> Self {
+        self.local = match choice {
+            WhileAway::Refuse => None,
+            WhileAway::Local => Some(Arc::new(MemoryReplayStore::default())),
+        };
+        self
+    }
+}
+
+impl std::fmt::Debug for RedisReplayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisReplayStore")
+            .field("redis", &self.redis)
+            .field(
+                "while_away",
+                &if self.local.is_some() {
+                    WhileAway::Local
+                } else {
+                    WhileAway::Refuse
+                },
+            )
+            .finish()
     }
 }
 
@@ -43,13 +89,27 @@ impl ReplayStore for RedisReplayStore {
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(1).arg("NX").arg("PX").arg(millis);
         let redis = self.redis.clone();
+        // Remembered here first, so that this replica knows it should Redis go away.
+        let local = match &self.local {
+            Some(store) => Some(match store.first_use(proof, until, now) {
+                ReplayCheck::Ready(answer) => answer,
+                // The in-process store always answers at once.
+                ReplayCheck::Pending(_) => Err(ReplayUnavailable("unreachable".into())),
+            }),
+            None => None,
+        };
         ReplayCheck::Pending(Box::pin(async move {
             // `OK` when set (first use), nil when the key was there (a replay).
-            let set: Option<String> = redis
-                .run(&cmd)
-                .await
-                .map_err(|e| ReplayUnavailable(e.to_string()))?;
-            Ok(set.is_some())
+            match redis.run::<Option<String>>(&cmd).await {
+                Ok(set) => Ok(set.is_some()),
+                Err(e) => match local {
+                    Some(answer) => {
+                        tracing::debug!(error = %e, "DPoP replay: Redis is away; this replica's memory decides");
+                        answer
+                    }
+                    None => Err(ReplayUnavailable(e.to_string())),
+                },
+            }
         }))
     }
 }

@@ -18,7 +18,7 @@ use mcp_auth_obo::{
     ClientAuth, ExchangeKey, ExchangeRequest, ExchangeStore, ExchangedToken, StoredExchange,
     TokenExchangeClient, TokenType,
 };
-use mcp_auth_redis::{Redis, RedisExchangeStore, RedisReplayStore, SecretKeys};
+use mcp_auth_redis::{Redis, RedisExchangeStore, RedisReplayStore, SecretKeys, WhileAway};
 use mcp_auth_testing::{MockIssuer, RedisServer, SigningKey};
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt};
@@ -113,6 +113,38 @@ async fn a_proof_used_on_one_replica_is_refused_on_another_and_none_pass_while_r
     assert!(fresh);
     assert_eq!(answer(a.first_use(fourth, now + 60, now)).await, Ok(false));
 }
+
+#[tokio::test]
+async fn a_store_told_to_serve_while_away_decides_with_its_own_memory() {
+    let server = RedisServer::start().await;
+    let (a, b) = (
+        RedisReplayStore::new(handle(&server)).while_away(WhileAway::Local),
+        RedisReplayStore::new(handle(&server)).while_away(WhileAway::Local),
+    );
+    let now = unix_now();
+    let seen_by_a = ProofId::new("thumbprint", "local-1");
+    assert_eq!(answer(a.first_use(seen_by_a, now + 60, now)).await, Ok(true));
+    assert_eq!(answer(b.first_use(seen_by_a, now + 60, now)).await, Ok(false));
+
+    server.stop().await;
+    // Served, not 503: a new proof passes once, and A still knows what it saw before.
+    let fresh = ProofId::new("thumbprint", "local-2");
+    assert_eq!(answer(a.first_use(fresh, now + 60, now)).await, Ok(true));
+    assert_eq!(
+        answer(a.first_use(fresh, now + 60, now)).await,
+        Ok(false),
+        "replayed on the replica that saw it"
+    );
+    assert_eq!(
+        answer(a.first_use(seen_by_a, now + 60, now)).await,
+        Ok(false),
+        "seen before the outage"
+    );
+    // The price of serving: B never saw `fresh`, and cannot ask Redis.
+    assert_eq!(answer(b.first_use(fresh, now + 60, now)).await, Ok(true));
+    server.restart().await;
+}
+
 
 async fn send(verifier: &Verifier, token: &str, proof: &str) -> (u16, String, Option<String>) {
     let svc = ServiceBuilder::new()

@@ -87,6 +87,8 @@ struct Shared {
     redis: Option<(mcp_auth_redis::Redis, Option<mcp_auth_redis::SecretKeys>)>,
     #[cfg(feature = "redis")]
     nonce_secret: Option<Vec<u8>>,
+    #[cfg(feature = "redis")]
+    replay: Option<mcp_auth_redis::RedisReplayStore>,
 }
 
 impl Shared {
@@ -94,27 +96,32 @@ impl Shared {
         #[cfg(feature = "redis")] entry: Option<mcp_auth_redis::RedisEntry>,
     ) -> Result<Self, BuildError> {
         #[cfg(feature = "redis")]
-        let (redis, nonce_secret) = match entry {
-            Some(entry) => (
-                Some((entry.connect()?, entry.exchange_keys()?)),
-                entry.dpop_nonce_secret()?,
-            ),
-            None => (None, None),
+        let (redis, nonce_secret, replay) = match entry {
+            Some(entry) => {
+                let redis = entry.connect()?;
+                (
+                    Some((redis.clone(), entry.exchange_keys()?)),
+                    entry.dpop_nonce_secret()?,
+                    Some(entry.replay_store(redis)),
+                )
+            }
+            None => (None, None, None),
         };
         Ok(Self {
             #[cfg(feature = "redis")]
             redis,
             #[cfg(feature = "redis")]
             nonce_secret,
+            #[cfg(feature = "redis")]
+            replay,
         })
     }
 
     /// DPoP proofs remembered where every replica looks.
     fn configure_verifier(&self, builder: McpAuthBuilder) -> McpAuthBuilder {
         #[cfg(feature = "redis")]
-        if let Some((redis, _)) = &self.redis {
-            let mut dpop = mcp_auth_jwt::DpopConfig::default()
-                .replay_store(mcp_auth_redis::RedisReplayStore::new(redis.clone()));
+        if let Some(replay) = &self.replay {
+            let mut dpop = mcp_auth_jwt::DpopConfig::default().replay_store(replay.clone());
             if let Some(secret) = &self.nonce_secret {
                 dpop = dpop.nonce_secret(secret);
             }

@@ -90,3 +90,45 @@ async fn a_redis_table_shares_dpop_proofs_between_replicas_built_from_one_file()
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn what_the_replay_store_does_while_redis_is_away_is_the_files_choice() {
+    let issuer = MockIssuer::builder().audience(RESOURCE).start().await;
+    let redis = mcp_auth_testing::RedisServer::start().await;
+    let stack = |choice: &str| {
+        McpAuth::from_toml(&format!(
+            "{}[redis]\nurl = \"{}\"\n{choice}",
+            base(&issuer),
+            redis.url()
+        ))
+        .and_then(|b| b.build())
+    };
+    let (strict, serving) = (
+        stack("").unwrap(),
+        stack("replay_while_away = \"local\"\n").unwrap(),
+    );
+    let key = mcp_auth_testing::SigningKey::generate(mcp_auth::jwt::Algorithm::ES256, "client");
+    let token = issuer
+        .token()
+        .claim("cnf", json!({"jkt": key.thumbprint().unwrap()}))
+        .sign();
+    redis.stop().await;
+    let proof = || key.dpop_proof("POST", RESOURCE, &token).sign();
+    assert_eq!(send_dpop(&strict, &token, &proof()).await, 503, "refuse");
+    let used = proof();
+    assert_eq!(send_dpop(&serving, &token, &used).await, 200, "local");
+    assert_eq!(
+        send_dpop(&serving, &token, &used).await,
+        401,
+        "still no replay on the replica that saw it"
+    );
+
+    let err = match stack("replay_while_away = \"open\"\n") {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("refuse") && err.contains("local"),
+        "names the choices: {err}"
+    );
+}
