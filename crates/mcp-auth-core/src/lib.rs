@@ -42,6 +42,7 @@ mod challenge;
 mod config;
 mod error;
 mod future;
+pub mod listing;
 mod macros;
 pub mod mcp;
 pub mod metadata;

@@ -7,7 +7,10 @@ pub use headers::{MIRRORED_HEADERS_SINCE, check_mirrored_headers};
 pub use limits::{InspectLimits, LimitsConfig};
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -36,6 +39,10 @@ pub struct McpRequest(Arc<Inner>);
 struct Inner {
     messages: Vec<McpMessage>,
     batch: bool,
+    /// The body as it arrived, shared with the request (no copy): each message's `params` is a
+    /// range of it, read again only by those who need more than the target (a policy reading
+    /// a tool's arguments).
+    body: Bytes,
 }
 
 /// One JSON-RPC message of a request.
@@ -48,6 +55,8 @@ pub struct McpMessage {
     /// `Err` when `params._meta` is there but unreadable (not an object, a version that is not
     /// a string, a key given twice).
     protocol_version: Result<Option<String>, ()>,
+    /// Where `params` is in the body.
+    params: Option<Range<usize>>,
 }
 
 /// What a JSON-RPC message is.
@@ -92,8 +101,18 @@ impl McpRequest {
     /// neither `method` nor `result`/`error`, a known method whose target parameter is missing
     /// or of the wrong type, an empty or oversized batch, nesting deeper than allowed.
     pub fn parse(body: &[u8], limits: &InspectLimits) -> Result<Self, AuthError> {
+        Self::parse_bytes(Bytes::copy_from_slice(body), limits)
+    }
+
+    /// Like [`parse`](Self::parse), keeping `body` itself (a reference-counted handle, no copy)
+    /// for [`params`](Self::params).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn parse_bytes(body: Bytes, limits: &InspectLimits) -> Result<Self, AuthError> {
+        let base = body.as_ptr() as usize;
         let max_batch = limits.max_batch;
-        if let Some(depth) = nesting_exceeds(body, limits.max_depth) {
+        if let Some(depth) = nesting_exceeds(&body, limits.max_depth) {
             return Err(AuthError::bad_request(
                 "nesting_too_deep",
                 format!("JSON nesting deeper than {depth} levels is not accepted"),
@@ -101,7 +120,7 @@ impl McpRequest {
         }
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         let (messages, batch) = if first == Some(&b'[') {
-            let wire: Vec<&RawValue> = serde_json::from_slice(body).map_err(not_json)?;
+            let wire: Vec<&RawValue> = serde_json::from_slice(&body).map_err(not_json)?;
             if wire.is_empty() {
                 return Err(malformed("a JSON-RPC batch must not be empty"));
             }
@@ -118,17 +137,28 @@ impl McpRequest {
                 .iter()
                 .enumerate()
                 .map(|(i, raw)| {
-                    McpMessage::parse(raw.get())
+                    McpMessage::parse(raw.get(), base)
                         .map_err(|e| malformed(format!("batch message {i}: {}", e.description())))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             (messages, true)
         } else {
-            let text = std::str::from_utf8(body)
+            let text = std::str::from_utf8(&body)
                 .map_err(|_| malformed("request body is not valid UTF-8"))?;
-            (vec![McpMessage::parse(text)?], false)
+            (vec![McpMessage::parse(text, base)?], false)
         };
-        Ok(Self(Arc::new(Inner { messages, batch })))
+        Ok(Self(Arc::new(Inner {
+            messages,
+            batch,
+            body,
+        })))
+    }
+
+    /// The raw JSON of `message`'s `params` (one of [`messages`](Self::messages)), as it
+    /// arrived.
+    pub fn params(&self, message: &McpMessage) -> Option<&str> {
+        let range = message.params.clone()?;
+        std::str::from_utf8(self.0.body.get(range)?).ok()
     }
 
     /// The messages, in request order.
@@ -143,7 +173,8 @@ impl McpRequest {
 }
 
 impl McpMessage {
-    fn parse(text: &str) -> Result<Self, AuthError> {
+    /// Parses one message; `base` is the address of the body `text` is part of.
+    fn parse(text: &str, base: usize) -> Result<Self, AuthError> {
         let wire: WireMessage<'_> = serde_json::from_str(text).map_err(not_json)?;
         if wire.jsonrpc.as_deref() != Some("2.0") {
             return Err(malformed(
@@ -162,6 +193,7 @@ impl McpMessage {
                     id,
                     target: None,
                     protocol_version: Ok(None),
+                    params: None,
                 });
             }
             return Err(malformed(
@@ -175,12 +207,18 @@ impl McpMessage {
         } else {
             MessageKind::Notification
         };
+        // `params` borrows from the body: its offset locates it there.
+        let params = wire.params.map(|raw| {
+            let start = raw.get().as_ptr() as usize - base;
+            start..start + raw.get().len()
+        });
         Ok(Self {
             kind,
             method: Some(method.into_owned()),
             id,
             target,
             protocol_version,
+            params,
         })
     }
 
@@ -389,6 +427,27 @@ mod tests {
         let e = parse(body).unwrap_err();
         assert_eq!(e.status(), 400, "{e:?}");
         e.description().to_string()
+    }
+
+    #[test]
+    fn params_are_read_back_from_the_body_as_they_arrived() {
+        let single = parse(r#" {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"amount": 5}}}"#).unwrap();
+        let m = &single.messages()[0];
+        assert_eq!(
+            single.params(m),
+            Some(r#"{"name":"t","arguments":{"amount": 5}}"#)
+        );
+        let batch = parse(
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},
+                {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"u","arguments":[1]}},
+                {"jsonrpc":"2.0","id":3,"result":{}}]"#,
+        )
+        .unwrap();
+        let params: Vec<_> = batch.messages().iter().map(|m| batch.params(m)).collect();
+        assert_eq!(
+            params,
+            [None, Some(r#"{"name":"u","arguments":[1]}"#), None]
+        );
     }
 
     #[test]

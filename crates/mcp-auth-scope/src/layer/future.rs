@@ -8,8 +8,7 @@ use http_body::Body;
 use mcp_auth_core::{AuthBody, BoxError, Rejection};
 use pin_project_lite::pin_project;
 
-use super::ListFilterBody;
-use super::filter::ListFilter;
+use mcp_auth_core::listing::{ListFilter, ListFilterBody};
 
 type Output<B> = Response<AuthBody<ListFilterBody<B>>>;
 

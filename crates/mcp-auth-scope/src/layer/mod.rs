@@ -13,15 +13,14 @@
 //! Bodies: the request goes on as it came; the response is
 //! `Response<AuthBody<ListFilterBody<ResBody>>>` (listings filtered as they stream).
 
-mod body;
-mod filter;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
+mod listing;
 mod service;
 
-pub use body::ListFilterBody;
 pub use future::ResponseFuture;
+pub use mcp_auth_core::listing::ListFilterBody;
 pub use layer::ScopeLayer;
 pub use service::Scope;
 

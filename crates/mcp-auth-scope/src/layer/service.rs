@@ -8,7 +8,8 @@ use mcp_auth_core::{AuthError, BoxError, Principal, Rejector};
 use tower_service::Service;
 
 use super::ResponseFuture;
-use super::filter::ListFilter;
+use super::listing::ScopeKeeps;
+use mcp_auth_core::listing::ListFilter;
 use crate::ScopePolicy;
 
 /// Middleware that enforces a scope policy. Built by [`ScopeLayer`](super::ScopeLayer).
@@ -28,7 +29,7 @@ where
     ResBody: Body<Data = Bytes>,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<mcp_auth_core::AuthBody<super::ListFilterBody<ResBody>>>;
+    type Response = Response<mcp_auth_core::AuthBody<mcp_auth_core::listing::ListFilterBody<ResBody>>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -57,9 +58,11 @@ where
             return ResponseFuture::rejected(self.rejector.reject(error, req.headers()));
         }
         let filter = match mcp {
-            Some(mcp) if self.policy.filters_lists() => {
-                ListFilter::for_request(&self.policy, principal, mcp, self.max_listing_bytes)
-            }
+            Some(mcp) if self.policy.filters_lists() => ListFilter::for_request(
+                mcp,
+                || Box::new(ScopeKeeps::new(&self.policy, principal)),
+                self.max_listing_bytes,
+            ),
             _ => None,
         };
         ResponseFuture::inner(self.inner.call(req), filter)

@@ -97,7 +97,7 @@ where
             Some(Ok(collected)) => {
                 let bytes = collected.to_bytes();
                 read_whole = Some(bytes.clone());
-                McpRequest::parse(&bytes, this.limits)
+                McpRequest::parse_bytes(bytes.clone(), this.limits)
                     .and_then(|mcp| {
                         crate::mcp::check_mirrored_headers(&parts.headers, &mcp).map(|()| mcp)
                     })

@@ -1,17 +1,45 @@
-//! Filtering list answers down to what the caller may use.
+//! Which list requests a request holds, and filtering their answers item by item.
 
 use std::collections::HashMap;
 
-use mcp_auth_core::mcp::{McpRequest, MessageKind};
-use mcp_auth_core::{Principal, Scopes};
 use serde_json::Value;
 
-use crate::{ScopePolicy, TargetKind};
+use crate::mcp::{McpRequest, MessageKind};
+
+/// What a listing lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListedKind {
+    /// `tools/list`: tools, by name.
+    Tool,
+    /// `resources/list`: resources, by URI.
+    Resource,
+    /// `resources/templates/list`: resource templates, by URI template.
+    ResourceTemplate,
+    /// `prompts/list`: prompts, by name.
+    Prompt,
+}
+
+/// Decides which listed items a caller sees: those it could use.
+pub trait KeepListed: Send + Sync + 'static {
+    /// Whether the item of `kind` called `name` (a tool or prompt name, a resource URI or URI
+    /// template) stays in the listing.
+    fn keeps(&self, kind: ListedKind, name: &str) -> bool;
+}
+
+impl<F> KeepListed for F
+where
+    F: Fn(ListedKind, &str) -> bool + Send + Sync + 'static,
+{
+    fn keeps(&self, kind: ListedKind, name: &str) -> bool {
+        self(kind, name)
+    }
+}
 
 /// What a pending list request lists, and where its items live in the result.
 #[derive(Clone, Copy, Debug)]
 struct Listing {
-    kind: TargetKind,
+    kind: ListedKind,
     field: &'static str,
     name: &'static str,
 }
@@ -19,22 +47,22 @@ struct Listing {
 fn listing(method: &str) -> Option<Listing> {
     Some(match method {
         "tools/list" => Listing {
-            kind: TargetKind::Tool,
+            kind: ListedKind::Tool,
             field: "tools",
             name: "name",
         },
         "prompts/list" => Listing {
-            kind: TargetKind::Prompt,
+            kind: ListedKind::Prompt,
             field: "prompts",
             name: "name",
         },
         "resources/list" => Listing {
-            kind: TargetKind::Resource,
+            kind: ListedKind::Resource,
             field: "resources",
             name: "uri",
         },
         "resources/templates/list" => Listing {
-            kind: TargetKind::Resource,
+            kind: ListedKind::ResourceTemplate,
             field: "resourceTemplates",
             name: "uriTemplate",
         },
@@ -42,24 +70,38 @@ fn listing(method: &str) -> Option<Listing> {
     })
 }
 
-/// The list requests of one HTTP request and the caller's effective scopes.
-#[derive(Debug)]
-pub(crate) struct ListFilter {
-    policy: ScopePolicy,
-    effective: Scopes,
-    /// The caller is a client acting for itself: users-only tools are not listed.
-    acts_for_itself: bool,
+/// The list requests of one HTTP request and who decides what their answers keep. Answers are
+/// matched to requests by JSON-RPC id.
+pub struct ListFilter {
+    keep: Box<dyn KeepListed>,
     /// JSON-RPC id (serialised) of each list request.
     pending: HashMap<String, Listing>,
-    pub(crate) max_bytes: usize,
+    /// The largest listing filtered; a larger one is an error rather than passed on unfiltered.
+    max_bytes: usize,
+}
+
+impl std::fmt::Debug for ListFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListFilter")
+            .field("pending", &self.pending)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `mcp` holds a list request whose answer a [`ListFilter`] would filter.
+pub fn lists_anything(mcp: &McpRequest) -> bool {
+    mcp.messages()
+        .iter()
+        .any(|m| m.kind() == MessageKind::Request && m.method().and_then(listing).is_some())
 }
 
 impl ListFilter {
-    /// A filter when the request contains list requests, else `None`.
-    pub(crate) fn for_request(
-        policy: &ScopePolicy,
-        principal: &Principal,
+    /// A filter when `mcp` contains list requests, else `None`. `keep` is asked about every
+    /// listed item; a listing larger than `max_bytes` fails rather than pass unfiltered.
+    pub fn for_request(
         mcp: &McpRequest,
+        keep: impl FnOnce() -> Box<dyn KeepListed>,
         max_bytes: usize,
     ) -> Option<Box<Self>> {
         let pending: HashMap<String, Listing> = mcp
@@ -72,12 +114,14 @@ impl ListFilter {
             return None;
         }
         Some(Box::new(Self {
-            policy: policy.clone(),
-            effective: policy.effective(principal.scopes()),
-            acts_for_itself: principal.acts_for_itself(),
+            keep: keep(),
             pending,
             max_bytes,
         }))
+    }
+
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     /// Filters a whole JSON body (one response or a batch). `None`: leave the body as it is.
@@ -147,12 +191,7 @@ impl ListFilter {
         items.retain(|item| {
             item.get(listing.name)
                 .and_then(Value::as_str)
-                .is_some_and(|name| {
-                    self.policy.may_use(&self.effective, listing.kind, name)
-                        && !(self.acts_for_itself
-                            && listing.kind == TargetKind::Tool
-                            && self.policy.is_users_only(name))
-                })
+                .is_some_and(|name| self.keep.keeps(listing.kind, name))
         });
         items.len() != before
     }

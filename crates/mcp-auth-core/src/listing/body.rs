@@ -4,10 +4,10 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Response, header};
 use http_body::{Body, Frame, SizeHint};
-use mcp_auth_core::BoxError;
+use crate::BoxError;
 use pin_project_lite::pin_project;
 
-use super::filter::ListFilter;
+use super::ListFilter;
 
 pin_project! {
     /// A response body that filters list answers as they stream, or passes the body through.
@@ -38,7 +38,7 @@ struct Collecting {
 impl<B> ListFilterBody<B> {
     /// Wraps `response`'s body, filtering when `filter` is set and the body is a successful JSON
     /// or SSE answer.
-    pub(crate) fn wrap(response: Response<B>, filter: Option<Box<ListFilter>>) -> Response<Self> {
+    pub fn wrap(response: Response<B>, filter: Option<Box<ListFilter>>) -> Response<Self> {
         let (mut parts, inner) = response.into_parts();
         let media = parts
             .headers
@@ -132,12 +132,12 @@ where
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
                         collecting.buffer.extend_from_slice(&data);
-                        if collecting.buffer.len() > collecting.filter.max_bytes
+                        if collecting.buffer.len() > collecting.filter.max_bytes()
                             && (!sse || find_boundary(&collecting.buffer).is_none())
                         {
                             return Poll::Ready(Some(Err(format!(
                                 "listing larger than {} bytes: refusing to pass it on unfiltered",
-                                collecting.filter.max_bytes
+                                collecting.filter.max_bytes()
                             )
                             .into())));
                         }
