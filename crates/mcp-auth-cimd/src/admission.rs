@@ -51,13 +51,16 @@ pub(crate) fn decide(
 pub(crate) fn admit<B>(request: &mut Request<B>, admission: Admission) {
     match admission {
         Admission::Document(info) => {
-            RequestRecord::update_in(request.extensions(), |r| r.client = Some(info.summary()));
+            let summary = info.summary();
+            RequestRecord::update_in(request.extensions(), |r| r.client = Some(summary.clone()));
+            request.extensions_mut().insert(summary);
             request.extensions_mut().insert(info);
         }
         Admission::PreRegistered(id) => {
-            RequestRecord::update_in(request.extensions(), |r| {
-                r.client = Some(ClientSummary::new(id))
-            });
+            let summary = ClientSummary::new(id);
+            RequestRecord::update_in(request.extensions(), |r| r.client = Some(summary.clone()));
+            // Inner layers (a policy) read the admitted client here.
+            request.extensions_mut().insert(summary);
         }
     }
 }

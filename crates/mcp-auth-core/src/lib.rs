@@ -66,7 +66,7 @@ pub use challenge::{BearerChallenge, DpopChallenge, OFFLINE_ACCESS};
 pub use config::ConfigValueError;
 pub use error::{AuthError, AuthErrorKind, is_grpc};
 pub use future::{AuthFuture, Undecided, take_ready};
-pub use principal::{Actor, KeyBinding, Principal, PrincipalBuilder};
+pub use principal::{Actor, KeyBinding, Principal, PrincipalBuilder, claim_strings};
 pub use reject::{Rejection, Rejector, RenderRejection};
 pub use resource::{ResourceId, ResourceIdError};
 pub use scopes::Scopes;

@@ -164,6 +164,11 @@ impl Principal {
         self.0.claims.get(name)
     }
 
+    /// The strings a claim path leads to (see [`claim_strings`]).
+    pub fn claim_strings(&self, path: &str) -> impl Iterator<Item = &str> {
+        claim_strings(&self.0.claims, path)
+    }
+
     /// The bearer token the caller presented. See [`BearerToken`] for when exposing it is right.
     pub fn token(&self) -> &BearerToken {
         &self.0.token
@@ -323,6 +328,50 @@ impl Actor {
     pub fn chain(&self) -> impl Iterator<Item = &Actor> {
         std::iter::successors(Some(self), |a| a.actor.as_deref())
     }
+}
+
+/// The strings at `path` in `claims`: one string, or the strings of an array (other values are
+/// skipped). `path` is a JSON pointer (`/realm_access/roles`, `/resource_access/my-api/roles`),
+/// or a claim name matched whole first (a namespaced claim such as `https://example.com/roles`
+/// holds dots and slashes) and otherwise read as a dotted path (`realm_access.roles`).
+///
+/// ```
+/// use mcp_auth_core::claim_strings;
+///
+/// let claims = serde_json::json!({
+///     "realm_access": {"roles": ["manager", 7]},
+///     "https://example.com/roles": "cfo",
+/// });
+/// let claims = claims.as_object().unwrap();
+/// assert_eq!(claim_strings(claims, "/realm_access/roles").collect::<Vec<_>>(), ["manager"]);
+/// assert_eq!(claim_strings(claims, "realm_access.roles").collect::<Vec<_>>(), ["manager"]);
+/// assert_eq!(claim_strings(claims, "https://example.com/roles").collect::<Vec<_>>(), ["cfo"]);
+/// ```
+pub fn claim_strings<'a>(
+    claims: &'a Map<String, Value>,
+    path: &str,
+) -> impl Iterator<Item = &'a str> + use<'a> {
+    let value = if path.starts_with('/') {
+        let mut parts = path[1..]
+            .split('/')
+            .map(|p| p.replace("~1", "/").replace("~0", "~"));
+        parts
+            .next()
+            .and_then(|first| claims.get(&first))
+            .and_then(|first| parts.try_fold(first, |value, part| value.get(&part)))
+    } else {
+        claims.get(path).or_else(|| {
+            let mut parts = path.split('.');
+            let first = claims.get(parts.next()?)?;
+            parts.try_fold(first, |value, part| value.get(part))
+        })
+    };
+    let (one, many) = match value {
+        Some(Value::String(s)) => (Some(s.as_str()), None),
+        Some(Value::Array(items)) => (None, Some(items.iter().filter_map(Value::as_str))),
+        _ => (None, None),
+    };
+    one.into_iter().chain(many.into_iter().flatten())
 }
 
 #[cfg(test)]

@@ -73,6 +73,8 @@ pub struct Record {
     pub client: Option<ClientSummary>,
     /// The scope decision.
     pub scope: Option<ScopeCheck>,
+    /// The policy decision (for a batch: the first refusal, or every allowing policy).
+    pub policy: Option<PolicyCheck>,
     /// On-behalf-of exchanges made while serving the request, in order.
     pub exchanges: Vec<ExchangeSummary>,
 }
@@ -137,6 +139,23 @@ impl ScopeCheck {
             granted,
             missing,
         }
+    }
+}
+
+/// A policy decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PolicyCheck {
+    /// Whether the request was allowed.
+    pub allowed: bool,
+    /// Ids of the deciding policies (the permits that allowed, or the forbids that refused).
+    pub policies: Vec<String>,
+}
+
+impl PolicyCheck {
+    /// A decision.
+    pub fn new(allowed: bool, policies: Vec<String>) -> Self {
+        Self { allowed, policies }
     }
 }
 

@@ -51,7 +51,12 @@ pub struct PolicyProbe<L> {
 #[derive(Clone, Debug)]
 enum Caller {
     /// A principal inserted into the extensions.
-    Principal { issuer: String, subject: String },
+    Principal {
+        issuer: String,
+        subject: String,
+        roles: Vec<String>,
+        claims: serde_json::Map<String, Value>,
+    },
     /// Tokens minted from this template, sent as bearer tokens.
     Tokens(Box<TokenBuilder>),
 }
@@ -64,6 +69,8 @@ impl<L> PolicyProbe<L> {
             caller: Caller::Principal {
                 issuer: "https://issuer.test".into(),
                 subject: "probe-user".into(),
+                roles: Vec::new(),
+                claims: serde_json::Map::new(),
             },
             server: MockMcpService::new(),
         }
@@ -101,10 +108,37 @@ impl<L> PolicyProbe<L> {
     /// Sets the principal's issuer and subject (for [`PolicyProbe::new`]).
     #[must_use]
     pub fn principal(mut self, issuer: &str, subject: &str) -> Self {
-        self.caller = Caller::Principal {
-            issuer: issuer.into(),
-            subject: subject.into(),
-        };
+        if let Caller::Principal {
+            issuer: i,
+            subject: s,
+            ..
+        } = &mut self.caller
+        {
+            *i = issuer.into();
+            *s = subject.into();
+        }
+        self
+    }
+
+    /// Gives the principal these roles (as a verification profile maps them; for
+    /// [`PolicyProbe::new`]).
+    #[must_use]
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        if let Caller::Principal { roles: r, .. } = &mut self.caller {
+            *r = roles.into_iter().map(Into::into).collect();
+        }
+        self
+    }
+
+    /// Gives the principal these token claims (a JSON object; for [`PolicyProbe::new`]).
+    ///
+    /// # Panics
+    /// When `claims` is not a JSON object.
+    #[must_use]
+    pub fn claims(mut self, claims: Value) -> Self {
+        if let Caller::Principal { claims: c, .. } = &mut self.caller {
+            *c = claims.as_object().expect("claims are a JSON object").clone();
+        }
         self
     }
 
@@ -151,6 +185,19 @@ impl<L> PolicyProbe<L> {
         self.send(scopes, body).await
     }
 
+    /// `tools/call` of `tool` with `arguments`, by a caller granted `scopes`.
+    pub async fn call_tool_with<B>(&self, scopes: &str, tool: &str, arguments: Value) -> Outcome
+    where
+        L: Layer<MockMcpService>,
+        L::Service: Service<Request<AuthBody<Full<Bytes>>>, Response = Response<B>> + Clone,
+        <L::Service as Service<Request<AuthBody<Full<Bytes>>>>>::Error: std::fmt::Debug,
+        B: Body<Data = Bytes>,
+        B::Error: std::fmt::Debug,
+    {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}});
+        self.send(scopes, body).await
+    }
+
     /// Any JSON-RPC body (a request, a notification, a batch) from a caller granted `scopes`.
     pub async fn send<B>(&self, scopes: &str, body: Value) -> Outcome
     where
@@ -169,11 +216,24 @@ impl<L> PolicyProbe<L> {
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("request");
         match &self.caller {
-            Caller::Principal { issuer, subject } => {
-                let principal =
-                    Principal::builder(issuer, subject, BearerToken::new("probe-token"))
-                        .scopes(Scopes::parse(scopes))
-                        .build();
+            Caller::Principal {
+                issuer,
+                subject,
+                roles,
+                claims,
+            } => {
+                // One token per distinct caller, as in life: layers may remember what a token
+                // says.
+                let token = format!(
+                    "probe:{issuer}:{subject}:{scopes}:{}:{}",
+                    roles.join(","),
+                    Value::Object(claims.clone())
+                );
+                let principal = Principal::builder(issuer, subject, BearerToken::new(token))
+                    .scopes(Scopes::parse(scopes))
+                    .roles(roles.clone())
+                    .claims(claims.clone())
+                    .build();
                 request.extensions_mut().insert(principal);
             }
             Caller::Tokens(template) if template.is_none() => {}

@@ -1,4 +1,5 @@
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -28,7 +29,7 @@ enum State {
 }
 
 struct Collecting {
-    filter: Box<ListFilter>,
+    filter: Arc<ListFilter>,
     buffer: BytesMut,
     trailers: Option<HeaderMap>,
     inner_done: bool,
@@ -38,7 +39,7 @@ struct Collecting {
 impl<B> ListFilterBody<B> {
     /// Wraps `response`'s body, filtering when `filter` is set and the body is a successful JSON
     /// or SSE answer.
-    pub fn wrap(response: Response<B>, filter: Option<Box<ListFilter>>) -> Response<Self> {
+    pub fn wrap(response: Response<B>, filter: Option<Arc<ListFilter>>) -> Response<Self> {
         let (mut parts, inner) = response.into_parts();
         let media = parts
             .headers

@@ -18,6 +18,8 @@
 
 mod body;
 mod filter;
+mod service;
 
 pub use body::ListFilterBody;
 pub use filter::{KeepListed, ListFilter, ListedKind, lists_anything};
+pub use service::{ListFiltered, ListFilteredFuture, PendingListing};

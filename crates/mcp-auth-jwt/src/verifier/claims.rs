@@ -208,24 +208,13 @@ fn matched_audience(
     ))
 }
 
-/// Strings found at the configured claim paths (a dotted path reaches into objects; a claim
-/// whose own name holds a dot, such as a namespaced Auth0 claim, is matched whole first).
+/// Strings found at the configured claim paths (see `mcp_auth_core::claim_strings`).
 /// Bounded: at most 256 roles of at most 256 bytes are kept.
 fn roles(claims: &Map<String, Value>, paths: &[String]) -> Vec<String> {
     const MAX_ROLES: usize = 256;
     let mut roles = Vec::new();
     for path in paths {
-        let value = claims.get(path.as_str()).or_else(|| {
-            let mut parts = path.split('.');
-            let first = claims.get(parts.next()?)?;
-            parts.try_fold(first, |value, part| value.get(part))
-        });
-        let found: Box<dyn Iterator<Item = &str>> = match value {
-            Some(Value::String(role)) => Box::new(std::iter::once(role.as_str())),
-            Some(Value::Array(items)) => Box::new(items.iter().filter_map(Value::as_str)),
-            _ => Box::new(std::iter::empty()),
-        };
-        for role in found.filter(|r| r.len() <= 256) {
+        for role in mcp_auth_core::claim_strings(claims, path).filter(|r| r.len() <= 256) {
             if roles.len() == MAX_ROLES {
                 return roles;
             }

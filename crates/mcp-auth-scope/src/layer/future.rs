@@ -58,7 +58,7 @@ where
                 let response = ready!(future.poll(cx))?;
                 let filter = filter.take();
                 Poll::Ready(Ok(
-                    ListFilterBody::wrap(response, filter).map(AuthBody::inner)
+                    ListFilterBody::wrap(response, filter.map(Into::into)).map(AuthBody::inner)
                 ))
             }
             KindProj::Rejected { rejection } => Poll::Ready(Ok(rejection
