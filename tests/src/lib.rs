@@ -10,7 +10,8 @@
 //! clients, redaction) use the project's own `MockIssuer` rather than a third-party server.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -115,11 +116,27 @@ impl Provider {
     }
 
     /// Posts to the token endpoint with client_secret_basic and returns the JSON answer.
-    pub async fn token_request(&self, (id, secret): (&str, &str), form: &[(&str, &str)]) -> Value {
-        reqwest::Client::new()
-            .post(format!("{}/token", self.issuer))
+    pub async fn token_request(&self, client: (&str, &str), form: &[(&str, &str)]) -> Value {
+        self.token_request_with_proof(client, form, None).await
+    }
+
+    /// Posts to the token endpoint with client_secret_basic and, when given, a DPoP proof
+    /// (RFC 9449 §5: the provider then binds the token to the proof's key), and returns the JSON
+    /// answer.
+    pub async fn token_request_with_proof(
+        &self,
+        (id, secret): (&str, &str),
+        form: &[(&str, &str)],
+        dpop_proof: Option<&str>,
+    ) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(self.token_endpoint())
             .basic_auth(id, Some(secret))
-            .form(form)
+            .form(form);
+        if let Some(proof) = dpop_proof {
+            request = request.header("dpop", proof);
+        }
+        request
             .send()
             .await
             .expect("token endpoint")
@@ -127,6 +144,219 @@ impl Provider {
             .await
             .expect("token response JSON")
     }
+
+    /// The token exchanges the provider itself has seen so far, from its test-only
+    /// `GET /test/counters`: `(requests that reached the grant, tokens it issued)`.
+    ///
+    /// # Panics
+    /// If the provider does not answer.
+    pub async fn token_exchanges(&self) -> (u64, u64) {
+        let counters: Value = reqwest::get(format!("{}/test/counters", self.issuer))
+            .await
+            .expect("the provider's counters")
+            .json()
+            .await
+            .expect("counters JSON");
+        let count = |name: &str| {
+            counters["token_exchange"][name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no token_exchange.{name} in {counters}"))
+        };
+        (count("requests"), count("issued"))
+    }
+
+    /// The token endpoint (`{issuer}/token`), e.g. the `htu` of a DPoP proof for it.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.issuer)
+    }
+
+    /// Obtains an access token for `resource` with the authorization-code flow and PKCE (S256)
+    /// as a public client, headless: the authorization request is followed through the
+    /// provider's redirects and its `/interaction` pages (which, with `autoApprove`, log in
+    /// `accountId` and grant what was asked), carrying the provider's cookies, up to the
+    /// redirect URI (never contacted), whose code is then redeemed. `client_id` may be a Client
+    /// ID Metadata Document URL (with `clientIdMetadataDocument` enabled the provider fetches
+    /// it).
+    ///
+    /// # Panics
+    /// If the provider stops the flow or refuses the code.
+    pub async fn authorization_code(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        resource: &str,
+        scope: &str,
+    ) -> String {
+        use sha2::Digest as _;
+        let verifier = random_hex(32);
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let state = random_hex(8);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        let mut url = reqwest::Url::parse_with_params(
+            &format!("{}/auth", self.issuer),
+            [
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", redirect_uri),
+                ("scope", scope),
+                ("resource", resource),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("state", &state),
+            ],
+        )
+        .expect("authorization URL");
+        let mut cookies = BTreeMap::<String, String>::new();
+        let mut code = None;
+        for _ in 0..10 {
+            let mut request = http.get(url.clone());
+            if !cookies.is_empty() {
+                let jar: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                request = request.header("cookie", jar.join("; "));
+            }
+            let response = request.send().await.expect("authorization server");
+            for set in response.headers().get_all("set-cookie") {
+                let set = set.to_str().unwrap_or_default();
+                let pair = set.split(';').next().unwrap_or_default();
+                if let Some((name, value)) = pair.split_once('=') {
+                    if value.is_empty() {
+                        cookies.remove(name.trim());
+                    } else {
+                        cookies.insert(name.trim().to_owned(), value.to_owned());
+                    }
+                }
+            }
+            let status = response.status();
+            let Some(location) = response.headers().get("location").cloned() else {
+                let body = response.text().await.unwrap_or_default();
+                panic!("the authorization flow stopped at {status}: {body}");
+            };
+            let next = url
+                .join(location.to_str().expect("Location"))
+                .expect("Location URL");
+            if next.as_str().starts_with(redirect_uri) {
+                let params: BTreeMap<String, String> = next.query_pairs().into_owned().collect();
+                assert!(
+                    !params.contains_key("error"),
+                    "authorization refused: {params:?}"
+                );
+                assert_eq!(params.get("state"), Some(&state), "the state came back");
+                code = params.get("code").cloned();
+                break;
+            }
+            url = next;
+        }
+        let code = code.expect("the flow reached the redirect URI within 10 redirects");
+        let response: Value = reqwest::Client::new()
+            .post(self.token_endpoint())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", &verifier),
+                ("client_id", client_id),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("token endpoint")
+            .json()
+            .await
+            .expect("token response JSON");
+        match response["access_token"].as_str() {
+            Some(token) => token.to_owned(),
+            None => panic!("no token for the code: {response}"),
+        }
+    }
+}
+
+/// `bytes` random bytes as hex (PKCE verifiers, states), from the standard library's seeded
+/// hasher: unpredictable enough for a test.
+fn random_hex(bytes: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut out = String::new();
+    while out.len() < bytes * 2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out.truncate(bytes * 2);
+    out
+}
+
+/// What one run of the `mcp-auth` command printed and how it exited.
+#[derive(Debug)]
+pub struct CliRun {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs the operator's command, `mcp-auth ARGS` (crates/mcp-auth-cli), in `cwd`. The binary of
+/// another package is not built for this one's tests, so the first call builds it with the
+/// cargo running the tests (in the same target directory; nothing to do when it is up to date).
+///
+/// # Panics
+/// If it cannot be built or run.
+pub async fn mcp_auth_cli(args: &[&str], cwd: &Path) -> CliRun {
+    static BINARY: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    let binary = BINARY.get_or_init(build_cli).await;
+    let output = Command::new(binary)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run mcp-auth");
+    CliRun {
+        code: output.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+async fn build_cli() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/");
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--package",
+            "mcp-auth-cli",
+            "--bin",
+            "mcp-auth",
+            "--message-format=json",
+        ])
+        .current_dir(workspace)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build -p mcp-auth-cli failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "mcp-auth")
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported the mcp-auth executable")
 }
 
 /// Runs the MCP Python client (`fixtures/python/mcp_client.py`, in its virtual environment)

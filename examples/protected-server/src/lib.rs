@@ -89,6 +89,9 @@ pub struct Options {
     /// built-in one: its resource, issuers, policy, clients, exchange and audit. The MCP route
     /// is served at the resource's path; `call_downstream` has no downstream API then.
     pub config: Option<std::path::PathBuf>,
+    /// Call this downstream API from `call_downstream` instead of starting one (replicas
+    /// behind one load balancer share one API).
+    pub downstream_url: Option<String>,
     /// Trust this extra root certificate (PEM) for issuer, client-document and token-exchange
     /// fetches, e.g. an internal CA.
     pub ca_file: Option<std::path::PathBuf>,
@@ -151,6 +154,7 @@ impl std::fmt::Debug for Options {
             .field("otlp", &self.otlp)
             .field("audit_file", &self.audit_file)
             .field("config", &self.config)
+            .field("downstream_url", &self.downstream_url)
             .field("ca_file", &self.ca_file)
             .field("idp", &self.idp)
             .finish()
@@ -171,6 +175,7 @@ impl Default for Options {
             audit_file: None,
             config: None,
             ca_file: None,
+            downstream_url: None,
             idp: IdpOptions::default(),
         }
     }
@@ -367,8 +372,10 @@ async fn built_in(
         dev_fetch = dev_fetch.root_certificate_pem(pem);
     }
 
-    let (downstream_url, downstream_task) =
-        downstream_api(issuer_config.clone(), &dev_fetch).await?;
+    let (downstream_url, downstream_task) = match &options.downstream_url {
+        Some(url) => (url.clone(), tokio::spawn(async {})),
+        None => downstream_api(issuer_config.clone(), &dev_fetch).await?,
+    };
     let dpop_key = match &options.exchange_dpop_key {
         Some(path) => {
             let contents = std::fs::read(path)
@@ -475,8 +482,8 @@ impl Shared {
                 exchange_keys: None,
             });
         };
+        // The default key prefix: the one `mcp-auth clients … --registry redis://…` uses.
         let redis = Redis::builder(url.as_str())
-            .key_prefix("protected-server")
             .build()
             .map_err(|e| format!("--redis: {e}"))?;
         let exchange_keys = match &options.exchange_keys {
