@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use mcp_auth_core::mcp::{McpRequest, MessageKind, Target};
-use mcp_auth_core::record::{ClientSummary, ExchangeSummary, Record, ScopeCheck};
+use mcp_auth_core::record::{ClientSummary, ExchangeSummary, PolicyCheck, Record, ScopeCheck};
 use mcp_auth_core::{AuthError, Principal, Scopes};
 use serde::Serialize;
 use serde_json::Value;
@@ -175,6 +175,10 @@ pub struct DecisionInfo {
     /// Scopes missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<Scopes>,
+    /// Ids of the policies that decided (the permits that allowed, or the forbids that
+    /// refused), when a policy layer decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
 }
 
 /// One token exchange.
@@ -228,7 +232,7 @@ pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
         .principal
         .as_ref()
         .map(|p| principal_info(p, record.client.as_ref()));
-    let decision = decision_info(&observed, record.scope.as_ref());
+    let decision = decision_info(&observed, record.scope.as_ref(), record.policy.as_ref());
     let mut out = Vec::with_capacity(1 + exchanges.len());
     for (summary, info) in record.exchanges.iter().zip(&exchanges) {
         out.push(AuditEvent {
@@ -339,7 +343,11 @@ fn principal_info(p: &Principal, client: Option<&ClientSummary>) -> PrincipalInf
     }
 }
 
-fn decision_info(observed: &Observed, scope: Option<&ScopeCheck>) -> DecisionInfo {
+fn decision_info(
+    observed: &Observed,
+    scope: Option<&ScopeCheck>,
+    policy: Option<&PolicyCheck>,
+) -> DecisionInfo {
     let outcome = if observed.failed {
         "error"
     } else if observed.denial.is_some() {
@@ -356,6 +364,9 @@ fn decision_info(observed: &Observed, scope: Option<&ScopeCheck>) -> DecisionInf
         missing: scope
             .filter(|s| !s.missing.is_empty())
             .map(|s| s.missing.clone()),
+        policies: policy
+            .filter(|p| !p.policies.is_empty())
+            .map(|p| p.policies.clone()),
     }
 }
 

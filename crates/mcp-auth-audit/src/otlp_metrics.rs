@@ -226,6 +226,7 @@ mod tests {
                 required: None,
                 granted: None,
                 missing: None,
+                policies: None,
             }),
             exchanges: Vec::new(),
             latency_ms: Some(ms),

@@ -32,6 +32,7 @@ pub struct ClaimMap {
 }
 
 /// What a caller is, as policies see it.
+#[cfg_attr(not(feature = "cedar"), allow(dead_code))]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Memberships {
     pub(crate) roles: BTreeSet<String>,
@@ -39,8 +40,10 @@ pub(crate) struct Memberships {
     pub(crate) permissions: BTreeSet<String>,
 }
 
+#[cfg_attr(not(feature = "cedar"), allow(dead_code))]
 /// At most this many values per kind, each at most this long: claims come from tokens.
 const MAX_VALUES: usize = 256;
+#[cfg_attr(not(feature = "cedar"), allow(dead_code))]
 const MAX_VALUE_BYTES: usize = 256;
 
 impl ClaimMap {
@@ -105,6 +108,7 @@ impl ClaimMap {
         self
     }
 
+    #[cfg_attr(not(feature = "cedar"), allow(dead_code))]
     pub(crate) fn read(&self, principal: &Principal) -> Memberships {
         let collect = |paths: &[String], start: BTreeSet<String>| {
             let mut found = start;
@@ -133,12 +137,14 @@ impl ClaimMap {
 }
 
 /// The claim map of each issuer, and the one for issuers not named.
+#[cfg_attr(not(feature = "cedar"), allow(dead_code))]
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ClaimMaps {
     by_issuer: HashMap<String, ClaimMap>,
     default: ClaimMap,
 }
 
+#[cfg_attr(not(feature = "cedar"), allow(dead_code))]
 impl ClaimMaps {
     pub(crate) fn new(default: ClaimMap) -> Self {
         Self {

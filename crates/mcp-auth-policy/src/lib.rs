@@ -6,10 +6,11 @@
 //! its client (Client ID Metadata Document URL and host), the target and the call's arguments.
 //! The engine is [Cedar](https://www.cedarpolicy.com), embedded: policies in `.cedar` files,
 //! validated against the MCP schema ([`MCP_SCHEMA`]) when the stack is built, with errors that
-//! name the file, the line and the fix. Or bring your own decision point ([`Authorize`],
-//! [`authorize_fn`], [`CachedAuthorize`]).
+//! name the file, the line and the fix (feature `cedar`, on by default). Or bring your own
+//! decision point ([`Authorize`], [`authorize_fn`], [`CachedAuthorize`]).
 //!
 //! ```
+//! # #[cfg(feature = "cedar")] {
 //! use mcp_auth_core::ResourceId;
 //! use mcp_auth_policy::{CedarAuthorizer, CedarPolicies, PolicyLayer};
 //!
@@ -28,6 +29,7 @@
 //! let resource = ResourceId::parse("https://mcp.example.com/mcp")?;
 //! let layer = PolicyLayer::new(CedarAuthorizer::new(policies), &resource);
 //! # let _ = layer;
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -35,10 +37,14 @@
 
 mod authorize;
 mod call;
+#[cfg(feature = "cedar")]
 mod cedar;
+#[cfg(feature = "cedar")]
 mod cedar_authorizer;
 mod claims;
+#[cfg(feature = "cedar")]
 mod config;
+#[cfg(feature = "cedar")]
 mod error;
 pub mod layer;
 
@@ -47,12 +53,16 @@ pub use authorize::{
     authorize_fn,
 };
 pub use call::{Action, Call};
+#[cfg(feature = "cedar")]
 pub use cedar::{CedarPolicies, CedarPoliciesBuilder, MCP_SCHEMA};
+#[cfg(feature = "cedar")]
 pub use cedar_authorizer::CedarAuthorizer;
 pub use claims::ClaimMap;
-pub use config::PolicyEntry;
+#[cfg(feature = "cedar")]
+pub use config::{ClaimsEntry, PolicyEntry, Preset};
+#[cfg(feature = "cedar")]
 pub use error::{PolicyError, PolicyProblem};
-pub use layer::PolicyLayer;
+pub use layer::{Policy, PolicyLayer};
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cedar"))]
 mod tests;

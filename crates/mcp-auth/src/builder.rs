@@ -14,6 +14,7 @@ use mcp_auth_core::{
 };
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
 use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};
+use mcp_auth_policy::{Authorize, Policy, PolicyLayer};
 use mcp_auth_scope::{Scope, ScopeLayer, ScopePolicy};
 use tower_layer::Layer;
 
@@ -40,6 +41,7 @@ impl McpAuth {
             limits: InspectLimits::default(),
             clients: None,
             exchange: None,
+            authorize: None,
             auditor: None,
             render_rejection: None,
         }
@@ -61,6 +63,7 @@ pub struct McpAuthBuilder {
     limits: InspectLimits,
     clients: Option<(ClientResolver, ClientPolicy)>,
     exchange: Option<TokenExchangeClient>,
+    authorize: Option<Box<dyn FnOnce(&ResourceId, &Scopes) -> PolicyLayer>>,
     auditor: Option<Auditor>,
     render_rejection: Option<Box<dyn FnOnce(Rejector) -> Rejector>>,
 }
@@ -91,6 +94,28 @@ impl McpAuthBuilder {
     /// [`OnBehalfOf`](mcp_auth_obo::OnBehalfOf) handle in every authenticated request).
     pub fn on_behalf_of(mut self, client: TokenExchangeClient) -> Self {
         self.exchange = Some(client);
+        self
+    }
+
+    /// Decides every call of a tool, read of a resource and use of a prompt with `authorize`
+    /// (after scopes): a [`CedarAuthorizer`](mcp_auth_policy::CedarAuthorizer) over your
+    /// policies (feature `policy`), or a decision point of your own. Listings show what the
+    /// caller could use.
+    pub fn authorize(mut self, authorize: impl Authorize) -> Self {
+        self.authorize = Some(Box::new(move |resource: &ResourceId, _: &Scopes| {
+            PolicyLayer::new(authorize, resource)
+        }));
+        self
+    }
+
+    /// Like [`authorize`](Self::authorize) with Cedar policies, where a refused caller is asked
+    /// for more of the advertised scopes (`scopes_supported`) when some of them would let the
+    /// call through.
+    #[cfg(feature = "policy")]
+    pub fn cedar(mut self, authorizer: mcp_auth_policy::CedarAuthorizer) -> Self {
+        self.authorize = Some(Box::new(move |resource: &ResourceId, supported: &Scopes| {
+            PolicyLayer::new(authorizer.step_up_scopes(supported.clone()), resource)
+        }));
         self
     }
 
@@ -187,6 +212,8 @@ impl McpAuthBuilder {
             scopes_supported.retain(|s| s != OFFLINE_ACCESS);
         }
 
+        // A refused caller may be asked for more of what the resource advertises.
+        let supported = Scopes::from_iter(scopes_supported.iter().map(String::as_str));
         let mut verifier = Verifier::builder(resource.clone()).fetch_policy(self.fetch_policy);
         for issuer in &self.issuers {
             verifier = verifier.issuer(issuer.clone());
@@ -233,6 +260,10 @@ impl McpAuthBuilder {
             Some((resolver, policy)) => CimdLayer::new(resolver, policy).rejector(rejector.clone()),
             None => CimdLayer::disabled(),
         };
+        let authorize = match self.authorize {
+            Some(make) => make(&resource, &supported).rejector(rejector.clone()),
+            None => PolicyLayer::disabled(),
+        };
         let exchange = match self.exchange {
             Some(client) => OboLayer::new(client, &resource).rejector(rejector.clone()),
             None => OboLayer::disabled(),
@@ -250,6 +281,7 @@ impl McpAuthBuilder {
             verify,
             clients,
             scope: ScopeLayer::new(policy, &resource).rejector(rejector),
+            authorize,
             exchange,
             document: metadata,
             auditor: self.auditor,
@@ -281,6 +313,10 @@ pub enum BuildError {
     /// wrong kind, with the line and column.
     #[error("{0}")]
     Parse(String),
+    /// Policies that cannot be used (feature `policy`): every problem, with file, line and fix.
+    #[cfg(feature = "policy")]
+    #[error("{0}")]
+    Policy(#[from] mcp_auth_policy::PolicyError),
     /// The configuration file cannot be read.
     #[error("cannot read {path}: {message}")]
     Read {
@@ -302,7 +338,7 @@ impl BuildError {
 }
 
 /// The composed protection, outermost first: audit, RFC 9728 metadata, request inspection,
-/// token verification, client identity, scope enforcement, token exchange.
+/// token verification, client identity, scope enforcement, policy decisions, token exchange.
 ///
 /// Metadata requests are answered without a token; the JSON-RPC body is read once (so a 401
 /// can name the scopes the operation needs); everything else needs a valid token, an admitted
@@ -322,6 +358,7 @@ pub struct McpAuthLayer {
     verify: VerifyLayer,
     clients: CimdLayer,
     scope: ScopeLayer,
+    authorize: PolicyLayer,
     exchange: OboLayer,
     document: ProtectedResourceMetadata,
     auditor: Option<Auditor>,
@@ -331,7 +368,7 @@ pub struct McpAuthLayer {
 ///
 /// The request body is read and wrapped once, by the one inspector: the inner service `S`
 /// receives `Request<AuthBody<B>>` for a server whose requests are `Request<B>`.
-pub type McpAuthService<S> = Audit<Metadata<McpInspect<Verify<Cimd<Scope<Obo<S>>>>>>>;
+pub type McpAuthService<S> = Audit<Metadata<McpInspect<Verify<Cimd<Scope<Policy<Obo<S>>>>>>>>;
 
 impl McpAuthLayer {
     /// The verifier (e.g. to [`warm_up`](Verifier::warm_up) at start-up).
@@ -369,7 +406,9 @@ impl<S> Layer<S> for McpAuthLayer {
     type Service = McpAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let inner = self.scope.layer(self.exchange.layer(inner));
+        let inner = self
+            .scope
+            .layer(self.authorize.layer(self.exchange.layer(inner)));
         let inner = self.verify.layer(self.clients.layer(inner));
         self.audit
             .layer(self.metadata.layer(self.inspect.layer(inner)))

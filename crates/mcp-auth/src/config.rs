@@ -79,6 +79,11 @@ pub struct Config {
     #[cfg(feature = "redis")]
     #[serde(default)]
     pub redis: Option<mcp_auth_redis::RedisEntry>,
+    /// Cedar policies deciding calls after the scopes (feature `policy`): `files`, `schema`,
+    /// claim maps per issuer. Paths are relative to the configuration file.
+    #[cfg(feature = "policy")]
+    #[serde(default)]
+    pub policy: Option<mcp_auth_policy::PolicyEntry>,
 }
 
 /// What the `[redis]` table shares between replicas (nothing without the feature or the table).
@@ -207,6 +212,17 @@ impl Config {
     /// # Errors
     /// A [`BuildError`] naming the key at fault and the fix.
     pub fn into_builder(self) -> Result<McpAuthBuilder, BuildError> {
+        self.into_builder_in(Path::new("."))
+    }
+
+    /// Like [`into_builder`](Self::into_builder), reading the files the configuration names
+    /// (policies) relative to `base`, the configuration file's directory.
+    ///
+    /// # Errors
+    /// As [`into_builder`](Self::into_builder).
+    pub fn into_builder_in(self, base: &Path) -> Result<McpAuthBuilder, BuildError> {
+        #[cfg(not(feature = "policy"))]
+        let _ = base;
         let mut builder = McpAuth::builder(&self.resource);
         let first_issuer = self.issuers.first().map(|i| i.issuer.clone());
         if self.issuers.is_empty() {
@@ -256,6 +272,10 @@ impl Config {
         if let Some(audit) = self.audit {
             builder = builder.audit(audit.start()?);
         }
+        #[cfg(feature = "policy")]
+        if let Some(policy) = self.policy {
+            builder = builder.cedar(policy.into_authorizer(base)?);
+        }
         if let Some(exchange) = self.token_exchange {
             let dpop_key = exchange.dpop_key()?;
             let client = exchange.into_builder(first_issuer, fetch)?;
@@ -284,7 +304,9 @@ impl McpAuth {
     /// # Errors
     /// The file cannot be read, or see [`McpAuth::from_toml`].
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<McpAuthBuilder, BuildError> {
-        Config::from_file(path)?.into_builder()
+        let path = path.as_ref();
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_file(path)?.into_builder_in(base)
     }
 }
 

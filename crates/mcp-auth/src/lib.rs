@@ -45,6 +45,9 @@
 //! - `axum`: [`McpAuthLayer::protect`] and [`McpAuthLayer::metadata_router`], which serve the
 //!   metadata document as real routes so that discovery survives `merge`, `nest` and
 //!   `route_layer`.
+//! - `policy`: Cedar policies over roles, claims and arguments (`policy::CedarAuthorizer`,
+//!   [`McpAuthBuilder::cedar`], the `[policy]` table); without it the stack still takes a
+//!   decision point of your own ([`McpAuthBuilder::authorize`]).
 //! - `redis`: shared state for replicas on Redis (`mcp_auth::redis`, the `[redis]` table).
 //! - `otlp`: audit events, metrics and spans to an OpenTelemetry collector
 //!   (`audit::OtlpSink`, `telemetry::OtlpTelemetry`).
@@ -109,6 +112,10 @@ pub use mcp_auth_obo as obo;
 pub use mcp_auth_obo::{
     ClientAuth, ExchangeRequest, ExchangedToken, OboLayer, OnBehalfOf, TokenExchangeClient,
 };
+#[cfg(feature = "stack")]
+pub use mcp_auth_policy as policy;
+#[cfg(feature = "stack")]
+pub use mcp_auth_policy::{Authorize, PolicyLayer};
 #[cfg(feature = "redis")]
 pub use mcp_auth_redis as redis;
 #[cfg(feature = "scope")]

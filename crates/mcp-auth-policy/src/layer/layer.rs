@@ -9,7 +9,8 @@ use crate::Authorize;
 /// Applies [`Policy`] to a service. See the [module docs](super).
 #[derive(Clone)]
 pub struct PolicyLayer {
-    pub(super) authorize: Arc<dyn Authorize>,
+    /// `None`: disabled, every request passes untouched.
+    pub(super) authorize: Option<Arc<dyn Authorize>>,
     pub(super) rejector: Rejector,
     pub(super) max_argument_bytes: usize,
     pub(super) max_listing_bytes: usize,
@@ -19,11 +20,27 @@ impl PolicyLayer {
     /// Decides with `authorize`; challenges point at `resource`'s metadata document.
     pub fn new(authorize: impl Authorize, resource: &ResourceId) -> Self {
         Self {
-            authorize: Arc::new(authorize),
+            authorize: Some(Arc::new(authorize)),
             rejector: Rejector::for_resource(resource),
             max_argument_bytes: 64 * 1024,
             max_listing_bytes: 16 * 1024 * 1024,
         }
+    }
+
+    /// A layer that decides nothing and filters nothing (a stack without policies keeps its
+    /// type).
+    pub fn disabled() -> Self {
+        Self {
+            authorize: None,
+            rejector: Rejector::new(""),
+            max_argument_bytes: 0,
+            max_listing_bytes: 0,
+        }
+    }
+
+    /// Whether this layer decides anything.
+    pub fn is_enabled(&self) -> bool {
+        self.authorize.is_some()
     }
 
     /// The largest `arguments` a call may carry (default 64 KiB); a larger one is refused (400)
@@ -60,6 +77,7 @@ impl<S> Layer<S> for PolicyLayer {
 impl std::fmt::Debug for PolicyLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicyLayer")
+            .field("enabled", &self.is_enabled())
             .field("max_argument_bytes", &self.max_argument_bytes)
             .finish_non_exhaustive()
     }

@@ -65,6 +65,9 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
+        let Some(authorize) = &shared.authorize else {
+            return AuthFuture::call(self.inner.call(req));
+        };
         let Some(principal) = req.extensions().get::<Principal>().cloned() else {
             let error = AuthError::access_denied(
                 "no_principal",
@@ -88,7 +91,7 @@ where
             &mcp,
             || {
                 Box::new(PolicyKeeps {
-                    authorize: shared.authorize.clone(),
+                    authorize: authorize.clone(),
                     principal: principal.clone(),
                     client: client.clone(),
                 })
@@ -111,7 +114,7 @@ where
         let mut verdicts = Vec::with_capacity(calls.len());
         let mut pending = Vec::new();
         for call in &calls {
-            match shared.authorize.authorize(call) {
+            match authorize.authorize(call) {
                 Decision::Ready(verdict) => {
                     // A batch goes on only if every call does: the first refusal decides.
                     if !verdict.is_allowed() {
