@@ -27,6 +27,7 @@ use mcp_auth::{
     Config, DpopConfig, FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement,
     ResourceId, ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
 };
+use mcp_auth::policy::{CedarAuthorizer, CedarPolicies};
 use mcp_auth_testing::MockIssuer;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -51,10 +52,32 @@ pub fn policy() -> ScopePolicy {
         .tool("add_note", Requirement::all("mcp:write"))
         .tool("clear_notes", Requirement::all("mcp:admin"))
         .tool("call_downstream", Requirement::none())
+        .tool("approve_expense", Requirement::none())
         .users_only("clear_notes")
         .hierarchy(hierarchy)
         .build()
         .expect("valid policy")
+}
+
+/// Who may approve which expense: the Cedar policies in `policies/` (compiled in, so the
+/// example runs from anywhere), validated against mcp-auth's MCP schema and the example's
+/// arguments. Roles come from the token's `roles` claim.
+///
+/// # Panics
+/// Never: the files are part of the example and tested.
+pub fn expense_policies() -> CedarAuthorizer {
+    let policies = CedarPolicies::builder()
+        .schema_source(
+            "policies/expenses.cedarschema",
+            include_str!("../policies/expenses.cedarschema"),
+        )
+        .source(
+            "policies/expenses.cedar",
+            include_str!("../policies/expenses.cedar"),
+        )
+        .build()
+        .expect("the example's policies validate");
+    CedarAuthorizer::new(policies)
 }
 
 /// How to run the server. Its `Debug` shows no secret.
@@ -448,6 +471,7 @@ async fn built_in(
         .issuer(issuer_config)
         .scopes_supported(SCOPES)
         .scopes(policy())
+        .cedar(expense_policies())
         .challenge_scope("mcp:read")
         .resource_name("mcp-auth example notebook")
         .fetch_policy(dev_fetch)

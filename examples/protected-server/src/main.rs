@@ -150,6 +150,16 @@ fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("downstream-url")
+                .long("downstream-url")
+                .value_name("URL")
+                .action(ArgAction::Set)
+                .help(
+                    "Have call_downstream call this API instead of starting one (replicas \
+                     behind one load balancer share one)",
+                ),
+        )
+        .arg(
             Arg::new("redis")
                 .long("redis")
                 .value_name("URL")
@@ -198,6 +208,7 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
         exchange_keys: std::env::var("MCP_AUTH_EXCHANGE_KEYS").ok(),
         audit_file: matches.get_one::<PathBuf>("audit-file").cloned(),
         config: matches.get_one::<PathBuf>("config").cloned(),
+        downstream_url: matches.get_one::<String>("downstream-url").cloned(),
         ca_file: matches.get_one::<PathBuf>("ca-file").cloned(),
         idp: IdpOptions {
             profile: matches.get_one::<Profile>("idp").copied(),
@@ -285,6 +296,20 @@ fn print_banner(server: &protected_server::Server) {
         .token()
         .audience("https://some-other-server.example/mcp")
         .sign();
+    // The intern, the manager and the CFO: the same scope, different roles.
+    let with_role = |subject: &str, role: &str| {
+        dev.token()
+            .subject(subject)
+            .scope("mcp:read")
+            .claim("roles", serde_json::json!([role]))
+            .expires_in(day)
+            .sign()
+    };
+    let (intern, manager, cfo) = (
+        with_role("ivy", "intern"),
+        with_role("max", "manager"),
+        with_role("cleo", "cfo"),
+    );
     println!(
         "\nDevelopment issuer: {} (embedded; tokens valid 12 h)\n",
         dev.issuer()
@@ -294,6 +319,9 @@ fn print_banner(server: &protected_server::Server) {
     println!("ADMIN={admin}\n");
     println!("EXPIRED={expired}\n");
     println!("OTHER_AUDIENCE={elsewhere}\n");
+    println!("INTERN={intern}\n");
+    println!("MANAGER={manager}\n");
+    println!("CFO={cfo}\n");
     let call = |tool: &str, args: &str| {
         format!(
             "curl -s -i {mcp} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"{tool}\",\"arguments\":{args}}}}}'"
@@ -346,6 +374,20 @@ fn print_banner(server: &protected_server::Server) {
     println!(
         "{} \\\n  -H \"authorization: Bearer $READER\"\n",
         call("call_downstream", "{}")
+    );
+    println!(
+        "# approving expenses is a policy matter (policies/expenses.cedar): the CFO any amount,\n\
+         # a manager up to 1000 (403 with the policy's reason above that), the intern never"
+    );
+    for (token, amount) in [("CFO", 5000), ("MANAGER", 800), ("MANAGER", 5000), ("INTERN", 10)] {
+        println!(
+            "{} \\\n  -H \"authorization: Bearer ${token}\"\n",
+            call("approve_expense", &format!("{{\"amount\":{amount}}}"))
+        );
+    }
+    println!("# the intern's tools/list has no approve_expense; the manager's has it");
+    println!(
+        "curl -s {mcp} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}' -H \"authorization: Bearer $INTERN\"\n"
     );
     if let Some(url) = &server.downstream_url {
         println!("Downstream API:     {url} (accepts only exchanged tokens)");

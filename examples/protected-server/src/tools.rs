@@ -41,6 +41,16 @@ pub struct AddNote {
     pub text: String,
 }
 
+/// Arguments of `approve_expense`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct ApproveExpense {
+    /// The amount, in whole currency units.
+    pub amount: i64,
+    /// What it was for.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
 #[tool_router]
 impl NotesServer {
     /// Returns the caller as the tools see it.
@@ -120,6 +130,24 @@ impl NotesServer {
             ));
         }
         Ok(text)
+    }
+
+    /// Approves an expense. Who may approve how much is the policy's business
+    /// (`policies/expenses.cedar`): by the time this runs, it has decided.
+    #[tool(
+        description = "Approve an expense of `amount` (the CFO any amount, a manager up to 1000, an intern never)."
+    )]
+    fn approve_expense(
+        &self,
+        Auth(principal): Auth,
+        Parameters(ApproveExpense { amount, text }): Parameters<ApproveExpense>,
+    ) -> String {
+        json!({
+            "approved": amount,
+            "for": text.unwrap_or_default(),
+            "by": principal.subject(),
+        })
+        .to_string()
     }
 
     /// Removes every note.
