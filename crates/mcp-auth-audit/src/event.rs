@@ -197,6 +197,9 @@ pub struct ExchangeInfo {
     pub outcome: String,
     /// Milliseconds spent.
     pub latency_ms: f64,
+    /// The tool whose call asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -378,5 +381,6 @@ fn exchange_info(e: &ExchangeSummary) -> ExchangeInfo {
         cached: e.cached,
         outcome: e.error.clone().unwrap_or_else(|| "ok".to_owned()),
         latency_ms: millis(e.latency),
+        tool: e.tool.clone(),
     }
 }

@@ -175,6 +175,8 @@ pub struct ExchangeSummary {
     pub error: Option<String>,
     /// Time spent.
     pub latency: Duration,
+    /// The tool whose call asked for the exchange, when the request called one.
+    pub tool: Option<String>,
 }
 
 impl ExchangeSummary {
@@ -187,7 +189,15 @@ impl ExchangeSummary {
             cached: false,
             error: None,
             latency: Duration::ZERO,
+            tool: None,
         }
+    }
+
+    /// Names the tool whose call asked for the exchange.
+    #[must_use]
+    pub fn tool(mut self, tool: Option<String>) -> Self {
+        self.tool = tool;
+        self
     }
 
     /// Sets the granted scopes.

@@ -34,6 +34,10 @@ pub struct TokenExchangeEntry {
     /// The algorithm of a PEM `dpop_key_file` (a JWK names its own). Default `ES256`.
     #[serde(default)]
     pub dpop_key_alg: Option<Algorithm>,
+    /// Which downstream APIs each tool may reach: `[[token_exchange.allow]]` with `tool`
+    /// (`"*"`: every tool), `target` and `scopes`. Absent: any the authorization server grants.
+    #[serde(default)]
+    pub allow: Option<Vec<crate::AllowEntry>>,
 }
 
 impl TokenExchangeEntry {
@@ -132,6 +136,7 @@ mod tests {
             issuer: None,
             dpop_key_file,
             dpop_key_alg: None,
+            allow: None,
         }
     }
 

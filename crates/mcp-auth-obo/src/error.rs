@@ -153,6 +153,16 @@ pub enum ExchangeError {
     /// The request is unusable before anything is sent (no target, a bad resource URI, ...).
     #[error("invalid exchange request: {0}")]
     InvalidRequest(Cow<'static, str>),
+    /// The exchange is outside what this server may reach for the tool that asked
+    /// ([`ExchangeAllowlist`](crate::ExchangeAllowlist)); the authorization server was not
+    /// contacted.
+    #[error("the exchange for `{target}` is not allowed{}", tool.as_deref().map(|t| format!(" for tool `{t}`")).unwrap_or_default())]
+    NotAllowed {
+        /// The tool whose call asked, if the request called one.
+        tool: Option<String>,
+        /// What was asked for.
+        target: String,
+    },
     /// The granted scope lacks requested scopes and the caller asked for all of them
     /// ([`ExchangedToken::ensure_complete`](crate::ExchangedToken::ensure_complete)).
     #[error("the authorization server granted `{granted}` of the requested `{requested}`")]
@@ -173,8 +183,8 @@ fn describe(description: &Option<String>) -> String {
 
 impl ExchangeError {
     /// A short machine-readable code for audit records: the OAuth error code for refusals,
-    /// else `unavailable`, `invalid_response`, `misconfigured`, `bad_exchange_request` or
-    /// `scope_narrowed`.
+    /// else `unavailable`, `invalid_response`, `misconfigured`, `bad_exchange_request`,
+    /// `scope_narrowed` or `not_allowed`.
     pub fn code(&self) -> &str {
         match self {
             Self::Refused { code, .. } => code.as_str(),
@@ -183,6 +193,7 @@ impl ExchangeError {
             Self::Misconfigured(_) => "misconfigured",
             Self::InvalidRequest(_) => "bad_exchange_request",
             Self::ScopeNarrowed { .. } => "scope_narrowed",
+            Self::NotAllowed { .. } => "not_allowed",
         }
     }
 
@@ -232,6 +243,10 @@ impl ExchangeError {
             } => AuthError::access_denied(
                 "exchange_invalid_scope",
                 "the authorization server refused the scopes needed by the downstream service",
+            ),
+            Self::NotAllowed { .. } => AuthError::access_denied(
+                "exchange_not_allowed",
+                "this server may not obtain a token for that downstream service for this call",
             ),
             Self::ScopeNarrowed { .. } => AuthError::access_denied(
                 "exchange_scope_narrowed",

@@ -8,6 +8,7 @@ use mcp_auth_core::record::{ExchangeSummary, RequestRecord};
 use mcp_auth_core::telemetry::{FutureExt as _, TraceParent};
 use mcp_auth_core::{AuthError, Principal};
 
+use crate::ExchangeAllowlist;
 use crate::client::TokenExchangeClient;
 use crate::error::ExchangeError;
 use crate::request::ExchangeRequest;
@@ -30,6 +31,9 @@ pub struct OnBehalfOf {
     principal: Principal,
     state: Arc<HandleState>,
     trace: Option<TraceParent>,
+    /// The tool the request calls, when it calls exactly one.
+    tool: Option<Arc<str>>,
+    allowlist: Option<Arc<ExchangeAllowlist>>,
 }
 
 pub(crate) struct HandleState {
@@ -58,7 +62,17 @@ impl OnBehalfOf {
                 denial: Mutex::new(None),
             }),
             trace: None,
+            tool: None,
+            allowlist: None,
         }
+    }
+
+    /// Binds the handle to the tool the request calls (`None`: none, or several) and the
+    /// exchanges it may make (see [`ExchangeAllowlist`]).
+    pub fn limited_to(mut self, tool: Option<&str>, allowlist: Arc<ExchangeAllowlist>) -> Self {
+        self.tool = tool.map(Arc::from);
+        self.allowlist = Some(allowlist);
+        self
     }
 
     /// Puts the spans of this handle's exchanges in the trace of the request it serves (the
@@ -95,6 +109,17 @@ impl OnBehalfOf {
         request: ExchangeRequest,
     ) -> Result<ExchangedToken, ExchangeError> {
         let started = Instant::now();
+        if let Some(allowlist) = &self.allowlist
+            && !allowlist.permits(self.tool.as_deref(), &request)
+        {
+            let error = ExchangeError::NotAllowed {
+                tool: self.tool.as_deref().map(str::to_owned),
+                target: request.target(),
+            };
+            tracing::warn!(target: "mcp_auth::obo", %error, "token exchange refused by the allowlist");
+            self.record(&request, |summary| summary.error(error.code()), started);
+            return Err(error);
+        }
         let trace = self
             .trace
             .map_or_else(opentelemetry::Context::current, |p| p.context());
@@ -103,17 +128,32 @@ impl OnBehalfOf {
             .exchange((&self.principal).into(), &request)
             .with_context(trace)
             .await;
+        let cached = outcome.cached;
+        self.record(
+            &request,
+            |summary| match &outcome.result {
+                Ok(token) => summary.cached(cached).granted(token.granted_scope().clone()),
+                Err(error) => summary.cached(cached).error(error.code()),
+            },
+            started,
+        );
+        outcome.result
+    }
+
+    /// Puts one exchange in the request's audit record.
+    fn record(
+        &self,
+        request: &ExchangeRequest,
+        outcome: impl FnOnce(ExchangeSummary) -> ExchangeSummary,
+        started: Instant,
+    ) {
         if let Some(record) = &self.state.record {
-            let mut summary = ExchangeSummary::new(request.target(), request.scope.clone())
-                .cached(outcome.cached)
+            let summary = ExchangeSummary::new(request.target(), request.scope.clone())
+                .tool(self.tool.as_deref().map(str::to_owned))
                 .latency(started.elapsed());
-            summary = match &outcome.result {
-                Ok(token) => summary.granted(token.granted_scope().clone()),
-                Err(error) => summary.error(error.code()),
-            };
+            let summary = outcome(summary);
             record.update(|r| r.exchanges.push(summary));
         }
-        outcome.result
     }
 
     /// Like [`get_token_on_behalf_of`](Self::get_token_on_behalf_of), and on failure also

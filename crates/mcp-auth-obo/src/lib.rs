@@ -95,6 +95,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod allowlist;
 mod auth;
 mod client;
 mod config;
@@ -133,6 +134,7 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+pub use allowlist::{AllowEntry, ExchangeAllowlist};
 pub use auth::{ClientAuth, ClientSecret, JWT_BEARER_ASSERTION};
 pub use client::{TokenExchangeClient, TokenExchangeClientBuilder};
 pub use config::{ExchangeAuthEntry, TokenExchangeEntry};

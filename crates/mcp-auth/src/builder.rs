@@ -13,7 +13,7 @@ use mcp_auth_core::{
     Scopes,
 };
 use mcp_auth_jwt::{ConfigError, IssuerConfig, Verifier, VerifierBuilder, Verify, VerifyLayer};
-use mcp_auth_obo::{Obo, OboLayer, TokenExchangeClient};
+use mcp_auth_obo::{ExchangeAllowlist, Obo, OboLayer, TokenExchangeClient};
 use mcp_auth_policy::{Authorize, Policy, PolicyLayer};
 use mcp_auth_scope::{Scope, ScopeLayer, ScopePolicy};
 use tower_layer::Layer;
@@ -41,6 +41,7 @@ impl McpAuth {
             limits: InspectLimits::default(),
             clients: None,
             exchange: None,
+            exchange_allowlist: None,
             authorize: None,
             auditor: None,
             render_rejection: None,
@@ -63,6 +64,7 @@ pub struct McpAuthBuilder {
     limits: InspectLimits,
     clients: Option<(ClientResolver, ClientPolicy)>,
     exchange: Option<TokenExchangeClient>,
+    exchange_allowlist: Option<ExchangeAllowlist>,
     authorize: Option<Box<dyn FnOnce(&ResourceId, &Scopes) -> PolicyLayer>>,
     auditor: Option<Auditor>,
     render_rejection: Option<Box<dyn FnOnce(Rejector) -> Rejector>>,
@@ -94,6 +96,14 @@ impl McpAuthBuilder {
     /// [`OnBehalfOf`](mcp_auth_obo::OnBehalfOf) handle in every authenticated request).
     pub fn on_behalf_of(mut self, client: TokenExchangeClient) -> Self {
         self.exchange = Some(client);
+        self
+    }
+
+    /// Limits the exchanges handlers may make, per tool: anything outside `allowlist` is
+    /// refused before the authorization server is contacted (403 when the handler denies
+    /// with it).
+    pub fn exchange_allowlist(mut self, allowlist: ExchangeAllowlist) -> Self {
+        self.exchange_allowlist = Some(allowlist);
         self
     }
 
@@ -265,7 +275,13 @@ impl McpAuthBuilder {
             None => PolicyLayer::disabled(),
         };
         let exchange = match self.exchange {
-            Some(client) => OboLayer::new(client, &resource).rejector(rejector.clone()),
+            Some(client) => {
+                let layer = OboLayer::new(client, &resource).rejector(rejector.clone());
+                match self.exchange_allowlist {
+                    Some(allowlist) => layer.allowlist(allowlist),
+                    None => layer,
+                }
+            }
             None => OboLayer::disabled(),
         };
         let audit = match &self.auditor {

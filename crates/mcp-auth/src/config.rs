@@ -277,6 +277,10 @@ impl Config {
             builder = builder.cedar(policy.into_authorizer(base)?);
         }
         if let Some(exchange) = self.token_exchange {
+            if let Some(allow) = &exchange.allow {
+                builder = builder
+                    .exchange_allowlist(mcp_auth_obo::ExchangeAllowlist::from_entries(allow));
+            }
             let dpop_key = exchange.dpop_key()?;
             let client = exchange.into_builder(first_issuer, fetch)?;
             let client = shared.exchange_store(client, dpop_key);

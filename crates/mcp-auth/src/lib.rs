@@ -110,7 +110,8 @@ pub use mcp_auth_jwt::{
 pub use mcp_auth_obo as obo;
 #[cfg(feature = "obo")]
 pub use mcp_auth_obo::{
-    ClientAuth, ExchangeRequest, ExchangedToken, OboLayer, OnBehalfOf, TokenExchangeClient,
+    ClientAuth, ExchangeAllowlist, ExchangeRequest, ExchangedToken, OboLayer, OnBehalfOf,
+    TokenExchangeClient,
 };
 #[cfg(feature = "stack")]
 pub use mcp_auth_policy as policy;

@@ -57,6 +57,7 @@ impl Telemetry {
             Err(ExchangeError::Misconfigured(_)) => "misconfigured",
             Err(ExchangeError::InvalidRequest(_)) => "invalid_request",
             Err(ExchangeError::ScopeNarrowed { .. }) => "scope_narrowed",
+            Err(ExchangeError::NotAllowed { .. }) => "not_allowed",
         };
         self.duration.record(
             elapsed.as_secs_f64(),

@@ -5,7 +5,7 @@ use mcp_auth_core::{Rejector, ResourceId};
 use tower_layer::Layer;
 
 use super::Obo;
-use crate::TokenExchangeClient;
+use crate::{ExchangeAllowlist, TokenExchangeClient};
 
 /// Applies [`Obo`] to a service. See the [module docs](crate::layer) for an example.
 #[derive(Clone)]
@@ -19,6 +19,7 @@ pub struct OboLayer {
 pub(super) struct Shared {
     pub(super) client: TokenExchangeClient,
     pub(super) rejector: Rejector,
+    pub(super) allowlist: Option<Arc<ExchangeAllowlist>>,
 }
 
 impl OboLayer {
@@ -29,6 +30,7 @@ impl OboLayer {
             shared: Some(Arc::new(Shared {
                 client,
                 rejector: Rejector::for_resource(resource),
+                allowlist: None,
             })),
         }
     }
@@ -44,6 +46,15 @@ impl OboLayer {
     pub fn rejector(mut self, rejector: Rejector) -> Self {
         if let Some(shared) = &mut self.shared {
             Arc::make_mut(shared).rejector = rejector;
+        }
+        self
+    }
+
+    /// Limits the exchanges handlers may make, per tool: anything else is refused before the
+    /// authorization server is contacted.
+    pub fn allowlist(mut self, allowlist: ExchangeAllowlist) -> Self {
+        if let Some(shared) = &mut self.shared {
+            Arc::make_mut(shared).allowlist = Some(Arc::new(allowlist));
         }
         self
     }

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use http::{Request, Response};
+use mcp_auth_core::mcp::{McpRequest, Target};
 use mcp_auth_core::record::RequestRecord;
 use mcp_auth_core::telemetry::TraceParent;
 use mcp_auth_core::{AuthBody, Principal, is_grpc};
@@ -44,6 +45,9 @@ where
                 if let Some(parent) = TraceParent::from_headers(req.headers()) {
                     handle = handle.within_trace(parent);
                 }
+                if let Some(allowlist) = &shared.allowlist {
+                    handle = handle.limited_to(called_tool(req.extensions()), allowlist.clone());
+                }
                 let state = handle.state().clone();
                 req.extensions_mut().insert(handle);
                 Some(state)
@@ -56,4 +60,15 @@ where
         let shared = shared.clone();
         ResponseFuture::new(self.inner.call(req), state, grpc, Some(shared))
     }
+}
+
+/// The tool the request calls, when it calls exactly one.
+fn called_tool(extensions: &http::Extensions) -> Option<&str> {
+    let mcp = extensions.get::<McpRequest>()?;
+    let mut tools = mcp.messages().iter().filter_map(|m| match m.target() {
+        Some(Target::Tool(name)) => Some(name.as_str()),
+        _ => None,
+    });
+    let tool = tools.next()?;
+    tools.next().is_none().then_some(tool)
 }

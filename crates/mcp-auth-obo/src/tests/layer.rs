@@ -321,3 +321,77 @@ fn services_futures_and_handles_are_send_and_sync() {
     send_sync::<crate::ExchangedToken>();
     send_sync::<crate::ExchangeError>();
 }
+
+/// A `tools/call` of `tool` for the allowlist to bind the handle to.
+fn tool_call(tool: &str, clock: &Clock) -> Request<Full<Bytes>> {
+    let mut req = request(Some(caller("alice", clock, HOUR)));
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}"}}}}"#
+    );
+    let mcp = mcp_auth_core::mcp::McpRequest::parse(body.as_bytes(), &Default::default()).unwrap();
+    req.extensions_mut().insert(mcp);
+    req
+}
+
+#[tokio::test]
+async fn the_allowlist_refuses_before_the_authorization_server_is_asked() {
+    let mock = MockAs::start().await;
+    let clock = Clock::new();
+    let resource = ResourceId::parse(RESOURCE).unwrap();
+    let allowlist = crate::ExchangeAllowlist::new()
+        .allow("call_api", "https://api.example", "api:read api:write")
+        .allow("*", "https://directory.example", "");
+    let svc = ServiceBuilder::new()
+        .layer(OboLayer::new(mock.client(&clock), &resource).allowlist(allowlist))
+        .service_fn(|req: Request<Full<Bytes>>| async move {
+            let obo = OnBehalfOf::from_extensions(req.extensions()).unwrap();
+            let mut outcomes = Vec::new();
+            for request in [
+                api(),
+                ExchangeRequest::audience("https://api.example").scope("api:admin"),
+                ExchangeRequest::audience("https://elsewhere.example"),
+                ExchangeRequest::audience("https://directory.example"),
+            ] {
+                outcomes.push(match obo.get_token_on_behalf_of(request).await {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => e.code().to_owned(),
+                });
+            }
+            Ok::<_, Infallible>(Response::new(Full::from(outcomes.join(","))))
+        });
+    let record = RequestRecord::default();
+    let mut req = tool_call("call_api", &clock);
+    req.extensions_mut().insert(record.clone());
+    let response = svc.clone().oneshot(req).await.unwrap();
+    assert_eq!(body(response).await, "ok,not_allowed,not_allowed,ok");
+    assert_eq!(mock.received().len(), 2, "only the allowed exchanges reached the server");
+    let exchanges = record.snapshot().exchanges;
+    assert!(
+        exchanges
+            .iter()
+            .all(|e| e.tool.as_deref() == Some("call_api")),
+        "{exchanges:?}"
+    );
+
+    // Another tool may reach only what every tool may.
+    let response = svc.oneshot(tool_call("other_tool", &clock)).await.unwrap();
+    assert_eq!(body(response).await, "not_allowed,not_allowed,not_allowed,ok");
+}
+
+#[tokio::test]
+async fn a_handler_denying_with_an_allowlist_refusal_answers_403() {
+    let mock = MockAs::start().await;
+    let clock = Clock::new();
+    let resource = ResourceId::parse(RESOURCE).unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(
+            OboLayer::new(mock.client(&clock), &resource)
+                .allowlist(crate::ExchangeAllowlist::new().allow("x", "https://other", "")),
+        )
+        .service_fn(handler);
+    let response = svc.oneshot(tool_call("call_api", &clock)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let text = body(response).await;
+    assert!(text.contains("may not obtain a token"), "{text}");
+    assert_eq!(mock.received().len(), 0);
+}
