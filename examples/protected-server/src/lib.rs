@@ -478,7 +478,10 @@ async fn built_in(
         .clients(clients, client_policy)
         .audit(auditor);
     if let Some(exchange) = exchange {
-        builder = builder.on_behalf_of(exchange);
+        // `call_downstream` may reach the downstream API, for reading, and nothing else.
+        builder = builder.on_behalf_of(exchange).exchange_allowlist(
+            mcp_auth::ExchangeAllowlist::new().allow("call_downstream", &downstream_url, "api:read"),
+        );
     }
     if let Some(redis) = &shared.redis {
         let replay = RedisReplayStore::new(redis.clone());
