@@ -6,8 +6,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Authorizer, Decision, Entities, PolicyId, PolicySet, Request, Schema, SchemaFragment,
-    ValidationMode, Validator,
+    ActionConstraint, Authorizer, Decision, Entities, EntityId, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, Request, ResourceConstraint, Schema, SchemaFragment, ValidationMode,
+    Validator,
 };
 
 use crate::error::{PolicyError, PolicyProblem, line_and_column, problems_of};
@@ -29,7 +30,12 @@ pub struct CedarPolicies {
 }
 
 struct Inner {
+    /// Every policy, as loaded.
     set: PolicySet,
+    /// The policies that may apply to a call, by action and, when a policy names the target
+    /// exactly, by target: Cedar evaluates every policy of the set it is given, so each
+    /// decision is given only these.
+    index: HashMap<(&'static str, Option<EntityUid>), PolicySet>,
     /// `@reason("…")` of each policy that has one: what a refused caller is told.
     reasons: HashMap<PolicyId, String>,
     authorizer: Authorizer,
@@ -75,11 +81,27 @@ impl CedarPolicies {
         self.inner.reasons.get(&id).map(String::as_str)
     }
 
-    pub(crate) fn decide(&self, request: &Request, entities: &Entities) -> Decided {
-        let response = self
-            .inner
-            .authorizer
-            .is_authorized(request, &self.inner.set, entities);
+    /// The policies that may apply to `action` (a schema action id) on `resource`.
+    fn applicable(&self, action: &'static str, resource: &EntityUid) -> &PolicySet {
+        let index = &self.inner.index;
+        index
+            .get(&(action, Some(resource.clone())))
+            .or_else(|| index.get(&(action, None)))
+            .unwrap_or(&self.inner.set)
+    }
+
+    pub(crate) fn decide(
+        &self,
+        action: &'static str,
+        resource: &EntityUid,
+        request: &Request,
+        entities: &Entities,
+    ) -> Decided {
+        let response = self.inner.authorizer.is_authorized(
+            request,
+            self.applicable(action, resource),
+            entities,
+        );
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics
             .errors()
@@ -99,11 +121,18 @@ impl CedarPolicies {
     }
 
     /// Whether some values of the unknown `arguments` could let the request through.
-    pub(crate) fn could_allow(&self, request: &Request, entities: &Entities) -> bool {
-        let response =
-            self.inner
-                .authorizer
-                .is_authorized_partial(request, &self.inner.set, entities);
+    pub(crate) fn could_allow(
+        &self,
+        action: &'static str,
+        resource: &EntityUid,
+        request: &Request,
+        entities: &Entities,
+    ) -> bool {
+        let response = self.inner.authorizer.is_authorized_partial(
+            request,
+            self.applicable(action, resource),
+            entities,
+        );
         response.decision() != Some(Decision::Deny)
     }
 }
@@ -228,8 +257,10 @@ impl CedarPoliciesBuilder {
         if count == 0 {
             tracing::warn!(target: "mcp_auth::policy", "no policy loaded: every call will be refused");
         }
+        let index = index(&set);
         Ok(CedarPolicies {
             inner: Arc::new(Inner {
+                index,
                 set,
                 reasons,
                 authorizer: Authorizer::new(),
@@ -292,4 +323,49 @@ impl CedarPoliciesBuilder {
             }
         }
     }
+}
+
+/// The actions of the MCP schema a call may be.
+const ACTIONS: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+
+fn action_uid(id: &str) -> EntityUid {
+    let kind = EntityTypeName::from_str("Mcp::Action").expect("the schema's action type");
+    let Ok(id) = EntityId::from_str(id);
+    EntityUid::from_type_name_and_id(kind, id)
+}
+
+/// For each action, the policies that may apply to it: one set per target some policy names
+/// exactly (with every policy not naming one target), and one for every other target.
+fn index(set: &PolicySet) -> HashMap<(&'static str, Option<EntityUid>), PolicySet> {
+    let group = action_uid("use");
+    let mut index = HashMap::new();
+    for action in ACTIONS {
+        let uid = action_uid(action);
+        let applies = |policy: &&Policy| match policy.action_constraint() {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(a) => a == uid,
+            ActionConstraint::In(list) => list.contains(&uid) || list.contains(&group),
+        };
+        let policies: Vec<&Policy> = set.policies().filter(applies).collect();
+        let exact = |policy: &Policy| match policy.resource_constraint() {
+            ResourceConstraint::Eq(target) => Some(target),
+            _ => None,
+        };
+        let collect = |keep: &dyn Fn(&Policy) -> bool| {
+            let mut subset = PolicySet::new();
+            for policy in policies.iter().filter(|p| keep(p)) {
+                // Ids are unique in `set`, so adding cannot fail.
+                let _ = subset.add((*policy).clone());
+            }
+            subset
+        };
+        let named: std::collections::HashSet<EntityUid> =
+            policies.iter().filter_map(|p| exact(p)).collect();
+        for target in named {
+            let subset = collect(&|p| exact(p).is_none_or(|t| t == target));
+            index.insert((action, Some(target)), subset);
+        }
+        index.insert((action, None), collect(&|p| exact(p).is_none()));
+    }
+    index
 }

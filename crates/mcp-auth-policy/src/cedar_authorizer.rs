@@ -41,6 +41,8 @@ struct Inner {
     step_up: Scopes,
     /// The principal's entity, built once per token.
     callers: Cache<TokenDigest, Arc<Caller>>,
+    /// The caller's and a target's entities, built once per token and target.
+    entities: Cache<(TokenDigest, EntityUid), Arc<Entities>>,
 }
 
 /// A caller as Cedar sees it.
@@ -67,6 +69,7 @@ impl CedarAuthorizer {
                 claims,
                 step_up,
                 callers: Cache::new(10_000),
+                entities: Cache::new(10_000),
             }),
         }
     }
@@ -174,14 +177,23 @@ impl CedarAuthorizer {
         }
     }
 
-    /// The request and entities for `call` by `caller`; `None` arguments are unknown.
-    fn request(&self, caller: &Caller, call: &Call) -> Option<(Request, Entities)> {
-        let (kind, attribute) = match call.action {
-            Action::CallTool => (TOOL, "name"),
-            Action::ReadResource => (RESOURCE, "uri"),
-            Action::GetPrompt => (PROMPT, "name"),
+    /// The caller's and the target's entities: remembered per token and target when `cache`
+    /// names the token (the caller's claims are the token's).
+    fn entities(
+        &self,
+        caller: &Caller,
+        call: &Call,
+        resource: &EntityUid,
+        cache: Option<TokenDigest>,
+    ) -> Option<Arc<Entities>> {
+        let key = cache.map(|digest| (digest, resource.clone()));
+        if let Some(found) = key.as_ref().and_then(|k| self.inner.entities.get(k)) {
+            return Some(found);
+        }
+        let attribute = match call.action {
+            Action::CallTool | Action::GetPrompt => "name",
+            Action::ReadResource => "uri",
         };
-        let resource = uid(kind, &call.target);
         let target = Entity::new(
             resource.clone(),
             HashMap::from([(
@@ -191,6 +203,27 @@ impl CedarAuthorizer {
             HashSet::new(),
         )
         .ok()?;
+        let entities = Arc::new(Entities::from_entities([caller.entity.clone(), target], None).ok()?);
+        if let Some(key) = key {
+            self.inner.entities.insert(key, entities.clone());
+        }
+        Some(entities)
+    }
+
+    /// The request and entities for `call` by `caller`; `None` arguments are unknown.
+    fn request(
+        &self,
+        caller: &Caller,
+        call: &Call,
+        cache: Option<TokenDigest>,
+    ) -> Option<(Request, Arc<Entities>, EntityUid)> {
+        let kind = match call.action {
+            Action::CallTool => TOOL,
+            Action::ReadResource => RESOURCE,
+            Action::GetPrompt => PROMPT,
+        };
+        let resource = uid(kind, &call.target);
+        let entities = self.entities(caller, call, &resource, cache)?;
         let mut context = Vec::with_capacity(2);
         context.push((
             "arguments".to_owned(),
@@ -229,13 +262,12 @@ impl CedarAuthorizer {
         let request = Request::new(
             caller.uid.clone(),
             uid("Mcp::Action", call.action.id()),
-            resource,
+            resource.clone(),
             Context::from_pairs(context).ok()?,
             None,
         )
         .ok()?;
-        let entities = Entities::from_entities([caller.entity.clone(), target], None).ok()?;
-        Some((request, entities))
+        Some((request, entities, resource))
     }
 
     fn denial(&self, call: &Call, forbids: Vec<String>, errors: Vec<String>) -> Denial {
@@ -286,9 +318,13 @@ impl CedarAuthorizer {
         let allowed_with = |extra: &[String]| {
             let scopes = Scopes::from_iter(granted.iter().chain(extra.iter().map(String::as_str)));
             let caller = self.build_caller(&call.principal, &scopes);
-            self.request(&caller, call).is_some_and(|(request, entities)| {
-                self.inner.policies.decide(&request, &entities).allowed
-            })
+            self.request(&caller, call, None)
+                .is_some_and(|(request, entities, resource)| {
+                    self.inner
+                        .policies
+                        .decide(call.action.id(), &resource, &request, &entities)
+                        .allowed
+                })
         };
         if !allowed_with(&candidates) {
             return None;
@@ -313,12 +349,16 @@ impl CedarAuthorizer {
 impl Authorize for CedarAuthorizer {
     fn authorize(&self, call: &Call) -> Decision {
         let caller = self.caller(&call.principal);
-        let Some((request, entities)) = self.request(&caller, call) else {
+        let digest = *call.principal.token().digest();
+        let Some((request, entities, resource)) = self.request(&caller, call, Some(digest)) else {
             return Decision::Ready(Verdict::deny(
                 "the call could not be described to the policy engine",
             ));
         };
-        let decided = self.inner.policies.decide(&request, &entities);
+        let decided =
+            self.inner
+                .policies
+                .decide(call.action.id(), &resource, &request, &entities);
         if decided.allowed {
             return Decision::Ready(Verdict::Allow {
                 policies: decided.policies,
@@ -334,9 +374,12 @@ impl Authorize for CedarAuthorizer {
 
     fn could_allow(&self, call: &Call) -> bool {
         let caller = self.caller(&call.principal);
-        self.request(&caller, call)
-            .is_some_and(|(request, entities)| {
-                self.inner.policies.could_allow(&request, &entities)
+        let digest = *call.principal.token().digest();
+        self.request(&caller, call, Some(digest))
+            .is_some_and(|(request, entities, resource)| {
+                self.inner
+                    .policies
+                    .could_allow(call.action.id(), &resource, &request, &entities)
             })
     }
 }
