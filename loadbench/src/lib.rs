@@ -66,11 +66,14 @@ pub enum Config {
     /// approvals followed from Redis, the DPoP replay store there; bearer requests, whose hot
     /// path must not touch Redis.
     StackRedis,
+    /// The full stack with Cedar policies deciding every call (50 policies; the one for the
+    /// benchmark's tool reads the caller's scopes and the call's `key` argument).
+    StackPolicy,
 }
 
 impl Config {
     /// Every configuration, in report order.
-    pub const ALL: [Config; 9] = [
+    pub const ALL: [Config; 10] = [
         Config::Bare,
         Config::Stack,
         Config::StackFirstSight,
@@ -80,6 +83,7 @@ impl Config {
         Config::StackRmcp,
         Config::StackDpop,
         Config::StackRedis,
+        Config::StackPolicy,
     ];
 
     /// The name used on the command line and in reports.
@@ -100,6 +104,7 @@ impl Config {
             Config::StackRmcp => "stack-rmcp",
             Config::StackDpop => "stack-dpop",
             Config::StackRedis => "stack-redis",
+            Config::StackPolicy => "stack-policy",
         }
     }
 
@@ -166,6 +171,7 @@ impl Config {
                 | Config::StackRmcp
                 | Config::StackDpop
                 | Config::StackRedis
+                | Config::StackPolicy
         )
     }
 
@@ -181,6 +187,7 @@ impl Config {
                 | Config::StackRmcp
                 | Config::StackDpop
                 | Config::StackRedis
+                | Config::StackPolicy
         )
     }
 
@@ -195,6 +202,7 @@ impl Config {
                 | Config::StackRmcp
                 | Config::StackDpop
                 | Config::StackRedis
+                | Config::StackPolicy
         )
     }
 }

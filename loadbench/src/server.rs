@@ -87,6 +87,7 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
         Config::Stack
         | Config::StackDpop
         | Config::StackRedis
+        | Config::StackPolicy
         | Config::StackFirstSight
         | Config::StackNoAudit
         | Config::StackNoClients
@@ -109,6 +110,11 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
                     audit: false,
                     clients: false,
                     scopes: false,
+                    policies: false,
+                },
+                Config::StackPolicy => Parts {
+                    policies: true,
+                    ..Parts::ALL
                 },
                 _ => Parts::ALL,
             };
@@ -192,6 +198,7 @@ struct Parts {
     audit: bool,
     clients: bool,
     scopes: bool,
+    policies: bool,
 }
 
 impl Parts {
@@ -199,7 +206,35 @@ impl Parts {
         audit: true,
         clients: true,
         scopes: true,
+        policies: false,
     };
+}
+
+/// 50 Cedar policies: the benchmark's tool allowed to callers with its scope asking for an
+/// allowed key; the rest for other tools, roles, clients and services, as a real set has.
+fn policies() -> Result<mcp_auth::policy::CedarAuthorizer, BoxError> {
+    let mut text = format!(
+        "permit(principal, action == Mcp::Action::\"tools/call\", resource == Mcp::Tool::\"{TOOL}\")\n\
+         when {{ principal.scopes.contains(\"{SCOPE}\") && context.arguments has key && context.arguments.key != \"secret\" }};\n"
+    );
+    for i in 0..45 {
+        text.push_str(&format!(
+            "permit(principal in Mcp::Role::\"team_{}\", action == Mcp::Action::\"tools/call\", resource == Mcp::Tool::\"tool_{i}\");\n",
+            i % 7
+        ));
+    }
+    text.push_str("forbid(principal is Mcp::Service, action == Mcp::Action::\"tools/call\", resource == Mcp::Tool::\"tool_0\");\n");
+    text.push_str("forbid(principal, action, resource) when { context has client && context.client has host && context.client.host == \"evil.example\" };\n");
+    text.push_str("permit(principal in Mcp::Role::\"cfo\", action in Mcp::Action::\"use\", resource);\n");
+    text.push_str("forbid(principal, action, resource) when { principal.issuer == \"https://revoked.example\" };\n");
+    let policies = mcp_auth::policy::CedarPolicies::builder()
+        .schema_source(
+            "loadbench.cedarschema",
+            "namespace Mcp { type Arguments = { key?: String }; }",
+        )
+        .source("loadbench.cedar", text)
+        .build()?;
+    Ok(mcp_auth::policy::CedarAuthorizer::new(policies))
 }
 
 /// mcp-auth as a real deployment stacks it: verification against the issuer's JWKS, client
@@ -251,6 +286,9 @@ fn stack(options: &ServerOptions, parts: Parts) -> Result<McpAuthLayer, BoxError
         }
         .pre_registered(PreRegisteredClients::all());
         builder = builder.clients(clients, client_policy);
+    }
+    if parts.policies {
+        builder = builder.cedar(policies()?);
     }
     if parts.audit {
         let audit_file = options
