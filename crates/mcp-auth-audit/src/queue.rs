@@ -114,12 +114,16 @@ impl Instruments {
             _dropped: meter
                 .u64_observable_counter("mcp_auth.audit.queue.dropped")
                 .with_description("Audit events dropped because the queue was full or closed")
-                .with_callback(move |observer| observer.observe(dropped.load(Ordering::Relaxed), &[]))
+                .with_callback(move |observer| {
+                    observer.observe(dropped.load(Ordering::Relaxed), &[])
+                })
                 .build(),
             _waited: meter
                 .u64_observable_counter("mcp_auth.audit.queue.waited")
                 .with_description("Requests that waited for room in the audit queue")
-                .with_callback(move |observer| observer.observe(waited.load(Ordering::Relaxed), &[]))
+                .with_callback(move |observer| {
+                    observer.observe(waited.load(Ordering::Relaxed), &[])
+                })
                 .build(),
         }
     }

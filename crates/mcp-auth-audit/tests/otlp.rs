@@ -105,11 +105,7 @@ async fn every_event_of_a_run_arrives_through_a_collector_outage() {
         .filter_map(|r| text(r, "request_id"))
         .collect();
     assert_eq!(ids.len(), REQUESTS, "every request's event arrived");
-    assert_eq!(
-        received.logs.len(),
-        REQUESTS,
-        "each once, nothing dropped"
-    );
+    assert_eq!(received.logs.len(), REQUESTS, "each once, nothing dropped");
     assert_eq!(auditor.dropped(), 0);
     assert!(stats.retries() > 0, "the outage was felt and retried");
     assert_eq!(stats.lost(), 0);

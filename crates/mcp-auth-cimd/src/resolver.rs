@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mcp_auth_fetch::{FetchError, FetchPolicy, Fetcher};
 use mcp_auth_core::telemetry::{self, lookup};
+use mcp_auth_fetch::{FetchError, FetchPolicy, Fetcher};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use quick_cache::sync::Cache;
@@ -204,10 +204,7 @@ impl ClientResolver {
         outcome
     }
 
-    async fn fetch_uncounted(
-        &self,
-        url: &CimdUrl,
-    ) -> Result<(ClientInfo, Duration), ResolveError> {
+    async fn fetch_uncounted(&self, url: &CimdUrl) -> Result<(ClientInfo, Duration), ResolveError> {
         let response = self
             .inner
             .fetcher

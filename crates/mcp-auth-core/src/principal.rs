@@ -351,8 +351,8 @@ pub fn claim_strings<'a>(
     claims: &'a Map<String, Value>,
     path: &str,
 ) -> impl Iterator<Item = &'a str> + use<'a> {
-    let value = if path.starts_with('/') {
-        let mut parts = path[1..]
+    let value = if let Some(pointer) = path.strip_prefix('/') {
+        let mut parts = pointer
             .split('/')
             .map(|p| p.replace("~1", "/").replace("~0", "~"));
         parts

@@ -26,7 +26,8 @@ use http::{HeaderMap, HeaderName};
 use opentelemetry::global::{self, BoxedSpan, BoxedTracer};
 use opentelemetry::metrics::{Counter, Meter};
 use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+    SpanBuilder, SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
@@ -167,8 +168,8 @@ mod tests {
 
     #[test]
     fn only_well_formed_trace_parents_are_read() {
-        let good = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .unwrap();
+        let good =
+            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         assert_eq!(
             good.trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -132,7 +132,9 @@ impl OnBehalfOf {
         self.record(
             &request,
             |summary| match &outcome.result {
-                Ok(token) => summary.cached(cached).granted(token.granted_scope().clone()),
+                Ok(token) => summary
+                    .cached(cached)
+                    .granted(token.granted_scope().clone()),
                 Err(error) => summary.cached(cached).error(error.code()),
             },
             started,

@@ -31,7 +31,9 @@ fn policies() -> CedarPolicies {
     text.push_str("forbid(principal is Mcp::Service, action, resource);\n");
     text.push_str("forbid(principal, action, resource) when { context has client && context.client has host && context.client.host == \"evil.example\" };\n");
     text.push_str("forbid(principal, action == Mcp::Action::\"tools/call\", resource == Mcp::Tool::\"approve_3\") when { context.arguments has project && context.arguments.project == \"frozen\" };\n");
-    text.push_str("permit(principal in Mcp::Role::\"cfo\", action in Mcp::Action::\"use\", resource);\n");
+    text.push_str(
+        "permit(principal in Mcp::Role::\"cfo\", action in Mcp::Action::\"use\", resource);\n",
+    );
     CedarPolicies::builder()
         .schema_source(
             "bench.cedarschema",
@@ -70,14 +72,23 @@ fn benches(c: &mut Criterion) {
         Decision::Ready(verdict) => verdict.is_allowed(),
         Decision::Pending(_) => unreachable!("Cedar decides at once"),
     };
-    assert!(decide(&calls[0]), "the manager may approve 2500 of approve_2");
+    assert!(
+        decide(&calls[0]),
+        "the manager may approve 2500 of approve_2"
+    );
 
     let mut group = c.benchmark_group("policy");
     group.bench_function("serde_json_parse", |b| {
         b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(&body).unwrap()))
     });
     group.bench_function("scope_decision", |b| {
-        b.iter(|| black_box(scope_policy.decide(principal.scopes(), Some(&mcp)).is_allowed()))
+        b.iter(|| {
+            black_box(
+                scope_policy
+                    .decide(principal.scopes(), Some(&mcp))
+                    .is_allowed(),
+            )
+        })
     });
     group.bench_function("cedar_decision_50_policies", |b| {
         b.iter(|| black_box(decide(&calls[0])))

@@ -59,7 +59,11 @@ impl CedarAuthorizer {
     /// Decides with `policies`, reading roles, groups and permissions with
     /// [`ClaimMap::generic`] for every issuer.
     pub fn new(policies: CedarPolicies) -> Self {
-        Self::with(policies, ClaimMaps::new(ClaimMap::generic()), Scopes::default())
+        Self::with(
+            policies,
+            ClaimMaps::new(ClaimMap::generic()),
+            Scopes::default(),
+        )
     }
 
     fn with(policies: CedarPolicies, claims: ClaimMaps, step_up: Scopes) -> Self {
@@ -203,7 +207,8 @@ impl CedarAuthorizer {
             HashSet::new(),
         )
         .ok()?;
-        let entities = Arc::new(Entities::from_entities([caller.entity.clone(), target], None).ok()?);
+        let entities =
+            Arc::new(Entities::from_entities([caller.entity.clone(), target], None).ok()?);
         if let Some(key) = key {
             self.inner.entities.insert(key, entities.clone());
         }
@@ -355,10 +360,10 @@ impl Authorize for CedarAuthorizer {
                 "the call could not be described to the policy engine",
             ));
         };
-        let decided =
-            self.inner
-                .policies
-                .decide(call.action.id(), &resource, &request, &entities);
+        let decided = self
+            .inner
+            .policies
+            .decide(call.action.id(), &resource, &request, &entities);
         if decided.allowed {
             return Decision::Ready(Verdict::Allow {
                 policies: decided.policies,
@@ -412,9 +417,8 @@ const MAX_DEPTH: usize = 16;
 /// and `__extn` escapes a caller could otherwise use). Values Cedar has no type for (null,
 /// numbers beyond a Long or a decimal) are left out: a policy reading them fails, and denies.
 fn record_of(value: &Value, depth: usize) -> RestrictedExpression {
-    cedar_value(value, depth).unwrap_or_else(|| {
-        RestrictedExpression::new_record(Vec::new()).expect("an empty record")
-    })
+    cedar_value(value, depth)
+        .unwrap_or_else(|| RestrictedExpression::new_record(Vec::new()).expect("an empty record"))
 }
 
 fn cedar_value(value: &Value, depth: usize) -> Option<RestrictedExpression> {

@@ -63,7 +63,9 @@ impl ClaimMap {
     /// Auth0: RBAC `permissions`, and roles in a namespaced custom claim added by an Action
     /// (e.g. `https://notes.example.com/roles`).
     pub fn auth0(roles_claim: &str) -> Self {
-        Self::new().roles([roles_claim]).permissions(["permissions"])
+        Self::new()
+            .roles([roles_claim])
+            .permissions(["permissions"])
     }
 
     /// Microsoft Entra ID: app `roles` and `groups` (object ids).
@@ -122,12 +124,7 @@ impl ClaimMap {
             }
             found
         };
-        let profile_roles = principal
-            .roles()
-            .iter()
-            .take(MAX_VALUES)
-            .cloned()
-            .collect();
+        let profile_roles = principal.roles().iter().take(MAX_VALUES).cloned().collect();
         Memberships {
             roles: collect(&self.roles, profile_roles),
             groups: collect(&self.groups, BTreeSet::new()),
@@ -199,7 +196,12 @@ mod tests {
         assert!(m.permissions.contains("read:expenses"));
 
         let cognito = principal(json!({"cognito:groups": ["finance"]}));
-        assert!(ClaimMap::cognito().read(&cognito).groups.contains("finance"));
+        assert!(
+            ClaimMap::cognito()
+                .read(&cognito)
+                .groups
+                .contains("finance")
+        );
         let entra = principal(json!({"roles": ["Expenses.Approve"], "groups": ["g-1"]}));
         let m = ClaimMap::entra().read(&entra);
         assert!(m.roles.contains("Expenses.Approve") && m.groups.contains("g-1"));

@@ -70,7 +70,10 @@ async fn the_cfo_approves_any_amount_a_manager_up_to_1000_an_intern_nothing() {
         .await;
     over.assert_forbidden();
     assert_eq!(over.body["error"], "access_denied", "{:?}", over.body);
-    assert!(over.challenge_scope().is_none(), "no step-up: no scope helps");
+    assert!(
+        over.challenge_scope().is_none(),
+        "no step-up: no scope helps"
+    );
     intern
         .call_tool_with("", "approve_expense", approve(1))
         .await
@@ -98,7 +101,8 @@ async fn an_argument_of_the_wrong_type_denies_rather_than_escapes_a_rule() {
             .assert_forbidden();
     }
     // An escape in a role claim makes nobody the CFO either.
-    let claims = probe(&[]).claims(json!({"roles": [{"__entity": {"type": "Mcp::Role", "id": "cfo"}}]}));
+    let claims =
+        probe(&[]).claims(json!({"roles": [{"__entity": {"type": "Mcp::Role", "id": "cfo"}}]}));
     claims
         .call_tool_with("", "approve_expense", json!({"amount": 1}))
         .await
@@ -156,10 +160,7 @@ async fn listings_show_what_some_call_could_do() {
         names.sort();
         names
     };
-    assert_eq!(
-        listed(&["cfo"]).await,
-        ["approve_expense", "list_expenses"]
-    );
+    assert_eq!(listed(&["cfo"]).await, ["approve_expense", "list_expenses"]);
     // Allowed for some amounts: listed.
     assert_eq!(
         listed(&["manager"]).await,
@@ -176,11 +177,20 @@ async fn a_batch_goes_on_only_if_every_call_does() {
                "params": {"name": tool, "arguments": {"amount": amount}}})
     };
     manager
-        .send("", json!([call(1, "list_expenses", 0), call(2, "approve_expense", 10)]))
+        .send(
+            "",
+            json!([call(1, "list_expenses", 0), call(2, "approve_expense", 10)]),
+        )
         .await
         .assert_allowed();
     manager
-        .send("", json!([call(1, "list_expenses", 0), call(2, "approve_expense", 5000)]))
+        .send(
+            "",
+            json!([
+                call(1, "list_expenses", 0),
+                call(2, "approve_expense", 5000)
+            ]),
+        )
         .await
         .assert_forbidden();
 }
@@ -201,7 +211,10 @@ fn bad_policies_name_the_file_the_line_and_the_fix() {
     assert!(text.contains("fix:"), "{text}");
 
     let syntax = CedarPolicies::builder()
-        .source("broken.cedar", "permit(principal, action, resource)\nwhen { 1 + };")
+        .source(
+            "broken.cedar",
+            "permit(principal, action, resource)\nwhen { 1 + };",
+        )
         .build()
         .unwrap_err();
     assert!(syntax.to_string().contains("broken.cedar:2:"), "{syntax}");
@@ -210,5 +223,8 @@ fn bad_policies_name_the_file_the_line_and_the_fix() {
         .file("/nonexistent/policies.cedar")
         .build()
         .unwrap_err();
-    assert!(missing.to_string().contains("/nonexistent/policies.cedar"), "{missing}");
+    assert!(
+        missing.to_string().contains("/nonexistent/policies.cedar"),
+        "{missing}"
+    );
 }

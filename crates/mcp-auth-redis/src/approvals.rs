@@ -175,7 +175,10 @@ impl RedisRegistry {
                 .build()
         };
         while feed.is_live() {
-            match self.subscribe_and_follow(&feed, &mut was_up, &following).await {
+            match self
+                .subscribe_and_follow(&feed, &mut was_up, &following)
+                .await
+            {
                 Ok(()) => return, // the registry is gone
                 Err(e) => {
                     following.store(false, Ordering::Relaxed);
@@ -203,10 +206,8 @@ impl RedisRegistry {
     ) -> Result<(), Unavailable> {
         let timeout = self.redis.timeout();
         let lost = |what: &str| {
-            self.redis.failed(
-                "subscription",
-                format!("{} {what}", self.redis.address()),
-            )
+            self.redis
+                .failed("subscription", format!("{} {what}", self.redis.address()))
         };
         let mut pubsub = tokio::time::timeout(timeout, self.redis.client().get_async_pubsub())
             .await

@@ -106,7 +106,7 @@ impl Redis {
             Ok(Err(e)) => Err(self.failed(
                 "error",
                 format!(
-                "{} answered with an error: {:?}",
+                    "{} answered with an error: {:?}",
                     self.inner.address,
                     e.kind()
                 ),
@@ -123,9 +123,7 @@ impl Redis {
 
     /// Counts a failed call (`reason`: `error`, `timeout`, `subscription`) and describes it.
     pub(crate) fn failed(&self, reason: &'static str, message: String) -> Unavailable {
-        self.inner
-            .errors
-            .add(1, &[KeyValue::new("reason", reason)]);
+        self.inner.errors.add(1, &[KeyValue::new("reason", reason)]);
         Unavailable(message)
     }
 }

@@ -90,14 +90,14 @@ impl ReplayStore for RedisReplayStore {
         cmd.arg(key).arg(1).arg("NX").arg("PX").arg(millis);
         let redis = self.redis.clone();
         // Remembered here first, so that this replica knows it should Redis go away.
-        let local = match &self.local {
-            Some(store) => Some(match store.first_use(proof, until, now) {
+        let local = self
+            .local
+            .as_ref()
+            .map(|store| match store.first_use(proof, until, now) {
                 ReplayCheck::Ready(answer) => answer,
                 // The in-process store always answers at once.
                 ReplayCheck::Pending(_) => Err(ReplayUnavailable("unreachable".into())),
-            }),
-            None => None,
-        };
+            });
         ReplayCheck::Pending(Box::pin(async move {
             // `OK` when set (first use), nil when the key was there (a replay).
             match redis.run::<Option<String>>(&cmd).await {

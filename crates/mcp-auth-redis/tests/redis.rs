@@ -123,8 +123,14 @@ async fn a_store_told_to_serve_while_away_decides_with_its_own_memory() {
     );
     let now = unix_now();
     let seen_by_a = ProofId::new("thumbprint", "local-1");
-    assert_eq!(answer(a.first_use(seen_by_a, now + 60, now)).await, Ok(true));
-    assert_eq!(answer(b.first_use(seen_by_a, now + 60, now)).await, Ok(false));
+    assert_eq!(
+        answer(a.first_use(seen_by_a, now + 60, now)).await,
+        Ok(true)
+    );
+    assert_eq!(
+        answer(b.first_use(seen_by_a, now + 60, now)).await,
+        Ok(false)
+    );
 
     server.stop().await;
     // Served, not 503: a new proof passes once, and A still knows what it saw before.
@@ -144,7 +150,6 @@ async fn a_store_told_to_serve_while_away_decides_with_its_own_memory() {
     assert_eq!(answer(b.first_use(fresh, now + 60, now)).await, Ok(true));
     server.restart().await;
 }
-
 
 async fn send(verifier: &Verifier, token: &str, proof: &str) -> (u16, String, Option<String>) {
     let svc = ServiceBuilder::new()

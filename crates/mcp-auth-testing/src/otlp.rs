@@ -94,7 +94,10 @@ impl Received {
     }
 
     fn saw(&mut self, resource: Option<&Resource>) {
-        for attribute in resource.map(|r| r.attributes.as_slice()).unwrap_or_default() {
+        for attribute in resource
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or_default()
+        {
             if attribute.key == "service.name"
                 && let Some(name) = text_value(attribute.value.as_ref())
             {

@@ -137,7 +137,10 @@ impl<L> PolicyProbe<L> {
     #[must_use]
     pub fn claims(mut self, claims: Value) -> Self {
         if let Caller::Principal { claims: c, .. } = &mut self.caller {
-            *c = claims.as_object().expect("claims are a JSON object").clone();
+            *c = claims
+                .as_object()
+                .expect("claims are a JSON object")
+                .clone();
         }
         self
     }

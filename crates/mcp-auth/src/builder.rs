@@ -49,6 +49,9 @@ impl McpAuth {
     }
 }
 
+/// Makes the policy layer for the resource, with the scopes it advertises (for step-up).
+type MakePolicyLayer = Box<dyn FnOnce(&ResourceId, &Scopes) -> PolicyLayer>;
+
 /// Builds an [`McpAuthLayer`].
 #[must_use]
 pub struct McpAuthBuilder {
@@ -65,7 +68,7 @@ pub struct McpAuthBuilder {
     clients: Option<(ClientResolver, ClientPolicy)>,
     exchange: Option<TokenExchangeClient>,
     exchange_allowlist: Option<ExchangeAllowlist>,
-    authorize: Option<Box<dyn FnOnce(&ResourceId, &Scopes) -> PolicyLayer>>,
+    authorize: Option<MakePolicyLayer>,
     auditor: Option<Auditor>,
     render_rejection: Option<Box<dyn FnOnce(Rejector) -> Rejector>>,
 }
@@ -123,9 +126,11 @@ impl McpAuthBuilder {
     /// call through.
     #[cfg(feature = "policy")]
     pub fn cedar(mut self, authorizer: mcp_auth_policy::CedarAuthorizer) -> Self {
-        self.authorize = Some(Box::new(move |resource: &ResourceId, supported: &Scopes| {
-            PolicyLayer::new(authorizer.step_up_scopes(supported.clone()), resource)
-        }));
+        self.authorize = Some(Box::new(
+            move |resource: &ResourceId, supported: &Scopes| {
+                PolicyLayer::new(authorizer.step_up_scopes(supported.clone()), resource)
+            },
+        ));
         self
     }
 

@@ -78,8 +78,12 @@ impl OtlpTelemetry {
     /// # Errors
     /// When the collector could not be reached.
     pub fn flush(&self) -> Result<(), TelemetryError> {
-        self.tracers.force_flush().map_err(|e| TelemetryError(e.to_string()))?;
-        self.meters.force_flush().map_err(|e| TelemetryError(e.to_string()))
+        self.tracers
+            .force_flush()
+            .map_err(|e| TelemetryError(e.to_string()))?;
+        self.meters
+            .force_flush()
+            .map_err(|e| TelemetryError(e.to_string()))
     }
 }
 

@@ -20,7 +20,10 @@ async fn until_gauge(telemetry: &OtlpTelemetry, receiver: &OtlpReceiver, gauge: 
         if now == value && receiver.received().latest_metric(gauge).is_some() {
             return;
         }
-        assert!(Instant::now() < deadline, "{gauge} stayed {now}, not {value}");
+        assert!(
+            Instant::now() < deadline,
+            "{gauge} stayed {now}, not {value}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -132,17 +132,28 @@ async fn slow_paths_are_spans_of_the_request_and_every_lookup_is_counted() {
         let spans = received.spans_named(name);
         assert_eq!(spans.len(), 1, "{name}: {spans:?}");
         let span = spans[0];
-        assert_eq!(hex(&span.trace_id), TRACE_ID, "{name} is in the request's trace");
+        assert_eq!(
+            hex(&span.trace_id),
+            TRACE_ID,
+            "{name} is in the request's trace"
+        );
         assert_eq!(hex(&span.parent_span_id), PARENT_SPAN, "{name}'s parent");
     }
     let jwks = received.spans_named("mcp_auth.jwks.fetch")[0];
-    assert_eq!(text_attribute(&jwks.attributes, "issuer"), Some(issuer.issuer()));
+    assert_eq!(
+        text_attribute(&jwks.attributes, "issuer"),
+        Some(issuer.issuer())
+    );
     let exchange = received.spans_named("mcp_auth.token_exchange")[0];
-    assert_eq!(text_attribute(&exchange.attributes, "downstream"), Some(API));
+    assert_eq!(
+        text_attribute(&exchange.attributes, "downstream"),
+        Some(API)
+    );
 
     // Verification: first sight after fetching the keys, then the cache.
     let verification = "mcp_auth.token.verification.duration";
-    let count = |path| received.histogram_count(verification, &[("path", path), ("outcome", "valid")]);
+    let count =
+        |path| received.histogram_count(verification, &[("path", path), ("outcome", "valid")]);
     assert_eq!(count("keys_fetched"), 1);
     assert_eq!(count("cache"), 1);
     assert_eq!(count("signature"), 0);

@@ -21,13 +21,13 @@ use axum::Router;
 use mcp_auth::audit::{Auditor, JsonLinesFile, OtlpSink, TracingSink};
 use mcp_auth::cimd::{ClientPolicy, ClientResolver, PreRegisteredClients};
 use mcp_auth::obo::{ClientAuth, TokenExchangeClient};
+use mcp_auth::policy::{CedarAuthorizer, CedarPolicies};
 use mcp_auth::redis::{Redis, RedisExchangeStore, RedisRegistry, RedisReplayStore, SecretKeys};
 use mcp_auth::telemetry::OtlpTelemetry;
 use mcp_auth::{
     Config, DpopConfig, FetchPolicy, IssuerConfig, McpAuth, McpAuthLayer, Principal, Requirement,
     ResourceId, ScopeHierarchy, ScopePolicy, Verifier, VerifyLayer,
 };
-use mcp_auth::policy::{CedarAuthorizer, CedarPolicies};
 use mcp_auth_testing::MockIssuer;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -480,7 +480,11 @@ async fn built_in(
     if let Some(exchange) = exchange {
         // `call_downstream` may reach the downstream API, for reading, and nothing else.
         builder = builder.on_behalf_of(exchange).exchange_allowlist(
-            mcp_auth::ExchangeAllowlist::new().allow("call_downstream", &downstream_url, "api:read"),
+            mcp_auth::ExchangeAllowlist::new().allow(
+                "call_downstream",
+                &downstream_url,
+                "api:read",
+            ),
         );
     }
     if let Some(redis) = &shared.redis {

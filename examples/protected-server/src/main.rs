@@ -379,7 +379,12 @@ fn print_banner(server: &protected_server::Server) {
         "# approving expenses is a policy matter (policies/expenses.cedar): the CFO any amount,\n\
          # a manager up to 1000 (403 with the policy's reason above that), the intern never"
     );
-    for (token, amount) in [("CFO", 5000), ("MANAGER", 800), ("MANAGER", 5000), ("INTERN", 10)] {
+    for (token, amount) in [
+        ("CFO", 5000),
+        ("MANAGER", 800),
+        ("MANAGER", 5000),
+        ("INTERN", 10),
+    ] {
         println!(
             "{} \\\n  -H \"authorization: Bearer ${token}\"\n",
             call("approve_expense", &format!("{{\"amount\":{amount}}}"))

@@ -71,8 +71,17 @@ async fn the_cfo_any_amount_a_manager_up_to_1000_the_intern_never() {
             .collect()
     };
     let intern_tools = listed(intern.list_tools().await);
-    assert!(!intern_tools.contains(&"approve_expense".to_owned()), "{intern_tools:?}");
-    assert!(intern_tools.contains(&"list_notes".to_owned()), "{intern_tools:?}");
+    assert!(
+        !intern_tools.contains(&"approve_expense".to_owned()),
+        "{intern_tools:?}"
+    );
+    assert!(
+        intern_tools.contains(&"list_notes".to_owned()),
+        "{intern_tools:?}"
+    );
     let manager_tools = listed(manager.list_tools().await);
-    assert!(manager_tools.contains(&"approve_expense".to_owned()), "{manager_tools:?}");
+    assert!(
+        manager_tools.contains(&"approve_expense".to_owned()),
+        "{manager_tools:?}"
+    );
 }

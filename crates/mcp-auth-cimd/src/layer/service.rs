@@ -49,14 +49,14 @@ where
                 let trace = telemetry::request_context(req.headers());
                 let resolving = Box::pin(
                     async move {
-                    let resolved = shared.resolver.resolve(&client_id).await;
-                    match shared.policy.finish(resolved) {
-                        Ok(admission) => {
-                            admit(&mut req, admission);
-                            Ok(req)
+                        let resolved = shared.resolver.resolve(&client_id).await;
+                        match shared.policy.finish(resolved) {
+                            Ok(admission) => {
+                                admit(&mut req, admission);
+                                Ok(req)
+                            }
+                            Err(error) => Err(shared.reject(error, req.headers())),
                         }
-                        Err(error) => Err(shared.reject(error, req.headers())),
-                    }
                     }
                     .with_context(trace),
                 );

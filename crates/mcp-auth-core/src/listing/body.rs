@@ -2,10 +2,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::BoxError;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Response, header};
 use http_body::{Body, Frame, SizeHint};
-use crate::BoxError;
 use pin_project_lite::pin_project;
 
 use super::ListFilter;

@@ -58,10 +58,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let filter = req
-            .extensions_mut()
-            .remove::<PendingListing>()
-            .map(|p| p.0);
+        let filter = req.extensions_mut().remove::<PendingListing>().map(|p| p.0);
         ListFilteredFuture {
             future: self.inner.call(req),
             filter,

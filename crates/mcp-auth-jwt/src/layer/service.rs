@@ -77,20 +77,21 @@ where
                 let trace = telemetry::request_context(req.headers());
                 let verifying = Box::pin(
                     async move {
-                    let verified = shared.verifier.complete(&token, pending).await;
-                    let admitted =
-                        match verified.and_then(|p| presented(&shared, &req, &token, dpop, p)) {
+                        let verified = shared.verifier.complete(&token, pending).await;
+                        let admitted = match verified
+                            .and_then(|p| presented(&shared, &req, &token, dpop, p))
+                        {
                             Ok((principal, None)) => Ok(principal),
                             Ok((principal, Some(check))) => check.await.map(|()| principal),
                             Err(error) => Err(error),
                         };
-                    match admitted {
-                        Ok(principal) => {
-                            admit(&mut req, principal);
-                            Ok(req)
+                        match admitted {
+                            Ok(principal) => {
+                                admit(&mut req, principal);
+                                Ok(req)
+                            }
+                            Err(error) => Err(shared.reject(scheme(error, dpop), &req)),
                         }
-                        Err(error) => Err(shared.reject(scheme(error, dpop), &req)),
-                    }
                     }
                     .with_context(trace),
                 );

@@ -18,9 +18,9 @@ use crate::jwks::{KeySet, VerificationKey, clip, hmac_key, parse_jwks};
 use crate::profile::IssuerTemplate;
 use crate::telemetry::{Path, Telemetry};
 use crate::token;
+use issuer::{Freshness, IssuerState};
 use mcp_auth_core::telemetry;
 use opentelemetry::KeyValue;
-use issuer::{Freshness, IssuerState};
 
 /// Most signature checks made for one token (several keys may share a `kid`, or a token may
 /// carry none).
@@ -612,7 +612,9 @@ impl Verifier {
         );
         let fetched = state.fetch(fetcher, inner.freshness).await;
         telemetry::end_span(span, &fetched);
-        inner.telemetry.fetched(&state.config.issuer, fetched.is_ok());
+        inner
+            .telemetry
+            .fetched(&state.config.issuer, fetched.is_ok());
         state.record_outcome(fetched.is_ok());
         let fetched = fetched?;
         for skipped in &fetched.skipped {

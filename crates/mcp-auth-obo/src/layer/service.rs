@@ -40,8 +40,7 @@ where
         let state = match req.extensions().get::<Principal>() {
             Some(principal) => {
                 let record = req.extensions().get::<RequestRecord>().cloned();
-                let mut handle =
-                    OnBehalfOf::new(shared.client.clone(), principal.clone(), record);
+                let mut handle = OnBehalfOf::new(shared.client.clone(), principal.clone(), record);
                 if let Some(parent) = TraceParent::from_headers(req.headers()) {
                     handle = handle.within_trace(parent);
                 }

@@ -325,9 +325,8 @@ fn services_futures_and_handles_are_send_and_sync() {
 /// A `tools/call` of `tool` for the allowlist to bind the handle to.
 fn tool_call(tool: &str, clock: &Clock) -> Request<Full<Bytes>> {
     let mut req = request(Some(caller("alice", clock, HOUR)));
-    let body = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}"}}}}"#
-    );
+    let body =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}"}}}}"#);
     let mcp = mcp_auth_core::mcp::McpRequest::parse(body.as_bytes(), &Default::default()).unwrap();
     req.extensions_mut().insert(mcp);
     req
@@ -364,7 +363,11 @@ async fn the_allowlist_refuses_before_the_authorization_server_is_asked() {
     req.extensions_mut().insert(record.clone());
     let response = svc.clone().oneshot(req).await.unwrap();
     assert_eq!(body(response).await, "ok,not_allowed,not_allowed,ok");
-    assert_eq!(mock.received().len(), 2, "only the allowed exchanges reached the server");
+    assert_eq!(
+        mock.received().len(),
+        2,
+        "only the allowed exchanges reached the server"
+    );
     let exchanges = record.snapshot().exchanges;
     assert!(
         exchanges
@@ -375,7 +378,10 @@ async fn the_allowlist_refuses_before_the_authorization_server_is_asked() {
 
     // Another tool may reach only what every tool may.
     let response = svc.oneshot(tool_call("other_tool", &clock)).await.unwrap();
-    assert_eq!(body(response).await, "not_allowed,not_allowed,not_allowed,ok");
+    assert_eq!(
+        body(response).await,
+        "not_allowed,not_allowed,not_allowed,ok"
+    );
 }
 
 #[tokio::test]

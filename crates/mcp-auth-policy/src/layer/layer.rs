@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use mcp_auth_core::{ResourceId, Rejector};
+use mcp_auth_core::{Rejector, ResourceId};
 use tower_layer::Layer;
 
 use super::Policy;

@@ -57,7 +57,8 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ReqBody: Send + 'static,
 {
-    type Response = Response<mcp_auth_core::AuthBody<mcp_auth_core::listing::ListFilterBody<ResBody>>>;
+    type Response =
+        Response<mcp_auth_core::AuthBody<mcp_auth_core::listing::ListFilterBody<ResBody>>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
@@ -101,13 +102,13 @@ where
             req.extensions_mut()
                 .insert(PendingListing(Arc::from(filter)));
         }
-        let calls =
-            match Call::all_in(&mcp, &principal, client.as_ref(), shared.max_argument_bytes) {
-                Ok(calls) => calls,
-                Err(error) => {
-                    return AuthFuture::reject(shared.rejector.reject(error, req.headers()));
-                }
-            };
+        let calls = match Call::all_in(&mcp, &principal, client.as_ref(), shared.max_argument_bytes)
+        {
+            Ok(calls) => calls,
+            Err(error) => {
+                return AuthFuture::reject(shared.rejector.reject(error, req.headers()));
+            }
+        };
         if calls.is_empty() {
             return AuthFuture::call(self.inner.call(req));
         }

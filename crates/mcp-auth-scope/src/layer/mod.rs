@@ -20,8 +20,8 @@ mod listing;
 mod service;
 
 pub use future::ResponseFuture;
-pub use mcp_auth_core::listing::ListFilterBody;
 pub use layer::ScopeLayer;
+pub use mcp_auth_core::listing::ListFilterBody;
 pub use service::Scope;
 
 #[cfg(test)]

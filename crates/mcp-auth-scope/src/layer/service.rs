@@ -9,8 +9,8 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use super::listing::ScopeKeeps;
-use mcp_auth_core::listing::ListFilter;
 use crate::ScopePolicy;
+use mcp_auth_core::listing::ListFilter;
 
 /// Middleware that enforces a scope policy. Built by [`ScopeLayer`](super::ScopeLayer).
 #[derive(Clone)]
@@ -29,7 +29,8 @@ where
     ResBody: Body<Data = Bytes>,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<mcp_auth_core::AuthBody<mcp_auth_core::listing::ListFilterBody<ResBody>>>;
+    type Response =
+        Response<mcp_auth_core::AuthBody<mcp_auth_core::listing::ListFilterBody<ResBody>>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
