@@ -20,8 +20,9 @@
 //! - `mcp_auth.audit.queue.depth`, `mcp_auth.audit.queue.dropped`, `mcp_auth.audit.queue.waited`;
 //! - `mcp_auth.redis.errors` by `reason`; `mcp_auth.redis.approvals.following` (0 while the
 //!   last known approvals serve);
-//! - spans `mcp_auth.jwks.fetch`, `mcp_auth.client_document.fetch` and
-//!   `mcp_auth.token_exchange`, children of the `traceparent` of the request that caused them.
+//! - spans `mcp_auth.jwks.fetch`, `mcp_auth.client_document.fetch`, `mcp_auth.token_exchange`
+//!   and `mcp_auth.policy.decision` (a decision point that answers later), children of the
+//!   `traceparent` of the request that caused them.
 //!
 //! ```no_run
 //! use mcp_auth::telemetry::OtlpTelemetry;

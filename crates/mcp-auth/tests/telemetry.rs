@@ -1,7 +1,7 @@
 //! The layers' metrics and spans, through `OtlpTelemetry` (the OpenTelemetry SDK with its OTLP
 //! exporter) to `mcp_auth_testing::OtlpReceiver`: a first request carrying a `traceparent`
-//! makes the stack fetch the issuer's keys and the client's metadata document and the handler
-//! exchange a token, each a span in that request's trace; a second request is answered from
+//! makes the stack fetch the issuer's keys and the client's metadata document, ask an external
+//! decision point and the handler exchange a token, each a span in that request's trace; a second request is answered from
 //! every cache. The counts that arrive are exactly those.
 //!
 //! One test in this binary: the OpenTelemetry providers are global to the process.
@@ -110,6 +110,10 @@ async fn slow_paths_are_spans_of_the_request_and_every_lookup_is_counted() {
             .unwrap(),
         )
         .audit(Auditor::builder().sink(TracingSink).start())
+        // A decision point that answers later (as one over the network would).
+        .authorize(mcp_auth::policy::authorize_fn(|_call| async {
+            mcp_auth::policy::Verdict::allow()
+        }))
         .build()
         .unwrap();
 
@@ -139,6 +143,15 @@ async fn slow_paths_are_spans_of_the_request_and_every_lookup_is_counted() {
         );
         assert_eq!(hex(&span.parent_span_id), PARENT_SPAN, "{name}'s parent");
     }
+    // The external decision point: a span per request, the first in the caller's trace.
+    let decisions = received.spans_named("mcp_auth.policy.decision");
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    assert!(
+        decisions
+            .iter()
+            .any(|s| hex(&s.trace_id) == TRACE_ID && hex(&s.parent_span_id) == PARENT_SPAN),
+        "{decisions:?}"
+    );
     let jwks = received.spans_named("mcp_auth.jwks.fetch")[0];
     assert_eq!(
         text_attribute(&jwks.attributes, "issuer"),

@@ -7,6 +7,7 @@ use mcp_auth_core::listing::{KeepListed, ListFilter, ListFiltered, ListedKind, P
 use mcp_auth_core::mcp::McpRequest;
 use mcp_auth_core::middleware::inspect::awaits_inspection;
 use mcp_auth_core::record::{ClientSummary, PolicyCheck, RequestRecord};
+use mcp_auth_core::telemetry::{self, FutureExt as _};
 use mcp_auth_core::{AuthError, AuthFuture, Principal, Rejection, take_ready};
 use tower_service::Service;
 
@@ -131,17 +132,34 @@ where
             return AuthFuture::call(self.inner.call(req));
         }
         let shared = shared.clone();
-        let deciding: Deciding<ReqBody> = Box::pin(async move {
-            for (call, future) in pending {
-                let verdict = future.await;
-                if !verdict.is_allowed() {
-                    return Err(refuse(&shared, &req, &call, verdict));
+        // A decision point that answers later is a slow path: a span in the request's trace.
+        let trace = telemetry::request_context(req.headers());
+        let deciding: Deciding<ReqBody> = Box::pin(
+            async move {
+                let span = telemetry::start_span(
+                    "mcp_auth.policy.decision",
+                    vec![opentelemetry::KeyValue::new(
+                        "calls",
+                        i64::try_from(pending.len()).unwrap_or(i64::MAX),
+                    )],
+                );
+                let mut outcome = Ok(());
+                for (call, future) in pending {
+                    let verdict = future.await;
+                    if !verdict.is_allowed() {
+                        outcome = Err(refuse(&shared, &req, &call, verdict));
+                        break;
+                    }
+                    verdicts.push(verdict);
                 }
-                verdicts.push(verdict);
+                let allowed: Result<(), &str> = outcome.as_ref().map(|_| ()).map_err(|_| "denied");
+                telemetry::end_span(span, &allowed);
+                outcome?;
+                record(&req, &verdicts);
+                Ok(req)
             }
-            record(&req, &verdicts);
-            Ok(req)
-        });
+            .with_context(trace),
+        );
         AuthFuture::decide(deciding, take_ready(&mut self.inner))
     }
 }
