@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Decision, Entities, EntityId, EntityTypeName, EntityUid, Policy,
-    PolicyId, PolicySet, Request, ResourceConstraint, Schema, SchemaFragment, ValidationMode,
-    Validator,
+    PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Schema, SchemaFragment,
+    ValidationMode, Validator,
 };
 
 use crate::error::{PolicyError, PolicyProblem, line_and_column, problems_of};
@@ -40,6 +40,9 @@ struct Inner {
     reasons: HashMap<PolicyId, String>,
     authorizer: Authorizer,
     count: usize,
+    /// The attributes `Mcp::Arguments` declares, when the schema lists them: strict validation
+    /// lets policies read no other, so no other is handed to Cedar.
+    declared_arguments: Option<std::collections::HashSet<String>>,
 }
 
 /// What Cedar decided about one request.
@@ -75,10 +78,44 @@ impl CedarPolicies {
         self.inner.count == 0
     }
 
+    /// The argument names policies may read (`None`: not known, hand them all over).
+    pub(crate) fn declared_arguments(&self) -> Option<&std::collections::HashSet<String>> {
+        self.inner.declared_arguments.as_ref()
+    }
+
     /// The `@reason` annotation of `policy`, if it has one.
     pub(crate) fn reason(&self, policy: &str) -> Option<&str> {
         let id = PolicyId::from_str(policy).ok()?;
         self.inner.reasons.get(&id).map(String::as_str)
+    }
+
+    /// The policies that may apply to `action` (a schema action id) on `resource` when the
+    /// caller is `caller`, whose parents (roles, groups) are `parents`: those whose principal
+    /// constraint the caller can meet. Cedar evaluates every policy it is given, about a
+    /// microsecond each, so a caller's decisions are given only these.
+    pub(crate) fn applicable_to(
+        &self,
+        action: &'static str,
+        resource: &EntityUid,
+        caller: &EntityUid,
+        parents: &std::collections::HashSet<EntityUid>,
+    ) -> PolicySet {
+        let meets = |uid: &EntityUid| uid == caller || parents.contains(uid);
+        let mut subset = PolicySet::new();
+        for policy in self.applicable(action, resource).policies() {
+            let possible = match policy.principal_constraint() {
+                PrincipalConstraint::Any => true,
+                PrincipalConstraint::Eq(uid) => &uid == caller,
+                PrincipalConstraint::In(uid) => meets(&uid),
+                PrincipalConstraint::Is(kind) => &kind == caller.type_name(),
+                PrincipalConstraint::IsIn(kind, uid) => &kind == caller.type_name() && meets(&uid),
+            };
+            if possible {
+                // Ids are unique in the set it came from, so adding cannot fail.
+                let _ = subset.add(policy.clone());
+            }
+        }
+        subset
     }
 
     /// The policies that may apply to `action` (a schema action id) on `resource`.
@@ -92,16 +129,14 @@ impl CedarPolicies {
 
     pub(crate) fn decide(
         &self,
-        action: &'static str,
-        resource: &EntityUid,
+        policies: &PolicySet,
         request: &Request,
         entities: &Entities,
     ) -> Decided {
-        let response = self.inner.authorizer.is_authorized(
-            request,
-            self.applicable(action, resource),
-            entities,
-        );
+        let response = self
+            .inner
+            .authorizer
+            .is_authorized(request, policies, entities);
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics
             .errors()
@@ -123,16 +158,14 @@ impl CedarPolicies {
     /// Whether some values of the unknown `arguments` could let the request through.
     pub(crate) fn could_allow(
         &self,
-        action: &'static str,
-        resource: &EntityUid,
+        policies: &PolicySet,
         request: &Request,
         entities: &Entities,
     ) -> bool {
-        let response = self.inner.authorizer.is_authorized_partial(
-            request,
-            self.applicable(action, resource),
-            entities,
-        );
+        let response = self
+            .inner
+            .authorizer
+            .is_authorized_partial(request, policies, entities);
         response.decision() != Some(Decision::Deny)
     }
 }
@@ -183,7 +216,8 @@ impl CedarPoliciesBuilder {
     /// with its file, line and the engine's fix.
     pub fn build(self) -> Result<CedarPolicies, PolicyError> {
         let mut problems = Vec::new();
-        let schema = self.schema(&mut problems);
+        let mut declared_arguments = None;
+        let schema = self.schema(&mut problems, &mut declared_arguments);
         let mut set = PolicySet::new();
         let mut reasons = HashMap::new();
         // Which source each policy came from, for locating validation errors.
@@ -265,12 +299,17 @@ impl CedarPoliciesBuilder {
                 reasons,
                 authorizer: Authorizer::new(),
                 count,
+                declared_arguments,
             }),
         })
     }
 
     /// The MCP schema with the server's fragments.
-    fn schema(&self, problems: &mut Vec<PolicyProblem>) -> Option<Schema> {
+    fn schema(
+        &self,
+        problems: &mut Vec<PolicyProblem>,
+        declared_arguments: &mut Option<std::collections::HashSet<String>>,
+    ) -> Option<Schema> {
         let mut fragments = Vec::new();
         let shipped = SchemaFragment::from_cedarschema_str(MCP_SCHEMA)
             .map(|(f, _)| f)
@@ -287,6 +326,11 @@ impl CedarPoliciesBuilder {
             };
             match SchemaFragment::from_cedarschema_str(text) {
                 Ok((fragment, _warnings)) => {
+                    if let Some(names) = argument_names(&fragment) {
+                        declared_arguments
+                            .get_or_insert_with(Default::default)
+                            .extend(names);
+                    }
                     fragments.push(fragment);
                     any_user = true;
                 }
@@ -294,6 +338,7 @@ impl CedarPoliciesBuilder {
             }
         }
         if !any_user {
+            *declared_arguments = Some(Default::default());
             fragments.push(
                 SchemaFragment::from_cedarschema_str(NO_ARGUMENTS)
                     .map(|(f, _)| f)
@@ -368,4 +413,21 @@ fn index(set: &PolicySet) -> HashMap<(&'static str, Option<EntityUid>), PolicySe
         index.insert((action, None), collect(&|p| exact(p).is_none()));
     }
     index
+}
+
+/// The attribute names of `Mcp::Arguments` in `fragment`, when it declares it as a record.
+fn argument_names(fragment: &SchemaFragment) -> Option<Vec<String>> {
+    let json = fragment.clone().to_json_value().ok()?;
+    let arguments = json.get("Mcp")?.get("commonTypes")?.get("Arguments")?;
+    if arguments.get("type")?.as_str()? != "Record" {
+        return None;
+    }
+    Some(
+        arguments
+            .get("attributes")?
+            .as_object()?
+            .keys()
+            .cloned()
+            .collect(),
+    )
 }

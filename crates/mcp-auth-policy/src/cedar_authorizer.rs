@@ -41,14 +41,24 @@ struct Inner {
     step_up: Scopes,
     /// The principal's entity, built once per token.
     callers: Cache<TokenDigest, Arc<Caller>>,
-    /// The caller's and a target's entities, built once per token and target.
-    entities: Cache<(TokenDigest, EntityUid), Arc<Entities>>,
+    /// The caller's and a target's entities and applicable policies, once per token, action
+    /// and target.
+    prepared: Cache<(TokenDigest, Action, EntityUid), Arc<Prepared>>,
 }
 
 /// A caller as Cedar sees it.
 struct Caller {
     uid: EntityUid,
     entity: Entity,
+    /// Its roles and groups, as entities.
+    parents: HashSet<EntityUid>,
+}
+
+/// What deciding a caller's calls of one target needs besides the call itself.
+struct Prepared {
+    entities: Entities,
+    /// The policies that may apply to this caller, action and target.
+    policies: cedar_policy::PolicySet,
 }
 
 const TOOL: &str = "Mcp::Tool";
@@ -73,7 +83,7 @@ impl CedarAuthorizer {
                 claims,
                 step_up,
                 callers: Cache::new(10_000),
-                entities: Cache::new(10_000),
+                prepared: Cache::new(10_000),
             }),
         }
     }
@@ -173,25 +183,27 @@ impl CedarAuthorizer {
             .chain(memberships.groups.iter().map(|g| uid("Mcp::Group", g)))
             .collect();
         // Attributes built from strings, sets and records only: nothing here can fail.
-        let entity = Entity::new(caller_uid.clone(), attrs, parents)
+        let entity = Entity::new(caller_uid.clone(), attrs, parents.clone())
             .unwrap_or_else(|_| Entity::new_no_attrs(caller_uid.clone(), HashSet::new()));
         Caller {
             uid: caller_uid,
             entity,
+            parents,
         }
     }
 
-    /// The caller's and the target's entities: remembered per token and target when `cache`
-    /// names the token (the caller's claims are the token's).
-    fn entities(
+    /// The caller's and the target's entities and the policies that may apply: remembered
+    /// per token, action and target when `cache` names the token (the caller's claims are the
+    /// token's).
+    fn prepared(
         &self,
         caller: &Caller,
         call: &Call,
         resource: &EntityUid,
         cache: Option<TokenDigest>,
-    ) -> Option<Arc<Entities>> {
-        let key = cache.map(|digest| (digest, resource.clone()));
-        if let Some(found) = key.as_ref().and_then(|k| self.inner.entities.get(k)) {
+    ) -> Option<Arc<Prepared>> {
+        let key = cache.map(|digest| (digest, call.action, resource.clone()));
+        if let Some(found) = key.as_ref().and_then(|k| self.inner.prepared.get(k)) {
             return Some(found);
         }
         let attribute = match call.action {
@@ -207,12 +219,18 @@ impl CedarAuthorizer {
             HashSet::new(),
         )
         .ok()?;
-        let entities =
-            Arc::new(Entities::from_entities([caller.entity.clone(), target], None).ok()?);
+        let entities = Entities::from_entities([caller.entity.clone(), target], None).ok()?;
+        let policies = self.inner.policies.applicable_to(
+            call.action.id(),
+            resource,
+            &caller.uid,
+            &caller.parents,
+        );
+        let prepared = Arc::new(Prepared { entities, policies });
         if let Some(key) = key {
-            self.inner.entities.insert(key, entities.clone());
+            self.inner.prepared.insert(key, prepared.clone());
         }
-        Some(entities)
+        Some(prepared)
     }
 
     /// The request and entities for `call` by `caller`; `None` arguments are unknown.
@@ -221,19 +239,16 @@ impl CedarAuthorizer {
         caller: &Caller,
         call: &Call,
         cache: Option<TokenDigest>,
-    ) -> Option<(Request, Arc<Entities>, EntityUid)> {
-        let kind = match call.action {
-            Action::CallTool => TOOL,
-            Action::ReadResource => RESOURCE,
-            Action::GetPrompt => PROMPT,
-        };
-        let resource = uid(kind, &call.target);
-        let entities = self.entities(caller, call, &resource, cache)?;
+    ) -> Option<(Request, Arc<Prepared>)> {
+        let (resource, action) = target_and_action(call);
+        let prepared = self.prepared(caller, call, &resource, cache)?;
         let mut context = Vec::with_capacity(2);
         context.push((
             "arguments".to_owned(),
             match &call.arguments {
-                Some(arguments) => record_of(arguments, 0),
+                Some(arguments) => {
+                    arguments_of(arguments, self.inner.policies.declared_arguments())
+                }
                 None => RestrictedExpression::new_unknown("arguments"),
             },
         ));
@@ -266,13 +281,13 @@ impl CedarAuthorizer {
         }
         let request = Request::new(
             caller.uid.clone(),
-            uid("Mcp::Action", call.action.id()),
-            resource.clone(),
+            action.clone(),
+            resource,
             Context::from_pairs(context).ok()?,
             None,
         )
         .ok()?;
-        Some((request, entities, resource))
+        Some((request, prepared))
     }
 
     fn denial(&self, call: &Call, forbids: Vec<String>, errors: Vec<String>) -> Denial {
@@ -324,10 +339,10 @@ impl CedarAuthorizer {
             let scopes = Scopes::from_iter(granted.iter().chain(extra.iter().map(String::as_str)));
             let caller = self.build_caller(&call.principal, &scopes);
             self.request(&caller, call, None)
-                .is_some_and(|(request, entities, resource)| {
+                .is_some_and(|(request, prepared)| {
                     self.inner
                         .policies
-                        .decide(call.action.id(), &resource, &request, &entities)
+                        .decide(&prepared.policies, &request, &prepared.entities)
                         .allowed
                 })
         };
@@ -355,7 +370,7 @@ impl Authorize for CedarAuthorizer {
     fn authorize(&self, call: &Call) -> Decision {
         let caller = self.caller(&call.principal);
         let digest = *call.principal.token().digest();
-        let Some((request, entities, resource)) = self.request(&caller, call, Some(digest)) else {
+        let Some((request, prepared)) = self.request(&caller, call, Some(digest)) else {
             return Decision::Ready(Verdict::deny(
                 "the call could not be described to the policy engine",
             ));
@@ -363,7 +378,7 @@ impl Authorize for CedarAuthorizer {
         let decided = self
             .inner
             .policies
-            .decide(call.action.id(), &resource, &request, &entities);
+            .decide(&prepared.policies, &request, &prepared.entities);
         if decided.allowed {
             return Decision::Ready(Verdict::Allow {
                 policies: decided.policies,
@@ -381,10 +396,10 @@ impl Authorize for CedarAuthorizer {
         let caller = self.caller(&call.principal);
         let digest = *call.principal.token().digest();
         self.request(&caller, call, Some(digest))
-            .is_some_and(|(request, entities, resource)| {
+            .is_some_and(|(request, prepared)| {
                 self.inner
                     .policies
-                    .could_allow(call.action.id(), &resource, &request, &entities)
+                    .could_allow(&prepared.policies, &request, &prepared.entities)
             })
     }
 }
@@ -404,6 +419,41 @@ fn uid(kind: &str, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(kind, id)
 }
 
+/// The schema's names, parsed once: parsing a type name costs more than the rest of building a
+/// request's identifiers.
+struct Names {
+    tool: EntityTypeName,
+    resource: EntityTypeName,
+    prompt: EntityTypeName,
+    call_tool: EntityUid,
+    read_resource: EntityUid,
+    get_prompt: EntityUid,
+}
+
+static NAMES: std::sync::LazyLock<Names> = std::sync::LazyLock::new(|| {
+    let kind = |name: &str| EntityTypeName::from_str(name).expect("a type of the MCP schema");
+    Names {
+        tool: kind(TOOL),
+        resource: kind(RESOURCE),
+        prompt: kind(PROMPT),
+        call_tool: uid("Mcp::Action", Action::CallTool.id()),
+        read_resource: uid("Mcp::Action", Action::ReadResource.id()),
+        get_prompt: uid("Mcp::Action", Action::GetPrompt.id()),
+    }
+});
+
+/// The target of `call` and its action, as Cedar names them.
+fn target_and_action(call: &Call) -> (EntityUid, &'static EntityUid) {
+    let names = &*NAMES;
+    let (kind, action) = match call.action {
+        Action::CallTool => (&names.tool, &names.call_tool),
+        Action::ReadResource => (&names.resource, &names.read_resource),
+        Action::GetPrompt => (&names.prompt, &names.get_prompt),
+    };
+    let Ok(id) = EntityId::from_str(&call.target);
+    (EntityUid::from_type_name_and_id(kind.clone(), id), action)
+}
+
 fn url_host(url: &str) -> Option<String> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
@@ -412,6 +462,24 @@ fn url_host(url: &str) -> Option<String> {
 
 /// Deepest argument nesting turned into a Cedar value; deeper parts are left out.
 const MAX_DEPTH: usize = 16;
+
+/// The call's arguments as a Cedar record: the attributes the schema declares (policies may read
+/// no other), or all of them when the schema's `Arguments` is not a plain record.
+fn arguments_of(
+    arguments: &Value,
+    declared: Option<&std::collections::HashSet<String>>,
+) -> RestrictedExpression {
+    match (arguments, declared) {
+        (Value::Object(fields), Some(declared)) => RestrictedExpression::new_record(
+            fields
+                .iter()
+                .filter(|(k, _)| declared.contains(k.as_str()))
+                .filter_map(|(k, v)| Some((k.clone(), cedar_value(v, 1)?))),
+        )
+        .unwrap_or_else(|_| record_of(&Value::Null, 0)),
+        _ => record_of(arguments, 0),
+    }
+}
 
 /// A JSON value as a Cedar value, built directly (never parsed as Cedar JSON, whose `__entity`
 /// and `__extn` escapes a caller could otherwise use). Values Cedar has no type for (null,

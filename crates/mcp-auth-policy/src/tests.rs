@@ -228,3 +228,17 @@ fn bad_policies_name_the_file_the_line_and_the_fix() {
         "{missing}"
     );
 }
+
+#[test]
+fn only_the_arguments_the_schema_declares_reach_the_engine() {
+    let declared = policies().declared_arguments().cloned().unwrap();
+    let mut names: Vec<_> = declared.into_iter().collect();
+    names.sort();
+    assert_eq!(names, ["amount", "project"]);
+    // No fragment: the calls carry no argument a policy may read.
+    let bare = CedarPolicies::builder()
+        .source("p.cedar", "permit(principal, action, resource);")
+        .build()
+        .unwrap();
+    assert_eq!(bare.declared_arguments().map(|d| d.len()), Some(0));
+}
