@@ -51,16 +51,18 @@ pub(crate) fn decide(
 pub(crate) fn admit<B>(request: &mut Request<B>, admission: Admission) {
     match admission {
         Admission::Document(info) => {
+            // Inner layers (a policy) read the admitted client here.
             let summary = info.summary();
             RequestRecord::update_in(request.extensions(), |r| r.client = Some(summary.clone()));
             request.extensions_mut().insert(summary);
             request.extensions_mut().insert(info);
         }
         Admission::PreRegistered(id) => {
-            let summary = ClientSummary::new(id);
-            RequestRecord::update_in(request.extensions(), |r| r.client = Some(summary.clone()));
-            // Inner layers (a policy) read the admitted client here.
-            request.extensions_mut().insert(summary);
+            // Inner layers (a policy) know a pre-registered client by the token's client id:
+            // nothing to add to the extensions.
+            RequestRecord::update_in(request.extensions(), |r| {
+                r.client = Some(ClientSummary::new(id))
+            });
         }
     }
 }
