@@ -18,7 +18,7 @@ pub struct PendingListing(pub Arc<ListFilter>);
 
 /// Wraps an inner service so that the listings in its responses are filtered by the
 /// [`PendingListing`] of their request (responses of other requests pass untouched).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ListFiltered<S> {
     inner: S,
 }
@@ -28,22 +28,9 @@ impl<S> ListFiltered<S> {
     pub fn new(inner: S) -> Self {
         Self { inner }
     }
-
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
+
+crate::middleware_service!(ListFiltered);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ListFiltered<S>
 where
