@@ -49,10 +49,11 @@ pub(crate) fn decide(
 
 /// Puts the admitted client where handlers and the audit layer look for it.
 pub(crate) fn admit<B>(request: &mut Request<B>, admission: Admission) {
+    let approved = matches!(admission, Admission::Approved(_));
     match admission {
-        Admission::Document(info) => {
+        Admission::Document(info) | Admission::Approved(info) => {
             // Inner layers (a policy) read the admitted client here.
-            let summary = info.summary();
+            let summary = info.summary().approved(approved);
             RequestRecord::update_in(request.extensions(), |r| r.client = Some(summary.clone()));
             request.extensions_mut().insert(summary);
             request.extensions_mut().insert(info);

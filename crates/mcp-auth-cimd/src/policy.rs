@@ -56,6 +56,8 @@ enum Rule {
 pub enum Admission {
     /// A Client ID Metadata Document client.
     Document(ClientInfo),
+    /// A Client ID Metadata Document client an operator approved in the registry.
+    Approved(ClientInfo),
     /// A pre-registered client, by its id.
     PreRegistered(String),
 }
@@ -167,7 +169,7 @@ impl ClientPolicy {
             }
             Rule::AllowList(_) => Err(self.not_listed()),
             Rule::Registry(registry) => match registry.approval(info.id(), info.digest()) {
-                Approval::Approved => Ok(Admission::Document(info)),
+                Approval::Approved => Ok(Admission::Approved(info)),
                 Approval::NotApproved => Err(self.not_listed()),
                 Approval::Changed => match self.changed_document {
                     ChangedDocument::Refuse => Err(AuthError::access_denied(
@@ -180,7 +182,7 @@ impl ClientPolicy {
                             client_id = info.id(),
                             "admitting a client whose document changed since approval"
                         );
-                        Ok(Admission::Document(
+                        Ok(Admission::Approved(
                             info.with_warning(ClientWarning::ChangedSinceApproval),
                         ))
                     }

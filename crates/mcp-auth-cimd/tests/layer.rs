@@ -52,8 +52,14 @@ async fn echo(req: Request<Body>) -> Result<Response<Body>, Infallible> {
         .get::<ClientInfo>()
         .map(|c| c.warnings().iter().map(ClientWarning::code).collect())
         .unwrap_or_default();
+    // What inner layers (a policy) are told about the admitted client.
+    let approved = req
+        .extensions()
+        .get::<mcp_auth_core::record::ClientSummary>()
+        .map_or("-", |c| if c.approved { "yes" } else { "no" });
     Ok(Response::builder()
         .header("x-client-name", name)
+        .header("x-client-approved", approved)
         .header("x-client-warnings", warnings.join(","))
         .body(Full::new(Bytes::from_static(b"ok")))
         .unwrap())
@@ -128,6 +134,11 @@ async fn an_admitted_client_reaches_the_handler_and_the_audit_record() {
     let response = call(&layer, req).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-client-name"], "Test Client");
+    assert_eq!(
+        response.headers()["x-client-approved"],
+        "no",
+        "any valid document"
+    );
     let client = record.snapshot().client.expect("client recorded");
     assert_eq!(client.client_id, id);
     assert_eq!(client.name.as_deref(), Some("Test Client"));
@@ -225,6 +236,7 @@ async fn registry_approval_and_changed_documents() {
     registry.approve(&current).unwrap();
     let response = call(&refusing, request(Some(&id))).await;
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-client-approved"], "yes");
     // The document's redirect host (client.example) is unlike its own host (127.0.0.1).
     assert_eq!(
         response.headers()["x-client-warnings"],

@@ -89,6 +89,8 @@ pub struct ClientSummary {
     pub name: Option<String>,
     /// True when the id is a Client ID Metadata Document URL.
     pub metadata_document: bool,
+    /// True when an operator approved the client (an approval registry admitted it).
+    pub approved: bool,
 }
 
 impl ClientSummary {
@@ -98,6 +100,7 @@ impl ClientSummary {
             client_id: client_id.into(),
             name: None,
             metadata_document: false,
+            approved: false,
         }
     }
 
@@ -112,6 +115,13 @@ impl ClientSummary {
     #[must_use]
     pub fn metadata_document(mut self, yes: bool) -> Self {
         self.metadata_document = yes;
+        self
+    }
+
+    /// Marks the client as approved by an operator.
+    #[must_use]
+    pub fn approved(mut self, yes: bool) -> Self {
+        self.approved = yes;
         self
     }
 }

@@ -26,7 +26,8 @@ use crate::claims::{ClaimMap, ClaimMaps};
 ///   and groups are its parents (`Mcp::Role::"…"`, `Mcp::Group::"…"`).
 /// - The resource is `Mcp::Tool::"<name>"` (attribute `name`), `Mcp::Resource::"<uri>"`
 ///   (`uri`) or `Mcp::Prompt::"<name>"` (`name`).
-/// - The context holds `client` (id, `metadata_document`, host, name) and `arguments`.
+/// - The context holds `client` (id, `metadata_document`, `approved`, host, name) and
+///   `arguments`.
 /// - A policy whose evaluation fails (an argument of an unexpected type) denies the call.
 /// - A denial that more scope would lift asks for it (step-up) when candidate scopes are
 ///   configured ([`step_up_scopes`](Self::step_up_scopes)).
@@ -261,6 +262,10 @@ impl CedarAuthorizer {
                 (
                     "metadata_document".to_owned(),
                     RestrictedExpression::new_bool(client.metadata_document),
+                ),
+                (
+                    "approved".to_owned(),
+                    RestrictedExpression::new_bool(client.approved),
                 ),
             ];
             if client.metadata_document

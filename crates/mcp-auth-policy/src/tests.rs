@@ -242,3 +242,38 @@ fn only_the_arguments_the_schema_declares_reach_the_engine() {
         .unwrap();
     assert_eq!(bare.declared_arguments().map(|d| d.len()), Some(0));
 }
+
+#[test]
+fn a_policy_can_require_an_approved_client() {
+    use crate::{Authorize, Call, Decision};
+    use mcp_auth_core::record::ClientSummary;
+    use mcp_auth_core::{BearerToken, Principal};
+    let policies = CedarPolicies::builder()
+        .source(
+            "clients.cedar",
+            r#"
+            permit(principal, action == Mcp::Action::"tools/call", resource)
+            when { context has client && context.client.approved };
+            "#,
+        )
+        .build()
+        .unwrap();
+    let authorizer = CedarAuthorizer::new(policies);
+    let principal = Principal::builder("https://idp", "alice", BearerToken::new("t")).build();
+    let decide = |approved: bool| {
+        let client = ClientSummary::new("https://client.example/doc.json")
+            .metadata_document(true)
+            .approved(approved);
+        let call = Call::listing(&principal, Some(&client), crate::Action::CallTool, "x");
+        let call = Call {
+            arguments: Some(std::sync::Arc::new(serde_json::Value::Null)),
+            ..call
+        };
+        match authorizer.authorize(&call) {
+            Decision::Ready(verdict) => verdict.is_allowed(),
+            Decision::Pending(_) => unreachable!(),
+        }
+    };
+    assert!(decide(true));
+    assert!(!decide(false));
+}
