@@ -11,24 +11,23 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
-/// The caller's `X-Request-Id`, else the trace id of its `traceparent`, else a new id: 32 hex
-/// digits from a per-process random prefix and a counter (unique, no system call per request).
-pub(crate) fn request_id(headers: &HeaderMap) -> String {
+/// The caller's `X-Request-Id`, else the trace id of its `traceparent` (`trace`, read once
+/// by the caller), else a new id: 32 hex digits from a per-process random prefix and a counter
+/// (unique, no system call per request).
+pub(crate) fn request_id(headers: &HeaderMap, trace: Option<&TraceParent>) -> String {
     if let Some(id) = header_text(headers, &X_REQUEST_ID, 128) {
         return id;
     }
-    let trace = TraceParent::from_headers(headers).map(|p| p.trace_id().to_string());
-    trace.unwrap_or_else(new_request_id)
+    trace.map_or_else(new_request_id, |p| p.trace_id().to_string())
 }
 
 /// The W3C trace context of a request (its `traceparent`), for audit records exported to
-/// tracing backends. A malformed header is no trace context.
-pub(crate) fn trace_context(headers: &HeaderMap) -> Option<crate::TraceInfo> {
-    let parent = TraceParent::from_headers(headers)?;
-    Some(crate::TraceInfo {
+/// tracing backends.
+pub(crate) fn trace_context(parent: &TraceParent) -> crate::TraceInfo {
+    crate::TraceInfo {
         trace_id: parent.trace_id().to_string(),
         span_id: parent.span_id().to_string(),
-    })
+    }
 }
 
 fn new_request_id() -> String {
@@ -62,6 +61,11 @@ pub(crate) fn header_text(headers: &HeaderMap, name: &HeaderName, max: usize) ->
 mod trace_tests {
     use super::*;
 
+    /// As the layer reads it: the header parsed once.
+    fn traced(headers: &HeaderMap) -> Option<crate::TraceInfo> {
+        TraceParent::from_headers(headers).map(|p| trace_context(&p))
+    }
+
     #[test]
     fn trace_context_is_read_only_when_well_formed() {
         let headers = |value: &str| {
@@ -69,15 +73,15 @@ mod trace_tests {
             h.insert("traceparent", value.parse().unwrap());
             h
         };
-        let good = trace_context(&headers(
+        let good = traced(&headers(
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         ))
         .unwrap();
         assert_eq!(good.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(good.span_id, "00f067aa0ba902b7");
         // Which values are malformed is the core parser's to test; here, that one is not read.
-        assert!(trace_context(&headers("garbage")).is_none());
-        assert!(trace_context(&HeaderMap::new()).is_none());
+        assert!(traced(&headers("garbage")).is_none());
+        assert!(traced(&HeaderMap::new()).is_none());
     }
 }
 
@@ -85,11 +89,16 @@ mod trace_tests {
 mod tests {
     use super::*;
 
+    /// As the layer reads it: the header parsed once.
+    fn id(headers: &HeaderMap) -> String {
+        request_id(headers, TraceParent::from_headers(headers).as_ref())
+    }
+
     #[test]
     fn request_ids() {
         let mut h = HeaderMap::new();
         h.insert("x-request-id", "abc-123".parse().unwrap());
-        assert_eq!(request_id(&h), "abc-123");
+        assert_eq!(id(&h), "abc-123");
         let mut h = HeaderMap::new();
         h.insert(
             "traceparent",
@@ -97,18 +106,18 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        assert_eq!(request_id(&h), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(id(&h), "4bf92f3577b34da6a3ce929d0e0e4736");
         let mut h = HeaderMap::new();
         h.insert("x-request-id", "has space".parse().unwrap());
         h.insert("traceparent", "garbage".parse().unwrap());
-        let generated = request_id(&h);
+        let generated = id(&h);
         assert_eq!(generated.len(), 32, "generated");
         assert!(
             generated
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
-        let next = request_id(&h);
+        let next = id(&h);
         let counter = |id: &str| u64::from_str_radix(&id[16..], 16).unwrap();
         assert_eq!(
             counter(&next),
@@ -116,8 +125,8 @@ mod tests {
             "{generated} then {next}"
         );
         assert_eq!(next[..16], generated[..16], "one prefix per process");
-        assert_ne!(generated, request_id(&h), "unique");
+        assert_ne!(generated, id(&h), "unique");
         h.insert("x-request-id", "x".repeat(200).parse().unwrap());
-        assert_eq!(request_id(&h).len(), 32);
+        assert_eq!(id(&h).len(), 32);
     }
 }

@@ -106,6 +106,12 @@ impl Call {
             .collect()
     }
 
+    /// The target as it may be echoed to the caller: it comes from the request, so through
+    /// the one sanitiser.
+    pub(crate) fn shown_target(&self) -> String {
+        mcp_auth_core::untrusted_text(&self.target, 80)
+    }
+
     /// A call of `target` with arguments not known: could some call be allowed?
     pub fn listing(
         principal: &Principal,

@@ -303,19 +303,19 @@ impl CedarAuthorizer {
             (None, false) => format!(
                 "the policy for {} `{}` could not be evaluated with these arguments",
                 call.action.noun(),
-                call.target
+                call.shown_target()
             ),
             (None, true) if !forbids.is_empty() => {
                 format!(
                     "a policy forbids this call of {} `{}`",
                     call.action.noun(),
-                    call.target
+                    call.shown_target()
                 )
             }
             (None, true) => format!(
                 "no policy allows you to use {} `{}` this way",
                 call.action.noun(),
-                call.target
+                call.shown_target()
             ),
         };
         let mut ids = forbids;

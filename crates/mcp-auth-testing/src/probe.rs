@@ -184,8 +184,7 @@ impl<L> PolicyProbe<L> {
         B: Body<Data = Bytes>,
         B::Error: std::fmt::Debug,
     {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
-        self.send(scopes, body).await
+        self.call_tool_with(scopes, tool, json!({})).await
     }
 
     /// `tools/call` of `tool` with `arguments`, by a caller granted `scopes`.

@@ -1,3 +1,4 @@
+use mcp_auth_core::telemetry::TraceParent;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,7 +49,9 @@ where
             return ResponseFuture::new(self.inner.call(req), None);
         }
         let start = Instant::now();
-        let request_id = request_id(req.headers());
+        // Read once: it names the request (without an X-Request-Id) and its trace.
+        let parent = TraceParent::from_headers(req.headers());
+        let request_id = request_id(req.headers(), parent.as_ref());
         let record = RequestRecord::default();
         req.extensions_mut().insert(record.clone());
         req.extensions_mut().insert(RequestId(request_id.clone()));
@@ -56,7 +59,7 @@ where
             shared: shared.clone(),
             record,
             request_id,
-            trace: trace_context(req.headers()),
+            trace: parent.as_ref().map(trace_context),
             method: req.method().to_string(),
             path,
             session_id: header_text(req.headers(), &MCP_SESSION_ID, 256),

@@ -193,7 +193,7 @@ fn refuse<B>(shared: &PolicyLayer, req: &Request<B>, call: &Call, verdict: Verdi
                 "{}; more scope would allow this call of {} `{}`",
                 denial.message,
                 call.action.noun(),
-                call.target
+                call.shown_target()
             ),
         ),
         None => AuthError::access_denied("policy_denied", denial.message),
