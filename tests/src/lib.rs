@@ -451,3 +451,149 @@ pub fn tool_text(result: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no text content in {result}"))
 }
+
+/// Which official SDK an upstream fixture is written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamSdk {
+    /// `fixtures/node/mcp-upstream.mjs`: the TypeScript SDK's `McpServer` and
+    /// `StreamableHTTPServerTransport` on `node:http`.
+    TypeScript,
+    /// `fixtures/python/mcp_upstream.py`: the Python SDK's `MCPServer` (formerly FastMCP) and
+    /// its Streamable HTTP app, run by uvicorn.
+    Python,
+}
+
+impl UpstreamSdk {
+    /// Both, for tests that run against each.
+    pub const ALL: [UpstreamSdk; 2] = [UpstreamSdk::TypeScript, UpstreamSdk::Python];
+}
+
+/// How an upstream fixture verifies the identity assertion the gateway sends it as
+/// `Authorization: Bearer <jwt>`: signature against the JWKS at `jwks_url`, `iss`, `aud`, and an
+/// `exp` must be present (and not past).
+#[derive(Clone, Debug)]
+pub struct AssertionCheck {
+    /// The gateway's JWKS URL.
+    pub jwks_url: String,
+    /// The `iss` the assertion must carry.
+    pub issuer: String,
+    /// The `aud` the assertion must carry.
+    pub audience: String,
+}
+
+/// How to start an upstream fixture. The default: stateless, no assertion check.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamOptions {
+    /// Sessions (`Mcp-Session-Id`): the GET stream and DELETE work per session. Stateless
+    /// otherwise (the TypeScript fixture then answers GET and DELETE with 405).
+    pub stateful: bool,
+    /// Verify every MCP request's bearer token as an identity assertion; the outcome is in the
+    /// request records ([`Upstream::requests`]) and the `whoami` tool. Requests are served
+    /// whatever it is.
+    pub assertion: Option<AssertionCheck>,
+}
+
+/// A running upstream MCP server fixture (see `fixtures/node/README.md` and
+/// `fixtures/python/README.md`): no authentication of its own, tools `echo`, `write_note`,
+/// `whoami` and `progress`, and a record of every request that reached its MCP endpoint.
+/// Dropping it stops the process.
+pub struct Upstream {
+    /// Its MCP endpoint, `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+    /// Its origin, `http://127.0.0.1:PORT`.
+    pub base: String,
+    _child: Child,
+}
+
+impl Upstream {
+    /// Starts the fixture of `sdk` on an ephemeral port of 127.0.0.1.
+    ///
+    /// # Panics
+    /// If the fixture is not installed, or does not print its URL within 30 seconds.
+    pub async fn start(sdk: UpstreamSdk, options: UpstreamOptions) -> Upstream {
+        let mut args: Vec<String> = Vec::new();
+        if options.stateful {
+            args.push("--stateful".into());
+        }
+        if let Some(check) = &options.assertion {
+            args.extend([
+                "--assertion-jwks".into(),
+                check.jwks_url.clone(),
+                "--assertion-issuer".into(),
+                check.issuer.clone(),
+                "--assertion-audience".into(),
+                check.audience.clone(),
+            ]);
+        }
+        let mut command = match sdk {
+            UpstreamSdk::TypeScript => {
+                require_node_modules();
+                let mut command = Command::new("node");
+                command.arg("mcp-upstream.mjs").current_dir(node_fixtures());
+                command
+            }
+            UpstreamSdk::Python => {
+                let (dir, python) = python_fixture();
+                let mut command = Command::new(python);
+                command.arg("mcp_upstream.py").current_dir(dir);
+                command
+            }
+        };
+        // A piped stdin: the fixture exits at its EOF, so it dies with the test process even
+        // when nothing drops this value.
+        let mut child = command
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the {sdk:?} upstream fixture: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("the {sdk:?} upstream did not start within 30 s"))
+            .expect("read the upstream's stdout")
+            .unwrap_or_else(|| panic!("the {sdk:?} upstream exited before printing its URL"));
+        let announced: Value = serde_json::from_str(&line).expect("the upstream's URL line");
+        let field = |name: &str| {
+            announced[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {line}"))
+                .to_owned()
+        };
+        Upstream {
+            url: field("url"),
+            base: field("base"),
+            _child: child,
+        }
+    }
+
+    /// Every request its MCP endpoint has received so far, in arrival order, from its test-only
+    /// `GET /_test/requests`: `{"method", "path", "headers": {lower-case name: value},
+    /// "assertion": null | {"valid": true, "claims"} | {"valid": false, "error"}}`.
+    ///
+    /// # Panics
+    /// If the fixture does not answer.
+    pub async fn requests(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/_test/requests", self.base))
+            .await
+            .expect("the upstream's request records")
+            .json()
+            .await
+            .expect("request records JSON")
+    }
+}
+
+/// The Python fixture directory and its virtual environment's interpreter.
+fn python_fixture() -> (PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "the Python fixture is not installed: run `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt` in {} (scripts/test.sh does it)",
+        dir.display()
+    );
+    (dir, python)
+}
