@@ -162,8 +162,39 @@ impl PrivateKey {
         mcp_auth_core::jwk_thumbprint(&self.public_jwk).unwrap_or_default()
     }
 
-    /// Signs `header.claims` (both JSON objects) as a compact JWS with this key.
-    pub(crate) fn sign_jws(&self, header: &Value, claims: &Value) -> Result<String, ConfigError> {
+    /// The public half as a JWK (`kty` and the public members; no `kid`, `alg` or `use`): what
+    /// a JWKS publishing this key holds, with those added.
+    pub fn public_jwk(&self) -> &Map<String, Value> {
+        &self.public_jwk
+    }
+
+    /// A fresh ES256 (P-256) key from the crypto backend's random generator, for a process
+    /// that signs with a key nobody needs to keep (it is gone when the process ends).
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] if the backend cannot generate one.
+    pub fn generate_es256() -> Result<Self, ConfigError> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|e| ConfigError::Key(format!("cannot generate a P-256 key: {e}")))?;
+        let der = pair
+            .to_pkcs8v1()
+            .map_err(|e| ConfigError::Key(format!("cannot encode the P-256 key: {e}")))?;
+        let public_jwk = public_from_der(der.as_ref(), Algorithm::ES256)
+            .ok_or_else(|| ConfigError::Key("cannot read the generated key back".into()))?;
+        Self::checked(
+            EncodingKey::from_ec_der(der.as_ref()),
+            Algorithm::ES256,
+            None,
+            public_jwk,
+        )
+    }
+
+    /// Signs `header.claims` (both JSON objects, serialised as given) as a compact JWS with
+    /// this key. The header should name this key's [`algorithm`](Self::algorithm).
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] if the backend refuses to sign.
+    pub fn sign_jws(&self, header: &Value, claims: &Value) -> Result<String, ConfigError> {
         let message = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -40,6 +40,18 @@ impl McpAuthLayer {
         }
     }
 
+    /// The metadata document at the resource's own well-known path only
+    /// (`/.well-known/oauth-protected-resource/<resource path>`), without the root one that
+    /// [`metadata_router`](Self::metadata_router) adds. For several resources served by one
+    /// router (a gateway's routes), where the root path could name any of them.
+    pub fn resource_metadata_router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let [suffixed, _] = self.metadata.paths();
+        Router::new().route_service(suffixed, self.metadata.service())
+    }
+
     /// Protects every route of `router` with the stack and serves the metadata document beside
     /// them as routes of its own: `router.layer(auth).merge(auth.metadata_router())`. The
     /// result can be merged, nested or layered further without losing discovery.
