@@ -452,6 +452,29 @@ pub fn tool_text(result: &Value) -> &str {
         .unwrap_or_else(|| panic!("no text content in {result}"))
 }
 
+/// Which official MCP client fixture to run: [`ts_client`] or [`py_client`], same arguments and
+/// report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdkClient {
+    /// `fixtures/node/mcp-client.mjs`.
+    TypeScript,
+    /// `fixtures/python/mcp_client.py`.
+    Python,
+}
+
+impl SdkClient {
+    /// Both.
+    pub const ALL: [SdkClient; 2] = [SdkClient::TypeScript, SdkClient::Python];
+
+    /// Runs the client with `args` and returns its report.
+    pub async fn run(self, args: &[&str]) -> Value {
+        match self {
+            SdkClient::TypeScript => ts_client(args).await,
+            SdkClient::Python => py_client(args).await,
+        }
+    }
+}
+
 /// Which official SDK an upstream fixture is written with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpstreamSdk {

@@ -6,28 +6,10 @@
 //! session, and the assertion check tells an assertion for them from one for someone else.
 
 use mcp_auth_e2e::{
-    AssertionCheck, Upstream, UpstreamOptions, UpstreamSdk, py_client, tool_text, ts_client,
+    AssertionCheck, SdkClient as Client, Upstream, UpstreamOptions, UpstreamSdk, tool_text,
 };
 use mcp_auth_testing::{Algorithm, MockIssuer};
 use serde_json::Value;
-
-/// Which official client fixture drives an upstream.
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    TypeScript,
-    Python,
-}
-
-impl Client {
-    const ALL: [Client; 2] = [Client::TypeScript, Client::Python];
-
-    async fn run(self, args: &[&str]) -> Value {
-        match self {
-            Client::TypeScript => ts_client(args).await,
-            Client::Python => py_client(args).await,
-        }
-    }
-}
 
 fn ok(report: Value, what: &str) -> Value {
     assert_eq!(report["ok"], true, "{what}: {report}");

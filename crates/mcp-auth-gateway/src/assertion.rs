@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_auth::obo::PrivateKey;
 use mcp_auth::Principal;
 use mcp_auth::core::Algorithm;
+use mcp_auth::obo::PrivateKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -132,7 +132,13 @@ impl IdentityAssertions {
             .issuer
             .clone()
             .unwrap_or_else(|| default_issuer.to_owned());
-        Ok(Self::new(key, entry.kid.clone(), issuer, lifetime, jwks_path))
+        Ok(Self::new(
+            key,
+            entry.kid.clone(),
+            issuer,
+            lifetime,
+            jwks_path,
+        ))
     }
 
     fn new(
@@ -272,7 +278,9 @@ mod tests {
     fn an_assertion_names_the_caller_and_verifies_with_the_jwks() {
         let assertions = assertions(None, 60);
         let audience: Arc<str> = "http://127.0.0.1:3000/mcp".into();
-        let jwt = assertions.assert(&principal("t1", now() + 3600), &audience).unwrap();
+        let jwt = assertions
+            .assert(&principal("t1", now() + 3600), &audience)
+            .unwrap();
         let claims = verify(&jwt, assertions.jwks(), "https://gw.example.com", &audience);
         assert_eq!(claims["sub"], "alice");
         assert_eq!(claims["idp"], "https://idp.example.com");
@@ -284,9 +292,13 @@ mod tests {
         );
         assert!(!jwt.contains("t1"));
         // Reused while fresh; another token gets its own.
-        let again = assertions.assert(&principal("t1", now() + 3600), &audience).unwrap();
+        let again = assertions
+            .assert(&principal("t1", now() + 3600), &audience)
+            .unwrap();
         assert_eq!(again, jwt);
-        let other = assertions.assert(&principal("t2", now() + 3600), &audience).unwrap();
+        let other = assertions
+            .assert(&principal("t2", now() + 3600), &audience)
+            .unwrap();
         assert_ne!(other, jwt);
         // A key that did not sign it does not verify it.
         let stranger = self::assertions(None, 60);
@@ -294,19 +306,23 @@ mod tests {
             serde_json::from_value(stranger.jwks()["keys"][0].clone()).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         validation.set_audience(&[audience.as_ref()]);
-        assert!(jsonwebtoken::decode::<Value>(
-            jwt.as_bytes(),
-            &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
-            &validation
-        )
-        .is_err());
+        assert!(
+            jsonwebtoken::decode::<Value>(
+                jwt.as_bytes(),
+                &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+                &validation
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn an_assertion_never_outlives_its_token() {
         let assertions = assertions(Some("k1"), 600);
         let exp = now() + 10;
-        let jwt = assertions.assert(&principal("t", exp), &"aud".into()).unwrap();
+        let jwt = assertions
+            .assert(&principal("t", exp), &"aud".into())
+            .unwrap();
         let claims = verify(&jwt, assertions.jwks(), "https://gw.example.com", "aud");
         assert!(claims["exp"].as_u64().unwrap() <= exp);
         assert_eq!(assertions.jwks()["keys"][0]["kid"], "k1");

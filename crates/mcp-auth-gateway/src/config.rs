@@ -340,7 +340,10 @@ url = \"http://127.0.0.1:3000/mcp\"
         assert_eq!(py.auth.resource, "https://gw.example.com/py/mcp");
         assert_eq!(py.auth.issuers[0].issuer, "https://auth.example.com");
         let scopes = format!("{:?}", py.auth.scopes);
-        assert!(scopes.contains("py:use") && !scopes.contains("mcp:read"), "{scopes}");
+        assert!(
+            scopes.contains("py:use") && !scopes.contains("mcp:read"),
+            "{scopes}"
+        );
         assert_eq!(py.origin, "routes[0]");
     }
 
@@ -392,10 +395,7 @@ url = \"http://127.0.0.1:3000/mcp\"
                 BASE.replace("[upstream]", "[upstream]\nretries = 3"),
                 "retries",
             ),
-            (
-                BASE.replace("[scopes]", "[scopez]"),
-                "scopez",
-            ),
+            (BASE.replace("[scopes]", "[scopez]"), "scopez"),
             (String::new(), "nothing to serve"),
         ];
         for (text, expected) in cases {

@@ -51,7 +51,10 @@ impl Readiness {
         let mut unreachable = Vec::new();
         for target in targets {
             let connect = tokio::net::TcpStream::connect(target.authority.as_str());
-            if !matches!(tokio::time::timeout(PROBE_TIMEOUT, connect).await, Ok(Ok(_))) {
+            if !matches!(
+                tokio::time::timeout(PROBE_TIMEOUT, connect).await,
+                Ok(Ok(_))
+            ) {
                 unreachable.push(target.url);
             }
         }

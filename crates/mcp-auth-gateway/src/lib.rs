@@ -111,13 +111,27 @@ impl Gateway {
     /// # Errors
     /// The address cannot be bound, or the configuration does not build (the error names the
     /// key and the fix).
-    pub async fn start(mut options: GatewayOptions) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(options.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: options.listen,
-                source,
-            })?;
+    pub async fn start(options: GatewayOptions) -> Result<Self, StartError> {
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: options.listen,
+                    source,
+                })?;
+        Self::start_on(listener, options).await
+    }
+
+    /// Like [`start`](Self::start), on a listener bound already (`options.listen` is then
+    /// ignored): for a socket handed over by a supervisor, or when the gateway's own URL must
+    /// be known before it starts (a server behind it that fetches its JWKS).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_on(
+        listener: TcpListener,
+        mut options: GatewayOptions,
+    ) -> Result<Self, StartError> {
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: options.listen,
             source,
@@ -197,7 +211,8 @@ impl Gateway {
     /// The new configuration, with the key at fault.
     pub async fn reload(&self) -> Result<(), ConfigError> {
         let state = &self.state;
-        let config = GatewayConfig::load(state.options.config.as_deref(), &state.options.overrides)?;
+        let config =
+            GatewayConfig::load(state.options.config.as_deref(), &state.options.overrides)?;
         let built = routes::build(
             &config,
             &Shared {

@@ -35,15 +35,10 @@ fn command() -> Command {
                 .value_name("URL")
                 .help("The MCP server to protect (its Streamable HTTP endpoint, http://...)"),
         )
-        .arg(
-            Arg::new("issuer")
-                .long("issuer")
-                .value_name("URL")
-                .help(
-                    "Trust this authorization server (found by discovery); http on loopback \
+        .arg(Arg::new("issuer").long("issuer").value_name("URL").help(
+            "Trust this authorization server (found by discovery); http on loopback \
                      is allowed for development",
-                ),
-        )
+        ))
         .arg(
             Arg::new("resource")
                 .long("resource")

@@ -91,9 +91,7 @@ pub(crate) fn upstream_request(
             headers.insert("x-forwarded-for", value);
         }
     }
-    let host = previous_host
-        .filter(|_| forwarding.trust)
-        .or(original_host);
+    let host = previous_host.filter(|_| forwarding.trust).or(original_host);
     if let Some(host) = host {
         headers.insert("x-forwarded-host", host);
     }
@@ -101,7 +99,10 @@ pub(crate) fn upstream_request(
         .filter(|_| forwarding.trust)
         .unwrap_or_else(|| forwarding.proto.clone());
     headers.insert("x-forwarded-proto", proto);
-    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
     headers
 }
 

@@ -146,24 +146,29 @@ impl Inner {
                 &self.forwarding,
             );
         }
-        builder = match self.credentials(builder, &parts.extensions, principal).await {
+        builder = match self
+            .credentials(builder, &parts.extensions, principal)
+            .await
+        {
             Ok(builder) => builder,
             Err(failure) => return fail(failure),
         };
         let Ok(upstream) = builder.body(body) else {
             return fail(UpstreamFailure::Unreachable);
         };
-        let answer =
-            match tokio::time::timeout(self.target.response_timeout, self.client.request(upstream))
-                .await
-            {
-                Err(_) => return fail(UpstreamFailure::TimedOut),
-                Ok(Err(error)) => {
-                    tracing::debug!(target: "mcp_auth_gateway::upstream", %error, "upstream request failed");
-                    return fail(UpstreamFailure::Unreachable);
-                }
-                Ok(Ok(answer)) => answer,
-            };
+        let answer = match tokio::time::timeout(
+            self.target.response_timeout,
+            self.client.request(upstream),
+        )
+        .await
+        {
+            Err(_) => return fail(UpstreamFailure::TimedOut),
+            Ok(Err(error)) => {
+                tracing::debug!(target: "mcp_auth_gateway::upstream", %error, "upstream request failed");
+                return fail(UpstreamFailure::Unreachable);
+            }
+            Ok(Ok(answer)) => answer,
+        };
         if answer.status() == StatusCode::UNAUTHORIZED {
             return fail(UpstreamFailure::RefusedCredentials);
         }
@@ -202,8 +207,8 @@ impl Inner {
             Credentials::None => Ok(builder),
             Credentials::Static(name, value) => Ok(builder.header(name, value)),
             Credentials::Exchange(request) => {
-                let handle =
-                    OnBehalfOf::from_extensions(extensions).ok_or(UpstreamFailure::NoCredentials)?;
+                let handle = OnBehalfOf::from_extensions(extensions)
+                    .ok_or(UpstreamFailure::NoCredentials)?;
                 // A refusal is the client's to hear (401/403 through the exchange layer).
                 let token = handle
                     .get_token_or_deny(request.clone())
