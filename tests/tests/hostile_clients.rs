@@ -1,6 +1,8 @@
 //! Hostile clients against a server protected by the whole stack, over real TCP: header floods,
 //! huge headers, giant batches, deep nesting, bodies shorter than declared, bodies that never
-//! end. Each gets a precise 4xx in bounded time; the server keeps serving.
+//! end. Each gets a precise 4xx in bounded time; the server keeps serving. Every test runs twice:
+//! against the stack in the server's own process, and against `mcp-auth-gateway` in front of a
+//! server with no auth of its own.
 
 use std::time::{Duration, Instant};
 
@@ -10,12 +12,75 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 struct Target {
+    name: &'static str,
     addr: std::net::SocketAddr,
     token: String,
     _issuer: MockIssuer,
+    _gateway: Option<mcp_auth_gateway::Gateway>,
 }
 
-async fn target() -> Target {
+/// The same policy in the server's process and in the gateway.
+async fn targets() -> [Target; 2] {
+    [in_process().await, gateway().await]
+}
+
+async fn upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|| async { r#"{"jsonrpc":"2.0","id":1,"result":{}}"# }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+async fn gateway() -> Target {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let issuer = MockIssuer::builder().audience(&resource).start().await;
+    let config = std::env::temp_dir().join(format!(
+        "mcp-auth-hostile-{}-{}.toml",
+        std::process::id(),
+        addr.port()
+    ));
+    std::fs::write(
+        &config,
+        format!(
+            "resource = \"{resource}\"\n[[issuers]]\nissuer = \"{}\"\njwks_uri = \"{}\"\n\
+             [fetch]\nallow_loopback = true\n[limits]\nread_timeout_ms = 1000\n\
+             [scopes]\n[scopes.tools]\necho = [\"mcp:read\"]\n\
+             [upstream]\nurl = \"http://{}/mcp\"\n",
+            issuer.issuer(),
+            issuer.jwks_uri(),
+            upstream().await
+        ),
+    )
+    .unwrap();
+    let gateway = mcp_auth_gateway::Gateway::start_on(
+        listener,
+        mcp_auth_gateway::GatewayOptions {
+            listen: addr,
+            config: Some(config),
+            overrides: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let token = issuer.token().scope("mcp:read").sign();
+    Target {
+        name: "gateway",
+        addr,
+        token,
+        _issuer: issuer,
+        _gateway: Some(gateway),
+    }
+}
+
+async fn in_process() -> Target {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let resource = format!("http://{addr}/mcp");
@@ -43,9 +108,11 @@ async fn target() -> Target {
     });
     let token = issuer.token().scope("mcp:read").sign();
     Target {
+        name: "in process",
         addr,
         token,
         _issuer: issuer,
+        _gateway: None,
     }
 }
 
@@ -97,93 +164,124 @@ const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n
 
 #[tokio::test]
 async fn a_normal_call_passes() {
-    let t = target().await;
-    assert_eq!(raw(t.addr, &request(&t, "", CALL), false).await.0, 200);
+    for t in targets().await {
+        assert_eq!(
+            raw(t.addr, &request(&t, "", CALL), false).await.0,
+            200,
+            "{}",
+            t.name
+        );
+    }
 }
 
 #[tokio::test]
 async fn header_floods_and_huge_headers_get_431() {
-    let t = target().await;
-    let flood: String = (0..500).map(|i| format!("x-flood-{i}: y\r\n")).collect();
-    assert_eq!(raw(t.addr, &request(&t, &flood, CALL), false).await.0, 431);
-    let huge = format!("x-huge: {}\r\n", "y".repeat(1024 * 1024));
-    let (status, _) = raw(t.addr, &request(&t, &huge, CALL), false).await;
-    assert!(status == 431 || status == 0, "huge header: {status}");
-    assert_eq!(
-        raw(t.addr, &request(&t, "", CALL), false).await.0,
-        200,
-        "still serving"
-    );
+    for t in targets().await {
+        let flood: String = (0..500).map(|i| format!("x-flood-{i}: y\r\n")).collect();
+        assert_eq!(
+            raw(t.addr, &request(&t, &flood, CALL), false).await.0,
+            431,
+            "{}",
+            t.name
+        );
+        let huge = format!("x-huge: {}\r\n", "y".repeat(1024 * 1024));
+        let (status, _) = raw(t.addr, &request(&t, &huge, CALL), false).await;
+        assert!(
+            status == 431 || status == 0,
+            "{}: huge header: {status}",
+            t.name
+        );
+        assert_eq!(
+            raw(t.addr, &request(&t, "", CALL), false).await.0,
+            200,
+            "{}: still serving",
+            t.name
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_batch_of_ten_thousand_calls_is_refused_precisely() {
-    let t = target().await;
-    let batch = format!("[{}]", vec![CALL; 10_000].join(","));
-    let (status, text) = raw(t.addr, &request(&t, "", &batch), false).await;
-    assert_eq!(status, 400);
-    assert!(
-        text.contains("batch of 10000 messages exceeds the limit of 100"),
-        "{text}"
-    );
+    for t in targets().await {
+        let batch = format!("[{}]", vec![CALL; 10_000].join(","));
+        let (status, text) = raw(t.addr, &request(&t, "", &batch), false).await;
+        assert_eq!(status, 400, "{}: {text}", t.name);
+        assert!(
+            text.contains("batch of 10000 messages exceeds the limit of 100"),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn deep_nesting_is_refused_precisely() {
-    let t = target().await;
-    let deep = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{}{}}}}}"#,
-        "[".repeat(50_000),
-        "]".repeat(50_000)
-    );
-    let (status, text) = raw(t.addr, &request(&t, "", &deep), false).await;
-    assert_eq!(status, 400);
-    assert!(text.contains("nesting deeper than 64"), "{text}");
+    for t in targets().await {
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{}{}}}}}"#,
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let (status, text) = raw(t.addr, &request(&t, "", &deep), false).await;
+        assert_eq!(status, 400, "{}: {text}", t.name);
+        assert!(
+            text.contains("nesting deeper than 64"),
+            "{}: {text}",
+            t.name
+        );
+    }
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_before_reading_it() {
-    let t = target().await;
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        t.addr,
-        t.token,
-        64 * 1024 * 1024
-    );
-    let (status, text) = raw(t.addr, head.as_bytes(), false).await;
-    assert_eq!(status, 413, "{text}");
+    for t in targets().await {
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            t.addr,
+            t.token,
+            64 * 1024 * 1024
+        );
+        let (status, text) = raw(t.addr, head.as_bytes(), false).await;
+        assert_eq!(status, 413, "{}: {text}", t.name);
+    }
 }
 
 #[tokio::test]
 async fn a_body_shorter_than_declared_is_a_clean_4xx_or_close() {
-    let t = target().await;
-    let mut bytes = request(&t, "", CALL);
-    let declared = format!("content-length: {}", CALL.len());
-    let text = String::from_utf8(bytes.clone())
-        .unwrap()
-        .replace(&declared, "content-length: 100000");
-    bytes = text.into_bytes();
-    let (status, _) = raw(t.addr, &bytes, true).await;
-    assert!(status == 400 || status == 0, "truncated body: {status}");
-    assert_eq!(
-        raw(t.addr, &request(&t, "", CALL), false).await.0,
-        200,
-        "still serving"
-    );
+    for t in targets().await {
+        let mut bytes = request(&t, "", CALL);
+        let declared = format!("content-length: {}", CALL.len());
+        let text = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replace(&declared, "content-length: 100000");
+        bytes = text.into_bytes();
+        let (status, _) = raw(t.addr, &bytes, true).await;
+        assert!(
+            status == 400 || status == 0,
+            "{}: truncated body: {status}",
+            t.name
+        );
+        assert_eq!(
+            raw(t.addr, &request(&t, "", CALL), false).await.0,
+            200,
+            "{}: still serving",
+            t.name
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_body_that_never_ends_gets_408_in_bounded_time() {
-    let t = target().await;
-    let mut bytes = request(&t, "", "");
-    let text = String::from_utf8(bytes.clone())
-        .unwrap()
-        .replace("content-length: 0", "content-length: 100000");
-    bytes = text.into_bytes();
-    bytes.extend_from_slice(br#"{"jsonrpc":"2.0","#);
-    let start = Instant::now();
-    let (status, text) = raw(t.addr, &bytes, false).await;
-    assert_eq!(status, 408, "{text}");
-    assert!(text.contains("did not arrive within 1 s"), "{text}");
-    assert!(start.elapsed() < Duration::from_secs(5));
+    for t in targets().await {
+        let mut bytes = request(&t, "", "");
+        let text = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replace("content-length: 0", "content-length: 100000");
+        bytes = text.into_bytes();
+        bytes.extend_from_slice(br#"{"jsonrpc":"2.0","#);
+        let start = Instant::now();
+        let (status, text) = raw(t.addr, &bytes, false).await;
+        assert_eq!(status, 408, "{}: {text}", t.name);
+        assert!(text.contains("did not arrive within 1 s"), "{text}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
 }

@@ -87,6 +87,9 @@ pub struct LimitsConfig {
     /// Deepest JSON nesting (default 64).
     #[serde(default)]
     pub max_depth: Option<usize>,
+    /// How long a request body may take to arrive, in milliseconds (default 30000): then 408.
+    #[serde(default)]
+    pub read_timeout_ms: Option<u64>,
 }
 
 impl LimitsConfig {
@@ -101,6 +104,9 @@ impl LimitsConfig {
         }
         if let Some(n) = self.max_depth {
             limits = limits.max_depth(n);
+        }
+        if let Some(ms) = self.read_timeout_ms {
+            limits = limits.read_timeout(std::time::Duration::from_millis(ms));
         }
         limits
     }
