@@ -7,7 +7,6 @@
 //! and that the gateway's identity assertions verify against its JWKS.
 
 #[path = "../../crates/mcp-auth-cimd/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::path::{Path, PathBuf};

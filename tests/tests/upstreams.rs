@@ -201,7 +201,9 @@ async fn the_upstreams_verify_identity_assertions() {
         let upstream = Upstream::start(sdk, options).await;
 
         let report = ok(
-            ts_client(&["--url", &upstream.url, "--token", &good, "--tool", "whoami"]).await,
+            Client::TypeScript
+                .run(&["--url", &upstream.url, "--token", &good, "--tool", "whoami"])
+                .await,
             "valid assertion",
         );
         let claims: Value = serde_json::from_str(tool_text(&report["result"])).expect("claims");
@@ -215,15 +217,16 @@ async fn the_upstreams_verify_identity_assertions() {
 
         let seen = records.len();
         let report = ok(
-            ts_client(&[
-                "--url",
-                &upstream.url,
-                "--token",
-                &elsewhere,
-                "--tool",
-                "whoami",
-            ])
-            .await,
+            Client::TypeScript
+                .run(&[
+                    "--url",
+                    &upstream.url,
+                    "--token",
+                    &elsewhere,
+                    "--tool",
+                    "whoami",
+                ])
+                .await,
             "assertion for another audience",
         );
         assert_eq!(

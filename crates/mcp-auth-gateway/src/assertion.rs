@@ -66,8 +66,13 @@ struct Inner {
     jwks_path: String,
     /// Assertions already signed, per (token, audience): reused for half their lifetime, so a
     /// busy caller costs one signature per half-lifetime, not one per request.
-    cache: quick_cache::sync::Cache<(Arc<str>, Arc<str>), (Arc<str>, SystemTime)>,
+    cache: quick_cache::sync::Cache<AssertionKey, SignedAssertion>,
 }
+
+/// (the caller's token, the audience).
+type AssertionKey = (Arc<str>, Arc<str>);
+/// (the JWT, when to sign a new one).
+type SignedAssertion = (Arc<str>, SystemTime);
 
 impl std::fmt::Debug for IdentityAssertions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -146,11 +146,11 @@ impl Target {
             Some(q) => PathAndQuery::try_from(format!("{}?{q}", self.path))?,
             None => PathAndQuery::try_from(self.path.as_str())?,
         };
-        Ok(Uri::builder()
+        Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(path_and_query)
-            .build()?)
+            .build()
     }
 }
 
