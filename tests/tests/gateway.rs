@@ -568,38 +568,8 @@ async fn the_binary_reloads_on_sighup_without_dropping_a_stream_and_stops_on_sig
 
     // A two-second stream is under way when the configuration changes.
     let before = posts_reached(&upstream).await;
-    let stream = {
-        let (mcp_url, token) = (mcp_url.clone(), token.clone());
-        tokio::spawn(async move {
-            SdkClient::TypeScript
-                .run(&[
-                    "--url",
-                    &mcp_url,
-                    "--token",
-                    &token,
-                    "--tool",
-                    "progress",
-                    "--progress",
-                    "--args",
-                    r#"{"steps":10,"interval_ms":200}"#,
-                ])
-                .await
-        })
-    };
-    let started = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            // initialize, initialized, then the call.
-            if posts_reached(&upstream).await >= before + 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(
-        started.is_ok(),
-        "the streaming call did not reach the server"
-    );
+    let stream = progress_call(&mcp_url, &token);
+    wait_for_posts(&upstream, before + 3).await;
     write_config("mcp:write");
     signal(pid, "HUP");
     let reloaded = tokio::time::timeout(Duration::from_secs(10), async {
@@ -626,10 +596,134 @@ async fn the_binary_reloads_on_sighup_without_dropping_a_stream_and_stops_on_sig
         "the last good configuration"
     );
 
+    // SIGTERM while a stream is under way: the stream finishes, then the gateway exits.
+    write_config("mcp:read");
+    signal(pid, "HUP");
+    let before = posts_reached(&upstream).await;
+    let stream = progress_call(&mcp_url, &token);
+    wait_for_posts(&upstream, before + 3).await;
     signal(pid, "TERM");
+    let report = ok(stream.await.unwrap(), "the stream under way at SIGTERM");
+    assert_eq!(report["progress"].as_array().unwrap().len(), 10, "{report}");
     let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("the gateway stops on SIGTERM")
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        call_echo(&mcp_url, &token).await,
+        0,
+        "nothing listens any more"
+    );
+}
+
+/// A two-second `progress` call through the TypeScript client, under way in a task.
+fn progress_call(mcp_url: &str, token: &str) -> tokio::task::JoinHandle<Value> {
+    let (mcp_url, token) = (mcp_url.to_owned(), token.to_owned());
+    tokio::spawn(async move {
+        SdkClient::TypeScript
+            .run(&[
+                "--url",
+                &mcp_url,
+                "--token",
+                &token,
+                "--tool",
+                "progress",
+                "--progress",
+                "--args",
+                r#"{"steps":10,"interval_ms":200}"#,
+            ])
+            .await
+    })
+}
+
+/// Waits until `count` POSTs have reached the server (initialize, initialized, then the call:
+/// the call is under way).
+async fn wait_for_posts(upstream: &Upstream, count: usize) {
+    let reached = tokio::time::timeout(Duration::from_secs(20), async {
+        while posts_reached(upstream).await < count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(reached.is_ok(), "the call did not reach the server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_the_get_stream_and_delete_pass_through_to_stateful_servers() {
+    let provider = provider(json!({})).await;
+    for sdk in UpstreamSdk::ALL {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = Upstream::start(
+            sdk,
+            UpstreamOptions {
+                stateful: true,
+                ..Default::default()
+            },
+        )
+        .await;
+        let config = temp_dir("gateway-sessions").join("gateway.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[issuers]]\nissuer = \"{}\"\n[fetch]\nallow_loopback = true\n\
+                 [scopes]\nrequired = [\"mcp:read\"]\n[scopes.tools]\necho = []\n\
+                 [upstream]\nurl = \"{}\"\n",
+                provider.issuer, upstream.url
+            ),
+        )
+        .unwrap();
+        let _gateway = Gateway::start_on(
+            listener,
+            GatewayOptions {
+                listen: addr,
+                config: Some(config),
+                overrides: Overrides::default(),
+            },
+        )
+        .await
+        .unwrap();
+        let mcp_url = format!("http://{addr}/mcp");
+        let token = provider
+            .client_credentials(SERVICE, &mcp_url, "mcp:read")
+            .await;
+        for client in SdkClient::ALL {
+            let what = format!("{client:?} client, {sdk:?} server");
+            let args = [
+                "--url",
+                &mcp_url,
+                "--token",
+                &token,
+                "--tool",
+                "echo",
+                "--args",
+                r#"{"text":"in a session"}"#,
+            ];
+            let report = ok(client.run(&args).await, &what);
+            assert_eq!(tool_text(&report["result"]), "in a session", "{what}");
+        }
+        let records = upstream.requests().await;
+        let with_session = |method: &str| {
+            records
+                .iter()
+                .filter(|r| r["method"] == method && r["headers"]["mcp-session-id"].is_string())
+                .count()
+        };
+        let sdk_name = format!("{sdk:?} server");
+        assert!(with_session("POST") >= 4, "{sdk_name}: {records:?}");
+        assert!(
+            with_session("GET") >= 1,
+            "{sdk_name}: the GET stream in a session: {records:?}"
+        );
+        assert!(
+            with_session("DELETE") >= 1,
+            "{sdk_name}: the Python client ends its session: {records:?}"
+        );
+        for record in &records {
+            for value in record["headers"].as_object().unwrap().values() {
+                assert!(!value.as_str().unwrap_or("").contains(&token), "{sdk_name}");
+            }
+        }
+    }
 }
