@@ -440,7 +440,7 @@ async fn a_client_document_is_admitted_once_approved_and_a_reload_picks_the_appr
     assert_no_client_credentials(&records, &[]);
 }
 
-/// The gateway binary, built by the cargo running the tests.
+/// The gateway binary (with `--dev-issuer`), built by the cargo running the tests.
 async fn gateway_binary() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -453,6 +453,8 @@ async fn gateway_binary() -> PathBuf {
             "mcp-auth-gateway",
             "--bin",
             "mcp-auth-gateway",
+            "--features",
+            "dev-issuer",
             "--message-format=json",
         ])
         .current_dir(workspace)
@@ -491,6 +493,40 @@ async fn call_echo(mcp_url: &str, token: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// Starts the binary on an ephemeral port with `args` and returns it with the address it
+/// reports in its first structured log line about listening. Its logs go on to the test's.
+async fn spawn_gateway(binary: &Path, args: &[&str]) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(binary)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut logs = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = logs.next_line().await.unwrap() {
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "mcp-auth-gateway listening" {
+                return entry["addr"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("the gateway exited before listening");
+    })
+    .await
+    .expect("the gateway did not come up within 30 s");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = logs.next_line().await {
+            eprintln!("gateway: {line}");
+        }
+    });
+    (child, addr)
+}
+
 async fn posts_reached(upstream: &Upstream) -> usize {
     upstream
         .requests()
@@ -524,37 +560,19 @@ async fn the_binary_reloads_on_sighup_without_dropping_a_stream_and_stops_on_sig
         std::fs::write(&config, toml).unwrap();
     };
     write_config("mcp:read");
-    let mut child = tokio::process::Command::new(&binary)
-        .args(["--listen", "127.0.0.1:0", "--upstream", &upstream.url])
-        .args(["--issuer", &provider.issuer, "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (mut child, addr) = spawn_gateway(
+        &binary,
+        &[
+            "--upstream",
+            &upstream.url,
+            "--issuer",
+            &provider.issuer,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    )
+    .await;
     let pid = child.id().unwrap();
-    // The first structured log line about listening names the address it bound.
-    let mut logs = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = logs.next_line().await.unwrap() {
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["message"] == "mcp-auth-gateway listening" {
-                return entry["addr"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("the gateway exited before listening");
-    })
-    .await
-    .expect("the gateway did not come up within 30 s");
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = logs.next_line().await {
-            eprintln!("gateway: {line}");
-        }
-    });
     let mcp_url = format!("http://{addr}/mcp");
     let health = format!("http://{addr}/healthz");
     assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
@@ -725,5 +743,44 @@ async fn sessions_the_get_stream_and_delete_pass_through_to_stateful_servers() {
                 assert!(!value.as_str().unwrap_or("").contains(&token), "{sdk_name}");
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_two_commands_protect_a_local_server() {
+    let binary = gateway_binary().await;
+    // 1. A server with no auth of its own (the README starts the same fixture).
+    let upstream = Upstream::start(UpstreamSdk::TypeScript, UpstreamOptions::default()).await;
+    // 2. The gateway in front of it, trusting its development issuer.
+    let (mut child, addr) =
+        spawn_gateway(&binary, &["--upstream", &upstream.url, "--dev-issuer"]).await;
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let token = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if let Some(token) = line.strip_prefix("TOKEN=") {
+                return token.to_owned();
+            }
+        }
+        panic!("no TOKEN= line");
+    })
+    .await
+    .expect("the gateway printed a token");
+    let mcp_url = format!("http://{addr}/mcp");
+    let listed = SdkClient::TypeScript
+        .run(&["--url", &mcp_url, "--token", &token, "--list"])
+        .await;
+    let listed = ok(listed, "the printed token");
+    assert!(tool_names(&listed).contains(&"echo".to_owned()), "{listed}");
+    let anonymous = reqwest::Client::new()
+        .post(&mcp_url)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let records = upstream.requests().await;
+    assert!(!records.is_empty());
+    for record in &records {
+        assert!(record["headers"]["authorization"].is_null(), "{record}");
     }
 }

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Arg, ArgMatches, Command, value_parser};
+#[cfg(feature = "dev-issuer")]
+mod dev;
 use mcp_auth::telemetry::OtlpTelemetry;
 use mcp_auth_gateway::{Gateway, GatewayOptions, Overrides};
 
@@ -58,6 +60,7 @@ fn command() -> Command {
                 .value_name("URL")
                 .help("Send the layers' metrics and spans to this OTLP/HTTP collector"),
         )
+        .arg(dev_issuer_flag())
         .arg(
             Arg::new("log-format")
                 .long("log-format")
@@ -66,6 +69,27 @@ fn command() -> Command {
                 .default_value("json")
                 .help("Log lines as JSON objects or as text"),
         )
+}
+
+#[cfg(feature = "dev-issuer")]
+fn dev_issuer_flag() -> Arg {
+    Arg::new("dev-issuer")
+        .long("dev-issuer")
+        .action(clap::ArgAction::SetTrue)
+        .conflicts_with("issuer")
+        .help(
+            "Trust an embedded development issuer on 127.0.0.1 and print tokens for it; for \
+             trying the gateway without an identity provider, never in production",
+        )
+}
+
+#[cfg(not(feature = "dev-issuer"))]
+fn dev_issuer_flag() -> Arg {
+    Arg::new("dev-issuer")
+        .long("dev-issuer")
+        .action(clap::ArgAction::SetTrue)
+        .hide(true)
+        .conflicts_with("issuer")
 }
 
 fn init_logs(matches: &ArgMatches) {
@@ -100,19 +124,49 @@ async fn main() -> std::process::ExitCode {
         },
         None => None,
     };
-    let options = GatewayOptions {
-        listen: *matches
-            .get_one("listen")
-            .expect("--listen has a default value"),
-        config: matches.get_one::<PathBuf>("config").cloned(),
-        overrides: Overrides {
-            resource: text("resource"),
-            upstream: text("upstream"),
-            issuer: text("issuer"),
-            default_resource: None,
-        },
+    let listen: std::net::SocketAddr = *matches
+        .get_one("listen")
+        .expect("--listen has a default value");
+    // Bound first: the address (port 0 included) is part of the default resource identifier.
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("mcp-auth-gateway: cannot listen on {listen}: {error}");
+            return std::process::ExitCode::from(2);
+        }
     };
-    let gateway = match Gateway::start(options).await {
+    let listen = listener.local_addr().unwrap_or(listen);
+    let mut overrides = Overrides {
+        resource: text("resource"),
+        upstream: text("upstream"),
+        issuer: text("issuer"),
+        default_resource: None,
+    };
+    if matches.get_flag("dev-issuer") && cfg!(not(feature = "dev-issuer")) {
+        eprintln!(
+            "mcp-auth-gateway: --dev-issuer needs the `dev-issuer` feature: \
+             cargo run -p mcp-auth-gateway --features dev-issuer -- ..."
+        );
+        return std::process::ExitCode::from(2);
+    }
+    #[cfg(feature = "dev-issuer")]
+    let dev = if matches.get_flag("dev-issuer") {
+        let resource = overrides
+            .resource
+            .get_or_insert_with(|| format!("http://{listen}/mcp"))
+            .clone();
+        let issuer = dev::start(&resource).await;
+        overrides.issuer = Some(issuer.issuer().to_owned());
+        Some((issuer, resource))
+    } else {
+        None
+    };
+    let options = GatewayOptions {
+        listen,
+        config: matches.get_one::<PathBuf>("config").cloned(),
+        overrides,
+    };
+    let gateway = match Gateway::start_on(listener, options).await {
         Ok(gateway) => gateway,
         Err(error) => {
             eprintln!("mcp-auth-gateway: {error}");
@@ -124,6 +178,10 @@ async fn main() -> std::process::ExitCode {
         resources = ?gateway.resources(),
         "mcp-auth-gateway listening"
     );
+    #[cfg(feature = "dev-issuer")]
+    if let Some((issuer, resource)) = &dev {
+        dev::print_tokens(issuer, resource);
+    }
     signals(&gateway).await;
     gateway.shutdown();
     gateway.wait().await;
