@@ -2,10 +2,30 @@
 //! can be tried with no identity provider. It signs whatever it is asked to; never use it for
 //! anything but a local experiment.
 
+use mcp_auth_gateway::Overrides;
 use mcp_auth_testing::MockIssuer;
 
+/// With `wanted`, starts the issuer for the gateway's resource (`--resource`, else its own
+/// `http://<listen>/mcp`) and makes `overrides` trust it.
+pub(crate) async fn apply(
+    wanted: bool,
+    mut overrides: Overrides,
+    listen: std::net::SocketAddr,
+) -> (Overrides, Option<(MockIssuer, String)>) {
+    if !wanted {
+        return (overrides, None);
+    }
+    let resource = overrides
+        .resource
+        .get_or_insert_with(|| format!("http://{listen}/mcp"))
+        .clone();
+    let issuer = start(&resource).await;
+    overrides.issuer = Some(issuer.issuer().to_owned());
+    (overrides, Some((issuer, resource)))
+}
+
 /// Starts the issuer for tokens whose audience is `resource`.
-pub(crate) async fn start(resource: &str) -> MockIssuer {
+async fn start(resource: &str) -> MockIssuer {
     MockIssuer::builder().audience(resource).start().await
 }
 

@@ -136,7 +136,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let listen = listener.local_addr().unwrap_or(listen);
-    let mut overrides = Overrides {
+    let overrides = Overrides {
         resource: text("resource"),
         upstream: text("upstream"),
         issuer: text("issuer"),
@@ -150,17 +150,7 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     #[cfg(feature = "dev-issuer")]
-    let dev = if matches.get_flag("dev-issuer") {
-        let resource = overrides
-            .resource
-            .get_or_insert_with(|| format!("http://{listen}/mcp"))
-            .clone();
-        let issuer = dev::start(&resource).await;
-        overrides.issuer = Some(issuer.issuer().to_owned());
-        Some((issuer, resource))
-    } else {
-        None
-    };
+    let (overrides, dev) = dev::apply(matches.get_flag("dev-issuer"), overrides, listen).await;
     let options = GatewayOptions {
         listen,
         config: matches.get_one::<PathBuf>("config").cloned(),

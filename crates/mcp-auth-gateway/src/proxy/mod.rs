@@ -8,6 +8,7 @@
 mod error;
 mod headers;
 mod sessions;
+mod telemetry;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,6 +32,7 @@ use crate::upstream::Target;
 pub(crate) use error::UpstreamFailure;
 pub(crate) use headers::Forwarding;
 use sessions::Sessions;
+use telemetry::Telemetry;
 
 /// What the gateway presents to the server for a request.
 #[derive(Clone, Debug)]
@@ -58,6 +60,7 @@ struct Inner {
     forwarding: Forwarding,
     sessions: Sessions,
     route: Arc<str>,
+    telemetry: Telemetry,
 }
 
 const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -83,6 +86,7 @@ impl Proxy {
                 forwarding,
                 sessions: Sessions::new(100_000),
                 route: route.into(),
+                telemetry: Telemetry::new(route.into()),
             }),
         }
     }
@@ -111,6 +115,9 @@ impl Inner {
         let mcp = parts.extensions.get::<McpRequest>();
         let principal = parts.extensions.get::<Principal>();
         let fail = |failure: UpstreamFailure| {
+            if failure != UpstreamFailure::ForeignSession {
+                self.telemetry.failed(started.elapsed(), failure);
+            }
             tracing::warn!(
                 target: "mcp_auth_gateway::upstream",
                 route = %self.route,
@@ -172,6 +179,8 @@ impl Inner {
         if answer.status() == StatusCode::UNAUTHORIZED {
             return fail(UpstreamFailure::RefusedCredentials);
         }
+        self.telemetry
+            .answered(started.elapsed(), answer.status().as_u16());
         let (mut head, incoming) = answer.into_parts();
         headers::client_response(&mut head.headers);
         if let Some(principal) = principal {
