@@ -111,7 +111,7 @@ impl tower::Service<Request<Body>> for Proxy {
 impl Inner {
     async fn forward(&self, request: Request<Body>) -> Response<Body> {
         let started = Instant::now();
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let mcp = parts.extensions.get::<McpRequest>();
         let principal = parts.extensions.get::<Principal>();
         let fail = |failure: UpstreamFailure| {
@@ -147,7 +147,7 @@ impl Inner {
             .version(Version::HTTP_11);
         if let Some(headers) = builder.headers_mut() {
             *headers = headers::upstream_request(
-                parts.headers.clone(),
+                std::mem::take(&mut parts.headers),
                 &self.target.host_header,
                 peer,
                 &self.forwarding,
