@@ -365,13 +365,7 @@ async fn build_cli() -> PathBuf {
 /// # Panics
 /// If the virtual environment is missing or the script prints no report within 60 seconds.
 pub async fn py_client(args: &[&str]) -> Value {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "the Python fixture is not installed: run `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt` in {} (scripts/test.sh does it)",
-        dir.display()
-    );
+    let (dir, python) = python_fixture();
     run_report(
         Command::new(python)
             .arg("mcp_client.py")
@@ -619,4 +613,67 @@ fn python_fixture() -> (PathBuf, PathBuf) {
         dir.display()
     );
     (dir, python)
+}
+
+/// The POSTs a client fixture's report shows it made to `url`: each one's status (0 when no
+/// answer came) and `WWW-Authenticate` challenge (empty when none).
+pub fn posts_to(report: &Value, url: &str) -> Vec<(u64, String)> {
+    report["requests"]
+        .as_array()
+        .expect("the report lists its requests")
+        .iter()
+        .filter(|r| r["url"] == url && r["method"] == "POST")
+        .map(|r| {
+            (
+                r["status"].as_u64().unwrap_or(0),
+                r["www_authenticate"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A server with no auth that answers every `POST /mcp` with an empty JSON-RPC result; returns
+/// its MCP URL.
+pub async fn json_rpc_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|| async { r#"{"jsonrpc":"2.0","id":1,"result":{}}"# }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/mcp")
+}
+
+/// Starts `mcp-auth-gateway` on `listener` (bound by the caller, who may need its address
+/// first) with `config` as its TOML file, written to a fresh temporary file.
+///
+/// # Panics
+/// If the gateway does not start.
+pub async fn gateway_on(
+    listener: tokio::net::TcpListener,
+    config: &str,
+) -> mcp_auth_gateway::Gateway {
+    let addr = listener.local_addr().expect("address");
+    let path = std::env::temp_dir().join(format!(
+        "mcp-auth-gateway-{}-{}-{}.toml",
+        std::process::id(),
+        addr.port(),
+        random_hex(4)
+    ));
+    std::fs::write(&path, config).expect("write the gateway's configuration");
+    mcp_auth_gateway::Gateway::start_on(
+        listener,
+        mcp_auth_gateway::GatewayOptions {
+            listen: addr,
+            config: Some(path),
+            overrides: mcp_auth_gateway::Overrides::default(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the gateway did not start: {e}"))
 }

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use mcp_auth_e2e::{
     AssertionCheck, Provider, SdkClient, Upstream, UpstreamOptions, UpstreamSdk,
-    client_credentials_client, tool_text,
+    client_credentials_client, gateway_on, posts_to, tool_text,
 };
-use mcp_auth_gateway::{Gateway, GatewayOptions, Overrides};
+use mcp_auth_gateway::Gateway;
 use serde_json::{Value, json};
 use support::{DocServer, Reply, TestCa, temp_dir};
 use tokio::io::AsyncBufReadExt as _;
@@ -89,7 +89,7 @@ lifetime_s = 60
 }
 
 impl Fixture {
-    async fn start(sdk: UpstreamSdk, provider: &Provider, name: &str, extra: &str) -> Fixture {
+    async fn start(sdk: UpstreamSdk, provider: &Provider, extra: &str) -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = Upstream::start(
@@ -104,28 +104,16 @@ impl Fixture {
             },
         )
         .await;
-        let dir = temp_dir(name);
-        let config = dir.join("gateway.toml");
         let extra = if extra.contains("[fetch]") {
             extra.to_owned()
         } else {
             format!("[fetch]\nallow_loopback = true\n{extra}")
         };
-        std::fs::write(
-            &config,
-            gateway_toml(&provider.issuer, &upstream.url, &extra),
-        )
-        .unwrap();
-        let gateway = Gateway::start_on(
+        let gateway = gateway_on(
             listener,
-            GatewayOptions {
-                listen: ([127, 0, 0, 1], 0).into(),
-                config: Some(config),
-                overrides: Overrides::default(),
-            },
+            &gateway_toml(&provider.issuer, &upstream.url, &extra),
         )
-        .await
-        .expect("the gateway starts");
+        .await;
         Fixture {
             mcp_url: format!("{gateway_url}/mcp"),
             upstream,
@@ -185,7 +173,7 @@ fn assert_no_client_credentials(records: &[Value], tokens: &[&str]) {
 async fn both_sdks_serve_both_clients_through_the_gateway_and_never_see_their_tokens() {
     let provider = provider(json!({})).await;
     for sdk in UpstreamSdk::ALL {
-        let fx = Fixture::start(sdk, &provider, "gateway-bearer", "").await;
+        let fx = Fixture::start(sdk, &provider, "").await;
         let read = provider
             .client_credentials(SERVICE, &fx.mcp_url, "mcp:read")
             .await;
@@ -244,22 +232,6 @@ fn as_strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-/// The POSTs a client made to `url`: their statuses and challenges.
-fn posts(report: &Value, url: &str) -> Vec<(u64, String)> {
-    report["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["url"] == url && r["method"] == "POST")
-        .map(|r| {
-            (
-                r["status"].as_u64().unwrap_or(0),
-                r["www_authenticate"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_clients_discover_the_issuer_through_the_gateway_and_step_up() {
     let provider = provider(json!({})).await;
@@ -267,7 +239,7 @@ async fn both_clients_discover_the_issuer_through_the_gateway_and_step_up() {
         (UpstreamSdk::TypeScript, SdkClient::TypeScript),
         (UpstreamSdk::Python, SdkClient::Python),
     ] {
-        let fx = Fixture::start(sdk, &provider, "gateway-oauth", "").await;
+        let fx = Fixture::start(sdk, &provider, "").await;
         let what = format!("{client:?} client, {sdk:?} server");
         let mut args = vec![
             "--url",
@@ -292,7 +264,7 @@ async fn both_clients_discover_the_issuer_through_the_gateway_and_step_up() {
             "{}/.well-known/oauth-protected-resource/mcp",
             fx.gateway_url
         );
-        let posts = posts(&report, &fx.mcp_url);
+        let posts = posts_to(&report, &fx.mcp_url);
         assert_eq!(posts.first().map(|p| p.0), Some(401), "{what}: {posts:?}");
         assert!(
             posts[0]
@@ -320,7 +292,7 @@ async fn both_clients_discover_the_issuer_through_the_gateway_and_step_up() {
 async fn progress_reaches_both_clients_event_by_event_through_the_gateway() {
     let provider = provider(json!({})).await;
     for sdk in UpstreamSdk::ALL {
-        let fx = Fixture::start(sdk, &provider, "gateway-stream", "").await;
+        let fx = Fixture::start(sdk, &provider, "").await;
         let token = provider
             .client_credentials(SERVICE, &fx.mcp_url, "mcp:read")
             .await;
@@ -385,7 +357,7 @@ async fn a_client_document_is_admitted_once_approved_and_a_reload_picks_the_appr
         ca = ca_file.display().to_string(),
         registry = registry_file.display().to_string(),
     );
-    let fx = Fixture::start(UpstreamSdk::TypeScript, &provider, "gateway-cimd", &extra).await;
+    let fx = Fixture::start(UpstreamSdk::TypeScript, &provider, &extra).await;
     let args = [
         "--url",
         &fx.mcp_url,
@@ -681,27 +653,16 @@ async fn sessions_the_get_stream_and_delete_pass_through_to_stateful_servers() {
             },
         )
         .await;
-        let config = temp_dir("gateway-sessions").join("gateway.toml");
-        std::fs::write(
-            &config,
-            format!(
+        let _gateway = gateway_on(
+            listener,
+            &format!(
                 "[[issuers]]\nissuer = \"{}\"\n[fetch]\nallow_loopback = true\n\
                  [scopes]\nrequired = [\"mcp:read\"]\n[scopes.tools]\necho = []\n\
                  [upstream]\nurl = \"{}\"\n",
                 provider.issuer, upstream.url
             ),
         )
-        .unwrap();
-        let _gateway = Gateway::start_on(
-            listener,
-            GatewayOptions {
-                listen: addr,
-                config: Some(config),
-                overrides: Overrides::default(),
-            },
-        )
-        .await
-        .unwrap();
+        .await;
         let mcp_url = format!("http://{addr}/mcp");
         let token = provider
             .client_credentials(SERVICE, &mcp_url, "mcp:read")

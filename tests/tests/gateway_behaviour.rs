@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::http::HeaderMap;
-use mcp_auth_e2e::{Upstream, UpstreamOptions, UpstreamSdk};
-use mcp_auth_gateway::{Gateway, GatewayOptions, Overrides};
+use mcp_auth_e2e::{Upstream, UpstreamOptions, UpstreamSdk, gateway_on};
+use mcp_auth_gateway::Gateway;
 use mcp_auth_testing::{Algorithm, MockIssuer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -78,16 +78,9 @@ async fn fixture(upstream: &str, extra: &str) -> Fixture {
         .key(Algorithm::RS256)
         .start()
         .await;
-    let dir = std::env::temp_dir().join(format!(
-        "mcp-auth-gateway-behaviour-{}-{}",
-        std::process::id(),
-        addr.port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let gateway = gateway_on(
+        listener,
+        &format!(
             r#"
 resource = "{mcp_url}"
 [[issuers]]
@@ -107,17 +100,7 @@ url = "{upstream}"
             jwks = issuer.jwks_uri(),
         ),
     )
-    .unwrap();
-    let gateway = Gateway::start_on(
-        listener,
-        GatewayOptions {
-            listen: addr,
-            config: Some(config),
-            overrides: Overrides::default(),
-        },
-    )
-    .await
-    .expect("the gateway starts");
+    .await;
     Fixture {
         _gateway: gateway,
         issuer,
@@ -369,14 +352,9 @@ async fn each_route_has_its_own_resource_metadata_and_policy() {
     let notes = format!("http://{addr}/notes/mcp");
     let billing = format!("http://{addr}/billing/mcp");
     let issuer = MockIssuer::builder().audience(&notes).start().await;
-    let config = std::env::temp_dir().join(format!(
-        "mcp-auth-gateway-routes-{}-{}.toml",
-        std::process::id(),
-        addr.port()
-    ));
-    std::fs::write(
-        &config,
-        format!(
+    let gateway = gateway_on(
+        listener,
+        &format!(
             r#"
 [[issuers]]
 issuer = "{iss}"
@@ -406,17 +384,7 @@ echo = []
             jwks = issuer.jwks_uri(),
         ),
     )
-    .unwrap();
-    let gateway = Gateway::start_on(
-        listener,
-        GatewayOptions {
-            listen: addr,
-            config: Some(config),
-            overrides: Overrides::default(),
-        },
-    )
-    .await
-    .expect("the gateway starts");
+    .await;
     assert_eq!(gateway.resources(), [notes.clone(), billing.clone()]);
     for (resource, path, scope) in [
         (&notes, "/notes/mcp", "notes:read"),

@@ -4,24 +4,11 @@
 //! One test in this binary: the OpenTelemetry providers are global to the process.
 
 use mcp_auth::telemetry::OtlpTelemetry;
-use mcp_auth_gateway::{Gateway, GatewayOptions, Overrides};
+use mcp_auth_e2e::{gateway_on, json_rpc_upstream};
 use mcp_auth_testing::{MockIssuer, OtlpReceiver};
 use tokio::net::TcpListener;
 
 const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
-
-async fn upstream() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route(
-        "/mcp",
-        axum::routing::post(|| async { r#"{"jsonrpc":"2.0","id":1,"result":{}}"# }),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}/mcp")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_routes_upstream_time_and_failures_are_measured() {
@@ -42,32 +29,18 @@ async fn each_routes_upstream_time_and_failures_are_measured() {
         let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
         format!("http://{}/mcp", probe.local_addr().unwrap())
     };
-    let config = std::env::temp_dir().join(format!(
-        "mcp-auth-gateway-telemetry-{}.toml",
-        std::process::id()
-    ));
-    std::fs::write(
-        &config,
-        format!(
+    let _gateway = gateway_on(
+        listener,
+        &format!(
             "[[issuers]]\nissuer = \"{}\"\njwks_uri = \"{}\"\n[fetch]\nallow_loopback = true\n\
              [[routes]]\nresource = \"{working}\"\n[routes.upstream]\nurl = \"{}\"\n\
              [[routes]]\nresource = \"{closed}\"\n[routes.upstream]\nurl = \"{nothing_there}\"\n",
             issuer.issuer(),
             issuer.jwks_uri(),
-            upstream().await,
+            json_rpc_upstream().await,
         ),
     )
-    .unwrap();
-    let _gateway = Gateway::start_on(
-        listener,
-        GatewayOptions {
-            listen: addr,
-            config: Some(config),
-            overrides: Overrides::default(),
-        },
-    )
-    .await
-    .unwrap();
+    .await;
     let client = reqwest::Client::new();
     for (url, expected) in [(&working, 200), (&working, 200), (&closed, 502)] {
         let token = issuer.token().audience(url).sign();

@@ -24,52 +24,24 @@ async fn targets() -> [Target; 2] {
     [in_process().await, gateway().await]
 }
 
-async fn upstream() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route(
-        "/mcp",
-        axum::routing::post(|| async { r#"{"jsonrpc":"2.0","id":1,"result":{}}"# }),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
-
 async fn gateway() -> Target {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let resource = format!("http://{addr}/mcp");
     let issuer = MockIssuer::builder().audience(&resource).start().await;
-    let config = std::env::temp_dir().join(format!(
-        "mcp-auth-hostile-{}-{}.toml",
-        std::process::id(),
-        addr.port()
-    ));
-    std::fs::write(
-        &config,
-        format!(
+    let gateway = mcp_auth_e2e::gateway_on(
+        listener,
+        &format!(
             "resource = \"{resource}\"\n[[issuers]]\nissuer = \"{}\"\njwks_uri = \"{}\"\n\
              [fetch]\nallow_loopback = true\n[limits]\nread_timeout_ms = 1000\n\
              [scopes]\n[scopes.tools]\necho = [\"mcp:read\"]\n\
-             [upstream]\nurl = \"http://{}/mcp\"\n",
+             [upstream]\nurl = \"{}\"\n",
             issuer.issuer(),
             issuer.jwks_uri(),
-            upstream().await
+            mcp_auth_e2e::json_rpc_upstream().await
         ),
     )
-    .unwrap();
-    let gateway = mcp_auth_gateway::Gateway::start_on(
-        listener,
-        mcp_auth_gateway::GatewayOptions {
-            listen: addr,
-            config: Some(config),
-            overrides: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
+    .await;
     let token = issuer.token().scope("mcp:read").sign();
     Target {
         name: "gateway",

@@ -2,8 +2,8 @@
 //! authorization-code flow against the real oidc-provider, meets our 403 `insufficient_scope`,
 //! obtains a token with the challenged scopes and retries.
 
-use mcp_auth_e2e::{Provider, py_client, tool_text, ts_client};
-use serde_json::{Value, json};
+use mcp_auth_e2e::{Provider, posts_to, py_client, tool_text, ts_client};
+use serde_json::json;
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";
 
@@ -35,21 +35,6 @@ async fn server(provider: &Provider) -> protected_server::Server {
     .expect("server starts")
 }
 
-fn statuses(report: &Value, url: &str) -> Vec<(u64, String)> {
-    report["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["url"] == url && r["method"] == "POST")
-        .map(|r| {
-            (
-                r["status"].as_u64().unwrap_or(0),
-                r["www_authenticate"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_typescript_client_steps_up_on_our_403_and_succeeds() {
     let provider = provider().await;
@@ -74,7 +59,7 @@ async fn the_typescript_client_steps_up_on_our_403_and_succeeds() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(tool_text(&report["result"]), "1 notes");
 
-    let posts = statuses(&report, &server.mcp_url);
+    let posts = posts_to(&report, &server.mcp_url);
     let first_401 = posts.iter().find(|(s, _)| *s == 401).expect("a 401 first");
     assert!(first_401.1.contains(r#"scope="mcp:read""#), "{first_401:?}");
     let step_up = posts.iter().find(|(s, _)| *s == 403).expect("our 403");
@@ -119,7 +104,7 @@ async fn the_python_client_steps_up_on_our_403_and_succeeds() {
     .await;
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(tool_text(&report["result"]), "1 notes");
-    let posts = statuses(&report, &server.mcp_url);
+    let posts = posts_to(&report, &server.mcp_url);
     assert_eq!(posts.first().map(|p| p.0), Some(401), "{report}");
     let step_up_at = posts.iter().position(|(s, _)| *s == 403).expect("our 403");
     let step_up = &posts[step_up_at];
