@@ -69,11 +69,38 @@ pub enum Config {
     /// The full stack with Cedar policies deciding every call (50 policies; the one for the
     /// benchmark's tool reads the caller's scopes and the call's `key` argument).
     StackPolicy,
+    /// The small upstream the proxies forward to (the handler, no authentication), loaded
+    /// directly: the baseline of the proxy comparison.
+    UpstreamDirect,
+    /// nginx as a plain reverse proxy (no authentication) in front of the upstream: the floor
+    /// for "just proxying".
+    Nginx,
+    /// `mcp-auth-gateway` with the full stack in front of the upstream.
+    Gateway,
+    /// Ablation: the gateway without audit.
+    GatewayNoAudit,
+    /// Ablation: the gateway with verification only (no client identity, scopes or audit).
+    GatewayVerifyOnly,
+    /// Ablation: no gateway and no authentication, a minimal reverse proxy on the gateway's
+    /// machinery (axum serving, hyper-util's pooled client forwarding): the floor of proxying
+    /// in Rust this way.
+    HyperProxy,
+}
+
+/// A reverse proxy in front of the upstream, on the server core with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    /// nginx (Debian package), started by the orchestrator with a generated configuration.
+    Nginx,
+    /// `mcp-auth-gateway`, started in process by `loadbench-server --config gateway`.
+    Gateway,
+    /// The minimal axum + hyper-util proxy of `loadbench-server --config hyper-proxy`.
+    Hyper,
 }
 
 impl Config {
     /// Every configuration, in report order.
-    pub const ALL: [Config; 10] = [
+    pub const ALL: [Config; 13] = [
         Config::Bare,
         Config::Stack,
         Config::StackFirstSight,
@@ -84,6 +111,20 @@ impl Config {
         Config::StackDpop,
         Config::StackRedis,
         Config::StackPolicy,
+        Config::UpstreamDirect,
+        Config::Nginx,
+        Config::Gateway,
+    ];
+
+    /// The proxy comparison: the upstream loaded directly, through nginx and through the
+    /// gateway.
+    pub const PROXIES: [Config; 3] = [Config::UpstreamDirect, Config::Nginx, Config::Gateway];
+
+    /// The gateway taken apart, and the proxying floor under it.
+    pub const PROXY_ABLATION: [Config; 3] = [
+        Config::GatewayNoAudit,
+        Config::GatewayVerifyOnly,
+        Config::HyperProxy,
     ];
 
     /// The name used on the command line and in reports.
@@ -105,6 +146,12 @@ impl Config {
             Config::StackDpop => "stack-dpop",
             Config::StackRedis => "stack-redis",
             Config::StackPolicy => "stack-policy",
+            Config::UpstreamDirect => "upstream-direct",
+            Config::Nginx => "nginx",
+            Config::Gateway => "gateway",
+            Config::GatewayNoAudit => "gateway-no-audit",
+            Config::GatewayVerifyOnly => "gateway-verify-only",
+            Config::HyperProxy => "hyper-proxy",
         }
     }
 
@@ -113,6 +160,12 @@ impl Config {
     pub fn baseline(self) -> Config {
         match self {
             Config::BareRmcp | Config::StackRmcp => Config::BareRmcp,
+            Config::UpstreamDirect
+            | Config::Nginx
+            | Config::Gateway
+            | Config::GatewayNoAudit
+            | Config::GatewayVerifyOnly
+            | Config::HyperProxy => Config::UpstreamDirect,
             _ => Config::Bare,
         }
     }
@@ -135,12 +188,33 @@ impl Config {
         Config::ALL
             .into_iter()
             .chain(Config::ABLATION)
+            .chain(Config::PROXY_ABLATION)
             .find(|c| c.name() == name)
     }
 
     /// Whether requests need a valid token.
     pub fn authenticated(self) -> bool {
-        !matches!(self, Config::Bare | Config::InspectOnly | Config::BareRmcp)
+        !matches!(
+            self,
+            Config::Bare
+                | Config::InspectOnly
+                | Config::BareRmcp
+                | Config::UpstreamDirect
+                | Config::Nginx
+                | Config::HyperProxy
+        )
+    }
+
+    /// The proxy in front of the upstream, for the configurations that have one.
+    pub fn proxy(self) -> Option<Proxy> {
+        match self {
+            Config::Nginx => Some(Proxy::Nginx),
+            Config::Gateway | Config::GatewayNoAudit | Config::GatewayVerifyOnly => {
+                Some(Proxy::Gateway)
+            }
+            Config::HyperProxy => Some(Proxy::Hyper),
+            _ => None,
+        }
     }
 
     /// Whether the server shares its state through Redis.
@@ -172,6 +246,8 @@ impl Config {
                 | Config::StackDpop
                 | Config::StackRedis
                 | Config::StackPolicy
+                | Config::Gateway
+                | Config::GatewayNoAudit
         )
     }
 
@@ -188,6 +264,8 @@ impl Config {
                 | Config::StackDpop
                 | Config::StackRedis
                 | Config::StackPolicy
+                | Config::Gateway
+                | Config::GatewayNoAudit
         )
     }
 
@@ -203,6 +281,7 @@ impl Config {
                 | Config::StackDpop
                 | Config::StackRedis
                 | Config::StackPolicy
+                | Config::Gateway
         )
     }
 }

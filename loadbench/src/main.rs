@@ -59,8 +59,9 @@ fn profile(args: &[String]) -> Result<(), mcp_auth_loadbench::bench::BoxError> {
         }
     }
     let mut options = parse_run(&rest)?;
-    // Only the pool the configuration needs.
+    // Only the pool the configuration needs, and only what it needs started (Redis, nginx).
     options.micro_tokens = 0;
+    options.configs = vec![config];
     if config != Config::StackFirstSight {
         options.first_sight_pool = 1;
     }

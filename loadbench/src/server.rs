@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,6 +52,8 @@ pub struct ServerOptions {
     pub observe_cache: bool,
     /// The Redis the stack shares its state through (`stack-redis`).
     pub redis: Option<String>,
+    /// The MCP endpoint the gateway forwards to (`gateway`).
+    pub upstream: Option<String>,
 }
 
 /// Builds the configuration, binds, prints `listening ADDR` on stdout and serves until killed.
@@ -60,6 +62,11 @@ pub struct ServerOptions {
 /// The address cannot be bound or the configuration cannot be built (e.g. the JWKS cannot be
 /// fetched at start-up).
 pub async fn run(options: ServerOptions) -> Result<(), BoxError> {
+    match options.config.proxy() {
+        Some(crate::Proxy::Gateway) => return run_gateway(&options).await,
+        Some(crate::Proxy::Hyper) => return run_hyper_proxy(&options).await,
+        Some(crate::Proxy::Nginx) | None => {}
+    }
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
     let app = router(&options).await?;
@@ -83,7 +90,18 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
     let state = AppState::new(options.observe_cache);
     let handler = post(tools_call).with_state(state.clone());
     let app: Router<AppState> = match options.config {
-        Config::Bare => Router::new().route_service(MCP_PATH, handler),
+        Config::Bare | Config::UpstreamDirect => Router::new().route_service(MCP_PATH, handler),
+        Config::Nginx
+        | Config::Gateway
+        | Config::GatewayNoAudit
+        | Config::GatewayVerifyOnly
+        | Config::HyperProxy => {
+            return Err(format!(
+                "`{}` is a proxy in front of `upstream-direct`, not a router of its own",
+                options.config.name()
+            )
+            .into());
+        }
         Config::Stack
         | Config::StackDpop
         | Config::StackRedis
@@ -192,6 +210,168 @@ pub async fn router(options: &ServerOptions) -> Result<Router, BoxError> {
     Ok(app.route("/stats", get(stats)).with_state(state))
 }
 
+/// `mcp-auth-gateway` in process, configured by [`gateway_toml`] (written next to the audit
+/// file), in front of `--upstream`: binds, prints `listening ADDR` and serves until SIGTERM, then
+/// lets the requests under way finish and flushes the audit queue, as the binary does.
+async fn run_gateway(options: &ServerOptions) -> Result<(), BoxError> {
+    use mcp_auth_gateway::{Gateway, GatewayOptions, Overrides};
+    let upstream = options
+        .upstream
+        .as_deref()
+        .ok_or("the gateway needs --upstream URL")?;
+    let audit_file = options
+        .audit_file
+        .as_ref()
+        .ok_or("the gateway needs --audit-file")?;
+    let path = audit_file.with_file_name("gateway.toml");
+    let text = gateway_toml(
+        options.config,
+        &options.issuer,
+        &options.jwks_uri,
+        audit_file,
+        upstream,
+    );
+    std::fs::write(&path, text)?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let gateway = Gateway::start(GatewayOptions {
+        listen: options.listen,
+        config: Some(path),
+        overrides: Overrides::default(),
+    })
+    .await?;
+    println!("listening {}", gateway.addr());
+    terminate.recv().await;
+    gateway.shutdown();
+    gateway.wait().await;
+    Ok(())
+}
+
+/// `hyper-proxy`: the least a reverse proxy on the gateway's machinery does (axum serving, the
+/// pooled hyper-util client forwarding with `TCP_NODELAY`, up to 64 idle connections, as the
+/// gateway's proxy is built), without authentication or the gateway's header rewriting: every
+/// request goes to `--upstream` with its method, headers (`Host` replaced, `Authorization`
+/// dropped) and body; the answer streams back.
+async fn run_hyper_proxy(options: &ServerOptions) -> Result<(), BoxError> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+    let upstream: http::Uri = options
+        .upstream
+        .as_deref()
+        .ok_or("hyper-proxy needs --upstream URL")?
+        .parse()?;
+    let host = http::HeaderValue::from_str(
+        upstream
+            .authority()
+            .ok_or("--upstream has no host")?
+            .as_str(),
+    )?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build(connector);
+    let forward = tower::service_fn(move |request: Request| {
+        let client = client.clone();
+        let upstream = upstream.clone();
+        let host = host.clone();
+        async move {
+            let (mut parts, body) = request.into_parts();
+            parts.uri = upstream;
+            parts.version = http::Version::HTTP_11;
+            parts.headers.insert(header::HOST, host);
+            parts.headers.remove(header::AUTHORIZATION);
+            let response = match client.request(Request::from_parts(parts, body)).await {
+                Ok(answer) => answer.map(Body::new),
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let listener = TcpListener::bind(options.listen).await?;
+    println!("listening {}", listener.local_addr()?);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    axum::serve(listener, Router::new().route_service(MCP_PATH, forward))
+        .with_graceful_shutdown(async move {
+            terminate.recv().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// The gateway's configuration: the `stack` configuration as the TOML writes it. Verification
+/// against the issuer's JWKS (fetched over loopback http), client identity (any valid metadata
+/// document, pre-registered client ids allowed), the scope policy requiring [`SCOPE`] for
+/// [`TOOL`], audit to a JSON Lines file, and `upstream` as the server behind it. The resource is
+/// the tokens' audience; its path ([`MCP_PATH`]) is where the gateway serves it. The ablations
+/// leave parts out: `gateway-no-audit` the audit, `gateway-verify-only` all but verification.
+pub fn gateway_toml(
+    config: Config,
+    issuer: &str,
+    jwks_uri: &str,
+    audit_file: &Path,
+    upstream: &str,
+) -> String {
+    let parts = match config {
+        Config::GatewayNoAudit => Parts {
+            audit: false,
+            ..Parts::ALL
+        },
+        Config::GatewayVerifyOnly => Parts {
+            audit: false,
+            clients: false,
+            scopes: false,
+            policies: false,
+        },
+        _ => Parts::ALL,
+    };
+    // JSON strings are TOML basic strings (the same escapes).
+    let quote = |s: &str| serde_json::to_string(s).expect("a string serialises");
+    let scopes = if parts.scopes {
+        format!(
+            "[scopes]\nrequired = [{scope}]\n[scopes.tools]\n{tool} = [{scope}]\n\n",
+            scope = quote(SCOPE),
+            tool = quote(TOOL)
+        )
+    } else {
+        String::new()
+    };
+    let clients = if parts.clients {
+        "[clients]\npolicy = \"any\"\npre_registered = \"all\"\n\n"
+    } else {
+        ""
+    };
+    let audit = if parts.audit {
+        format!(
+            "[audit]\nfile = {}\n\n",
+            quote(&audit_file.to_string_lossy())
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "resource = {resource}\n\
+         challenge_scope = {scope}\n\
+         \n\
+         [[issuers]]\n\
+         issuer = {issuer}\n\
+         jwks_uri = {jwks_uri}\n\
+         \n\
+         # The issuer and any client documents are on loopback over http: the development switch.\n\
+         [fetch]\n\
+         allow_loopback = true\n\
+         \n\
+         {scopes}{clients}{audit}\
+         [upstream]\n\
+         url = {upstream}\n",
+        resource = quote(RESOURCE),
+        scope = quote(SCOPE),
+        issuer = quote(issuer),
+        jwks_uri = quote(jwks_uri),
+        upstream = quote(upstream),
+    )
+}
+
 /// Which optional parts of the stack are on.
 #[derive(Clone, Copy)]
 struct Parts {
@@ -225,7 +405,9 @@ fn policies() -> Result<mcp_auth::policy::CedarAuthorizer, BoxError> {
     }
     text.push_str("forbid(principal is Mcp::Service, action == Mcp::Action::\"tools/call\", resource == Mcp::Tool::\"tool_0\");\n");
     text.push_str("forbid(principal, action, resource) when { context has client && context.client has host && context.client.host == \"evil.example\" };\n");
-    text.push_str("permit(principal in Mcp::Role::\"cfo\", action in Mcp::Action::\"use\", resource);\n");
+    text.push_str(
+        "permit(principal in Mcp::Role::\"cfo\", action in Mcp::Action::\"use\", resource);\n",
+    );
     text.push_str("forbid(principal, action, resource) when { principal.issuer == \"https://revoked.example\" };\n");
     let policies = mcp_auth::policy::CedarPolicies::builder()
         .schema_source(
@@ -502,5 +684,65 @@ impl rmcp::ServerHandler for LookupServer {
                 .enable_tools()
                 .build(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_configuration_is_the_stack_as_toml() {
+        let text = gateway_toml(
+            Config::Gateway,
+            "http://127.0.0.1:4000",
+            "http://127.0.0.1:4000/jwks.json",
+            Path::new("/tmp/a \"b\"/audit.jsonl"),
+            "http://127.0.0.1:5000/mcp",
+        );
+        let config = mcp_auth_gateway::GatewayConfig::from_toml(&text).unwrap();
+        assert_eq!(config.routes.len(), 1);
+        let route = &config.routes[0];
+        assert_eq!(route.auth.resource, RESOURCE);
+        assert_eq!(route.upstream.url, "http://127.0.0.1:5000/mcp");
+        assert_eq!(route.auth.issuers[0].issuer, "http://127.0.0.1:4000");
+        assert_eq!(
+            route.auth.issuers[0].jwks_uri.as_deref(),
+            Some("http://127.0.0.1:4000/jwks.json")
+        );
+        assert!(route.auth.fetch.allow_loopback);
+        assert_eq!(route.auth.challenge_scope.as_deref(), Some(SCOPE));
+        let scopes = format!("{:?}", route.auth.scopes);
+        assert!(scopes.contains(TOOL) && scopes.contains(SCOPE), "{scopes}");
+        let clients = route.auth.clients.as_ref().expect("client identity");
+        assert_eq!(clients.policy, mcp_auth::cimd::ClientsPolicyEntry::Any);
+        assert_eq!(
+            clients.pre_registered,
+            Some(mcp_auth::cimd::PreRegisteredEntry::Choice(
+                mcp_auth::cimd::AllOrNone::All
+            ))
+        );
+        assert_eq!(
+            config.audit.as_ref().and_then(|a| a.file.as_deref()),
+            Some("/tmp/a \"b\"/audit.jsonl")
+        );
+        let ablation = |config: Config| {
+            let text = gateway_toml(
+                config,
+                "http://127.0.0.1:4000",
+                "http://127.0.0.1:4000/jwks.json",
+                Path::new("/tmp/audit.jsonl"),
+                "http://127.0.0.1:5000/mcp",
+            );
+            mcp_auth_gateway::GatewayConfig::from_toml(&text).unwrap()
+        };
+        let no_audit = ablation(Config::GatewayNoAudit);
+        assert!(no_audit.audit.is_none());
+        assert!(no_audit.routes[0].auth.clients.is_some());
+        assert!(no_audit.routes[0].auth.scopes.is_some());
+        let verify_only = ablation(Config::GatewayVerifyOnly);
+        let route = &verify_only.routes[0].auth;
+        assert!(verify_only.audit.is_none() && route.clients.is_none() && route.scopes.is_none());
+        assert!(route.fetch.allow_loopback);
     }
 }

@@ -93,6 +93,7 @@ pub(crate) async fn run(ctx: &Context, spec: FloodSpec) -> Result<FloodRecord, B
             refresh_interval: spec.refresh_interval,
             observe_cache: false,
             redis: None,
+            upstream: None,
             wrapper: Vec::new(),
         },
     )

@@ -79,6 +79,7 @@ pub(crate) async fn run(ctx: &Context) -> Result<MemoryRecord, BoxError> {
             refresh_interval: None,
             observe_cache: false,
             redis: None,
+            upstream: None,
             wrapper: Vec::new(),
         },
     )

@@ -2,10 +2,12 @@
 //! then the failure-path benchmarks, and writes the results.
 
 mod checks;
+mod deploy;
 mod flood;
 mod machine;
 mod memory;
 mod micro;
+mod nginx;
 mod proc;
 mod profile;
 pub mod report;
@@ -26,8 +28,8 @@ pub use machine::Machine;
 pub use memory::{MemoryCheckpoint, MemoryRecord};
 pub use micro::MicroRecord;
 pub use profile::Profiler;
-pub use report::Report;
-pub use rounds::{CacheObservation, Ratios, RunRecord};
+pub use report::{ProxyComparison, ProxyRow, Report};
+pub use rounds::{CacheObservation, OneConnection, Ratios, RunRecord};
 pub use wrk::{WrkResult, WrkSettings};
 
 use crate::{Config, RESOURCE};
@@ -202,6 +204,16 @@ async fn prepare(options: &RunOptions) -> Result<Prepared, BoxError> {
             return Err(format!("`{tool}` is not installed (run.sh installs it)").into());
         }
     }
+    if options
+        .configs
+        .iter()
+        .any(|c| c.proxy() == Some(crate::Proxy::Nginx))
+        && !nginx::installed()
+    {
+        return Err(
+            "`nginx` is not installed (run.sh installs it; or leave it out with --configs)".into(),
+        );
+    }
     if !options.server_binary.exists() {
         return Err(format!(
             "{} not found: build with cargo build --release",
@@ -374,6 +386,7 @@ pub async fn run(options: RunOptions) -> Result<Report, BoxError> {
         parameters,
         load_average: [load_start, proc::load_average()],
         summary: report::summarise(&runs, &options.configs),
+        proxies: report::proxy_comparison(&runs),
         runs,
         flood,
         memory,

@@ -23,6 +23,45 @@ pub(crate) fn cpu_seconds(pid: u32) -> io::Result<f64> {
     Ok(ticks as f64 / clock_ticks() as f64)
 }
 
+/// CPU time of several processes together (see [`cpu_seconds`]).
+pub(crate) fn cpu_seconds_of(pids: &[u32]) -> io::Result<f64> {
+    pids.iter().map(|&pid| cpu_seconds(pid)).sum()
+}
+
+/// Context switches of several processes together (see [`context_switches`]).
+pub(crate) fn context_switches_of(pids: &[u32]) -> io::Result<u64> {
+    pids.iter().map(|&pid| context_switches(pid)).sum()
+}
+
+/// The processes whose parent is `pid` (nginx's workers), from every `/proc/<pid>/stat`.
+pub(crate) fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| parent_of(&stat))
+                == Some(pid)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The parent pid in a `/proc/<pid>/stat` line (field 4, after the parenthesised name).
+pub(crate) fn parent_of(stat: &str) -> Option<u32> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// Resident set size now and its peak (`VmRSS`, `VmHWM`), in KiB.
 pub(crate) fn memory_kib(pid: u32) -> io::Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -72,6 +111,23 @@ pub(crate) fn core_ticks(core: &str) -> io::Result<(u64, u64)> {
     let total: u64 = values.iter().take(8).sum();
     let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
     Ok((total - idle, total))
+}
+
+/// Time one CPU has spent servicing interrupts so far (`/proc/stat` irq + softirq, in ticks):
+/// on loopback, most of the network stack's receive work, which no process is charged for.
+pub(crate) fn core_irq_ticks(core: &str) -> io::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let label = format!("cpu{core}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(label.as_str()))
+        .ok_or_else(|| io::Error::other(format!("no {label} in /proc/stat")))?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Ok(values.get(5).copied().unwrap_or(0) + values.get(6).copied().unwrap_or(0))
 }
 
 /// How busy all CPUs together were over `period` (0 to 1), from `/proc/stat`.

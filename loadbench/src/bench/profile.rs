@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::checks;
-use super::proc::cpu_seconds;
+use super::deploy::Deployment;
+use super::proc::cpu_seconds_of;
 use super::rounds::{load, spec_for};
-use super::server_proc::ServerProcess;
 use super::wrk::{self, LOAD_CORE};
 use super::{BoxError, Context, log};
 use crate::Config;
@@ -38,9 +38,15 @@ pub(crate) async fn run(
     let call_graph = profiler == Profiler::PerfCallGraph;
     let audit_dir = ctx.tmp.join(format!("audit-profile-{}", config.name()));
     std::fs::create_dir_all(&audit_dir)?;
-    let server =
-        ServerProcess::start(&ctx.server_binary, &spec_for(ctx, config, &audit_dir)).await?;
+    let server = Deployment::start(ctx, &spec_for(ctx, config, &audit_dir)).await?;
     let url = server.mcp_url();
+    // Behind a proxy, the proxy's processes (the upstream is upstream-direct, profiled alone).
+    let pids = server.profiled_pids();
+    let pid_list = pids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let result = async {
         checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
         checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?;
@@ -64,16 +70,16 @@ pub(crate) async fn run(
         let perf = perf
             .arg("-o")
             .arg(&data)
-            .args(["-p", &server.pid.to_string(), "--", "sleep"])
+            .args(["-p", &pid_list, "--", "sleep"])
             .arg(seconds.to_string())
             .kill_on_drop(true)
             .output();
-        let cpu_before = cpu_seconds(server.pid)?;
+        let cpu_before = cpu_seconds_of(&pids)?;
         let (perf, load) = tokio::join!(
             perf,
             wrk::run(&ctx.wrk, &url, &lua, &args, Duration::from_secs(seconds))
         );
-        let cpu_after = cpu_seconds(server.pid)?;
+        let cpu_after = cpu_seconds_of(&pids)?;
         let perf = perf?;
         let load = load?;
         if !perf.status.success() {
@@ -134,7 +140,7 @@ async fn callgrind(
         format!("--callgrind-out-file={}", data.display()),
         "--dump-instr=no".into(),
     ];
-    let server = ServerProcess::start(&ctx.server_binary, &spec).await?;
+    let server = Deployment::start(ctx, &spec).await?;
     let url = server.mcp_url();
     let result = async {
         checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;

@@ -32,8 +32,47 @@ pub struct Report {
     pub memory: Option<MemoryRecord>,
     /// First sight in process, beside a bare jsonwebtoken decode.
     pub first_sight_micro: Vec<MicroRecord>,
+    /// The upstream directly, through nginx and through the gateway.
+    #[serde(default)]
+    pub proxies: Option<ProxyComparison>,
     /// The issue's targets, met or not.
     pub targets: Vec<Target>,
+}
+
+/// The proxy comparison: the same upstream loaded directly, through nginx (a plain reverse
+/// proxy) and through `mcp-auth-gateway` (the full stack), in the same rounds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProxyComparison {
+    /// One row per configuration of the comparison that was measured, in report order.
+    pub rows: Vec<ProxyRow>,
+    /// Median of the per-round ratios gateway ÷ nginx throughput.
+    pub gateway_vs_nginx: Option<f64>,
+}
+
+/// One configuration of the proxy comparison, medians over rounds. "Added" figures are the
+/// median of the per-round differences from `upstream-direct` in the same round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProxyRow {
+    /// The configuration.
+    pub config: Config,
+    /// Requests per second.
+    pub rps: f64,
+    /// Throughput ÷ upstream-direct's.
+    pub rps_vs_direct: Option<f64>,
+    /// p50 latency at the benchmark's connections (saturated: mostly queueing), µs.
+    pub p50_us: f64,
+    /// Its difference from upstream-direct's, µs.
+    pub added_p50_us: Option<f64>,
+    /// p50 latency over one connection (one request at a time), µs.
+    pub one_connection_p50_us: Option<f64>,
+    /// Its difference from upstream-direct's, µs: what the hop adds to one request.
+    pub added_one_connection_p50_us: Option<f64>,
+    /// p99 latency over one connection, µs.
+    pub one_connection_p99_us: Option<f64>,
+    /// CPU time of everything on the server core (upstream and proxy) per request, µs.
+    pub cpu_us_per_request: f64,
+    /// The proxy's own share of it, µs.
+    pub proxy_cpu_us_per_request: Option<f64>,
 }
 
 /// How the run was made.
@@ -109,6 +148,73 @@ pub struct Target {
     pub measured: String,
     /// Whether it was met.
     pub met: bool,
+}
+
+/// The proxy comparison from the runs, if any configuration of it was measured.
+pub(crate) fn proxy_comparison(runs: &[RunRecord]) -> Option<ProxyComparison> {
+    let direct_in = |round: usize| {
+        runs.iter()
+            .find(|r| r.round == round && r.config == Config::UpstreamDirect)
+    };
+    let medians = |values: Vec<f64>| (!values.is_empty()).then(|| median(&values));
+    let rows: Vec<ProxyRow> = Config::PROXIES
+        .into_iter()
+        .chain(Config::PROXY_ABLATION)
+        .filter_map(|config| {
+            let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.config == config).collect();
+            if mine.is_empty() {
+                return None;
+            }
+            let of = |f: &dyn Fn(&RunRecord) -> f64| {
+                median(&mine.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            let vs_direct = |f: &dyn Fn(&RunRecord, &RunRecord) -> Option<f64>| {
+                medians(
+                    mine.iter()
+                        .filter_map(|r| direct_in(r.round).and_then(|d| f(r, d)))
+                        .collect(),
+                )
+            };
+            let one_p50 = |r: &RunRecord| r.one_connection.as_ref().map(|o| o.p50_us as f64);
+            Some(ProxyRow {
+                config,
+                rps: of(&|r| r.rps),
+                rps_vs_direct: vs_direct(&|r, d| Some(r.rps / d.rps)),
+                p50_us: of(&|r| r.p50_us as f64),
+                added_p50_us: vs_direct(&|r, d| Some(r.p50_us as f64 - d.p50_us as f64)),
+                one_connection_p50_us: medians(mine.iter().filter_map(|r| one_p50(r)).collect()),
+                added_one_connection_p50_us: vs_direct(&|r, d| Some(one_p50(r)? - one_p50(d)?)),
+                one_connection_p99_us: medians(
+                    mine.iter()
+                        .filter_map(|r| r.one_connection.as_ref().map(|o| o.p99_us as f64))
+                        .collect(),
+                ),
+                cpu_us_per_request: of(&|r| r.cpu_us_per_request),
+                proxy_cpu_us_per_request: medians(
+                    mine.iter()
+                        .filter_map(|r| r.proxy_cpu_us_per_request)
+                        .collect(),
+                ),
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let gateway_vs_nginx = medians(
+        runs.iter()
+            .filter(|r| r.config == Config::Gateway)
+            .filter_map(|g| {
+                runs.iter()
+                    .find(|n| n.round == g.round && n.config == Config::Nginx)
+                    .map(|n| g.rps / n.rps)
+            })
+            .collect(),
+    );
+    Some(ProxyComparison {
+        rows,
+        gateway_vs_nginx,
+    })
 }
 
 /// Medians over rounds.
@@ -192,6 +298,15 @@ pub(crate) fn targets(report: &Report) -> Vec<Target> {
             requirement: "≥ 0.90".into(),
             measured: format!("{:.3}", ratio[0]),
             met: ratio[0] >= 0.90,
+        });
+    }
+    if let Some(vs) = report.proxies.as_ref().and_then(|p| p.gateway_vs_nginx) {
+        out.push(Target {
+            name: "proxying: mcp-auth-gateway (full stack) throughput ÷ nginx (plain reverse proxy), same upstream"
+                .into(),
+            requirement: "≥ 0.80".into(),
+            measured: format!("{vs:.3}"),
+            met: vs >= 0.80,
         });
     }
     if let Some(vs) = stack.and_then(|s| s.rps_vs_jwt_authorizer) {
@@ -278,6 +393,57 @@ pub(crate) fn write(report: &Report, dir: &std::path::Path) -> Result<(), BoxErr
     Ok(())
 }
 
+fn proxy_section(md: &mut String, proxies: &ProxyComparison) {
+    let _ = writeln!(
+        md,
+        "\n## Proxies: the upstream directly, through nginx, through the gateway\n"
+    );
+    let _ = writeln!(
+        md,
+        "The same upstream (`loadbench-server --config upstream-direct`: the handler, no \
+         authentication) loaded directly, through nginx as a plain reverse proxy (keep-alive \
+         upstream connections, `proxy_buffering off`, one worker, no access log) and through \
+         `mcp-auth-gateway` with the full stack (verification against the JWKS, client identity, \
+         the scope policy, audit to a file). The proxy and the upstream share the server core \
+         (core 0); wrk runs on the other. \"Added\" is the median of the per-round differences \
+         from upstream-direct. The p50 at the run's connections is mostly queueing behind the \
+         other connections (about connections ÷ throughput); the one-connection p50, measured \
+         right after each run, is what the hop adds to one request. Server-core CPU is the \
+         upstream's and the proxy's together.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| configuration | req/s | ÷ direct | p50 µs | added p50 µs | p50 µs, 1 connection | added p50 µs, 1 connection | p99 µs, 1 connection | server-core CPU µs/req | proxy CPU µs/req |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or_else(|| "—".into(), |v| format!("{v:.digits$}"));
+    let signed = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format!("{v:+.0}"));
+    for row in &proxies.rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.1} | {} |",
+            row.config.name(),
+            thousands(row.rps),
+            ratio(row.rps_vs_direct),
+            row.p50_us,
+            signed(row.added_p50_us),
+            opt(row.one_connection_p50_us, 0),
+            signed(row.added_one_connection_p50_us),
+            opt(row.one_connection_p99_us, 0),
+            row.cpu_us_per_request,
+            opt(row.proxy_cpu_us_per_request, 1),
+        );
+    }
+    if let Some(vs) = proxies.gateway_vs_nginx {
+        let _ = writeln!(
+            md,
+            "\nGateway ÷ nginx throughput (median of the per-round ratios): **{vs:.3}** (goal ≥ 0.80: {}).",
+            if vs >= 0.80 { "met" } else { "missed" }
+        );
+    }
+}
+
 fn thousands(v: f64) -> String {
     let n = v.round() as u64;
     let s = n.to_string();
@@ -335,7 +501,7 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(md, "## Summary (median over rounds)\n");
     let _ = writeln!(
         md,
-        "\"÷ base\" divides by the same server without authentication in the same round: `bare` (a plain axum handler) for most rows, `bare-rmcp` (rmcp's Streamable HTTP service with the same tool) for the rmcp pair.\n"
+        "\"÷ base\" divides by the same server without authentication in the same round: `bare` (a plain axum handler) for most rows, `bare-rmcp` (rmcp's Streamable HTTP service with the same tool) for the rmcp pair, `upstream-direct` (the upstream the proxies forward to) for nginx and the gateway, whose server CPU is the upstream's and the proxy's together.\n"
     );
     let _ = writeln!(
         md,
@@ -396,20 +562,24 @@ pub fn markdown(r: &Report) -> String {
         );
     }
 
+    if let Some(proxies) = &r.proxies {
+        proxy_section(&mut md, proxies);
+    }
+
     let _ = writeln!(md, "\n## Every round\n");
     let _ = writeln!(
         md,
-        "| round | # | configuration | load avg | req/s | ÷ base | p50 µs | ÷ base | p99 µs | ÷ base | CPU µs/req | ÷ base | server CPU util | core busy | ctx switches/req | cache miss ratio |"
+        "| round | # | configuration | load avg | req/s | ÷ base | p50 µs | ÷ base | p99 µs | ÷ base | CPU µs/req | ÷ base | server CPU util | core busy | core irq | load core busy | ctx switches/req | cache miss ratio |"
     );
     let _ = writeln!(
         md,
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for run in &r.runs {
         let rb = run.ratio_to_bare.as_ref();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.2} | {:.2} | {} | {} | {:.2} | {} |",
             run.round,
             run.position,
             run.config.name(),
@@ -424,6 +594,8 @@ pub fn markdown(r: &Report) -> String {
             ratio(rb.map(|r| r.cpu_per_request)),
             run.server_cpu_utilisation,
             run.server_core_busy,
+            ratio(run.server_core_irq),
+            ratio(run.load_core_busy),
             run.context_switches_per_request,
             run.cache
                 .as_ref()

@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, Check};
-use super::proc::{context_switches, core_ticks, cpu_seconds, load_average};
+use super::deploy::Deployment;
+use super::proc::{
+    context_switches_of, core_irq_ticks, core_ticks, cpu_seconds, cpu_seconds_of, load_average,
+};
 use super::server_proc::{SERVER_CORE, ServerProcess, ServerSpec};
-use super::wrk::{self, WrkResult};
+use super::wrk::{self, WrkResult, WrkSettings};
 use super::{BoxError, Context, log};
 use crate::Config;
 
@@ -30,7 +33,8 @@ pub struct RunRecord {
     pub p50_us: u64,
     /// 99th percentile latency, µs.
     pub p99_us: u64,
-    /// Server CPU time (user + system, all threads) during the measurement, seconds.
+    /// Server CPU time (user + system, all threads) during the measurement, seconds. Behind a
+    /// proxy: the upstream's and the proxy's together (both on the server core).
     pub server_cpu_s: f64,
     /// Server CPU time per completed request, µs.
     pub cpu_us_per_request: f64,
@@ -43,6 +47,23 @@ pub struct RunRecord {
     /// than the server's own utilisation means other processes took part of the core.
     #[serde(default)]
     pub server_core_busy: f64,
+    /// The share of the server core's time spent servicing interrupts (irq + softirq: on
+    /// loopback, most of the network stack's receive work), part of `server_core_busy` (the
+    /// kernel charges it to the process it interrupted).
+    #[serde(default)]
+    pub server_core_irq: Option<f64>,
+    /// How busy the load core (wrk and the orchestrator) was during the measurement, whoever
+    /// used it: near 1.0 with the server core below it means the load side limited the run.
+    #[serde(default)]
+    pub load_core_busy: Option<f64>,
+    /// Behind a proxy: the proxy's own CPU time (its processes only, nginx's master and worker)
+    /// per completed request, µs; the rest of `cpu_us_per_request` is the upstream's.
+    #[serde(default)]
+    pub proxy_cpu_us_per_request: Option<f64>,
+    /// The proxy comparison's latency without queueing: the same load over one connection,
+    /// right after the measurement.
+    #[serde(default)]
+    pub one_connection: Option<OneConnection>,
     /// Requests the handler counted during the measurement.
     pub handled: u64,
     /// Verified-token cache hits and misses observed (first-sight configuration).
@@ -52,6 +73,24 @@ pub struct RunRecord {
     /// Every figure divided by bare's in the same round.
     pub ratio_to_bare: Option<Ratios>,
 }
+
+/// One request at a time: wrk with a single connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OneConnection {
+    /// Completed requests.
+    pub requests: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Median latency, µs.
+    pub p50_us: u64,
+    /// 90th percentile latency, µs.
+    pub p90_us: u64,
+    /// 99th percentile latency, µs.
+    pub p99_us: u64,
+}
+
+/// How long the single-connection run lasts (at most; no longer than the measurement).
+const ONE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// What the first-sight handler observed, in a twin run right after the measured one (same
 /// pool, same order, same cache capacity): holding every principal to compare addresses makes
@@ -101,7 +140,7 @@ pub(crate) async fn run(ctx: &Context) -> Result<Vec<RunRecord>, BoxError> {
             let config = configs[(position + round - 1) % configs.len()];
             let record = measure(ctx, config, round, position + 1).await?;
             log(&format!(
-                "round {round} {:<28} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  cpu {:>6.1} µs/req  cs/req {:.2}  util {:.2} (core {:.2}){}",
+                "round {round} {:<28} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  cpu {:>6.1} µs/req  cs/req {:.2}  util {:.2} (core {:.2}, irq {:.2}; load core {:.2}){}{}",
                 config.name(),
                 record.rps,
                 record.p50_us,
@@ -110,6 +149,8 @@ pub(crate) async fn run(ctx: &Context) -> Result<Vec<RunRecord>, BoxError> {
                 record.context_switches_per_request,
                 record.server_cpu_utilisation,
                 record.server_core_busy,
+                record.server_core_irq.unwrap_or(f64::NAN),
+                record.load_core_busy.unwrap_or(f64::NAN),
                 record
                     .cache
                     .as_ref()
@@ -117,7 +158,16 @@ pub(crate) async fn run(ctx: &Context) -> Result<Vec<RunRecord>, BoxError> {
                         "  miss ratio {:.4} (observing twin: {:.0} req/s, {:.1} µs/req)",
                         c.miss_ratio, c.observed_run_rps, c.observed_run_cpu_us_per_request
                     ))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                match (&record.one_connection, record.proxy_cpu_us_per_request) {
+                    (Some(one), proxy) => format!(
+                        "  proxy cpu {}  one connection: {:.0} req/s p50 {} µs",
+                        proxy.map_or_else(|| "—".into(), |p| format!("{p:.1} µs/req")),
+                        one.rps,
+                        one.p50_us
+                    ),
+                    (None, _) => String::new(),
+                }
             ));
             this_round.push(record);
         }
@@ -151,23 +201,32 @@ async fn measure(
     std::fs::create_dir_all(&audit_dir)?;
     let first_sight = config.first_sight();
     let spec = spec_for(ctx, config, &audit_dir);
-    let server = ServerProcess::start(&ctx.server_binary, &spec).await?;
+    let server = Deployment::start(ctx, &spec).await?;
     let url = server.mcp_url();
     let result = async {
         checks::wait_ready(&ctx.client, &url, &ctx.check_tokens.valid).await?;
         let mut checks = checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?;
+        // Every process on the server core: the server, or the upstream and the proxy.
+        let pids = server.pids();
+        let proxy_pids = server.proxy_pids();
         let (lua, args) = load(ctx, config, ctx.options.warmup, "warm-up")?;
         wrk::run(&ctx.wrk, &url, &lua, &args, ctx.options.warmup).await?;
         let (lua, args) = load(ctx, config, ctx.options.duration, "measured")?;
         let redis_before = redis_commands(ctx, config).await;
         let before = server.stats(&ctx.client).await?;
-        let switches_before = context_switches(server.pid)?;
+        let switches_before = context_switches_of(&pids)?;
         let core_before = core_ticks(SERVER_CORE)?;
-        let cpu_before = cpu_seconds(server.pid)?;
+        let load_before = core_ticks(wrk::LOAD_CORE)?;
+        let irq_before = core_irq_ticks(SERVER_CORE)?;
+        let proxy_before = cpu_seconds_of(&proxy_pids)?;
+        let cpu_before = cpu_seconds_of(&pids)?;
         let wrk = wrk::run(&ctx.wrk, &url, &lua, &args, ctx.options.duration).await?;
-        let cpu_after = cpu_seconds(server.pid)?;
+        let cpu_after = cpu_seconds_of(&pids)?;
+        let proxy_after = cpu_seconds_of(&proxy_pids)?;
         let core_after = core_ticks(SERVER_CORE)?;
-        let switches_after = context_switches(server.pid)?;
+        let load_after = core_ticks(wrk::LOAD_CORE)?;
+        let irq_after = core_irq_ticks(SERVER_CORE)?;
+        let switches_after = context_switches_of(&pids)?;
         let after = server.stats(&ctx.client).await?;
         if let (Some(before), Some(after)) = (redis_before, redis_commands(ctx, config).await) {
             // Redis's own counter includes the two INFO commands reading it.
@@ -202,6 +261,11 @@ async fn measure(
             ctx.options.wrk.connections,
         )
         .map_err(|e| format!("{} round {round}: {e}", config.name()))?;
+        let one_connection = if config.baseline() == Config::UpstreamDirect {
+            Some(one_connection(ctx, config, &url).await?)
+        } else {
+            None
+        };
         // A warm cache must not let a bad token through either.
         checks.extend(checks::run(&ctx.client, &url, config, &ctx.check_tokens).await?);
         let server_cpu_s = cpu_after - cpu_before;
@@ -220,6 +284,17 @@ async fn measure(
             server_cpu_utilisation: server_cpu_s / (wrk.duration_us as f64 / 1e6),
             server_core_busy: (core_after.0 - core_before.0) as f64
                 / (core_after.1 - core_before.1).max(1) as f64,
+            server_core_irq: Some(
+                (irq_after - irq_before) as f64 / (core_after.1 - core_before.1).max(1) as f64,
+            ),
+            load_core_busy: Some(
+                (load_after.0 - load_before.0) as f64
+                    / (load_after.1 - load_before.1).max(1) as f64,
+            ),
+            proxy_cpu_us_per_request: config
+                .proxy()
+                .map(|_| (proxy_after - proxy_before) * 1e6 / wrk.requests.max(1) as f64),
+            one_connection,
             handled: after.handled - before.handled,
             cache: None,
             checks,
@@ -235,6 +310,38 @@ async fn measure(
         record.cache = Some(observe_cache(ctx, round).await?);
     }
     Ok(record)
+}
+
+/// The same load over one connection (after the measurement, before the checks that follow it):
+/// each request's latency through the configuration without queueing behind 31 others.
+async fn one_connection(
+    ctx: &Context,
+    config: Config,
+    url: &str,
+) -> Result<OneConnection, BoxError> {
+    let settings = WrkSettings {
+        connections: 1,
+        threads: 1,
+    };
+    let seconds = ctx.options.duration.min(ONE_CONNECTION);
+    let (lua, args) = load(ctx, config, seconds, "one-connection")?;
+    let wrk = wrk::run(&settings, url, &lua, &args, seconds).await?;
+    if wrk.errors.status > 0 || wrk.errors.socket() > 0 {
+        return Err(format!(
+            "{} (one connection): {} non-2xx responses, {} socket errors",
+            config.name(),
+            wrk.errors.status,
+            wrk.errors.socket()
+        )
+        .into());
+    }
+    Ok(OneConnection {
+        requests: wrk.requests,
+        rps: wrk.rps(),
+        p50_us: wrk.latency_us.p50,
+        p90_us: wrk.latency_us.p90,
+        p99_us: wrk.latency_us.p99,
+    })
 }
 
 /// The first-sight twin run: the same server with the hit/miss observer, the same load.
@@ -295,7 +402,9 @@ pub(crate) fn spec_for(ctx: &Context, config: Config, audit_dir: &Path) -> Serve
         config,
         issuer: ctx.issuer.clone(),
         jwks_uri: ctx.jwks_uri.clone(),
-        audit_file: config.is_stack().then(|| audit_dir.join("audit.jsonl")),
+        // The gateway's configuration is written beside it (and names it when it audits).
+        audit_file: (config.is_stack() || config.proxy() == Some(crate::Proxy::Gateway))
+            .then(|| audit_dir.join("audit.jsonl")),
         token_cache: config
             .first_sight()
             .then_some(ctx.options.first_sight_cache),
@@ -305,6 +414,8 @@ pub(crate) fn spec_for(ctx: &Context, config: Config, audit_dir: &Path) -> Serve
             .redis()
             .then(|| ctx.redis.as_ref().map(|r| r.url()))
             .flatten(),
+        // The upstream's address is known once it runs (see `Deployment::start`).
+        upstream: None,
         wrapper: Vec::new(),
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct ServerSpec {
     pub(crate) observe_cache: bool,
     /// The Redis URL, for `stack-redis`.
     pub(crate) redis: Option<String>,
+    /// The MCP endpoint the gateway forwards to, for `gateway`.
+    pub(crate) upstream: Option<String>,
     /// A command the server runs under (e.g. valgrind), between taskset and the binary.
     pub(crate) wrapper: Vec<String>,
 }
@@ -64,6 +66,9 @@ impl ServerProcess {
         }
         if let Some(url) = &spec.redis {
             command.args(["--redis", url]);
+        }
+        if let Some(url) = &spec.upstream {
+            command.args(["--upstream", url]);
         }
         let mut child = command
             .stdin(Stdio::null())

@@ -15,7 +15,8 @@ const TOP: f64 = 70.0;
 /// The chart for `report`.
 pub(crate) fn chart(report: &Report) -> String {
     let rows = &report.summary;
-    let height = TOP + ROW * rows.len() as f64 + 78.0;
+    let proxies = rows.iter().any(|s| s.config.proxy().is_some());
+    let height = TOP + ROW * rows.len() as f64 + 78.0 + if proxies { 18.0 } else { 0.0 };
     let max = rows.iter().map(|s| s.rps_range[1]).fold(1.0_f64, f64::max);
     let scale = (WIDTH - LEFT - RIGHT) / nice_ceiling(max);
     let mut svg = String::new();
@@ -56,7 +57,9 @@ pub(crate) fn chart(report: &Report) -> String {
         let y = TOP + ROW * i as f64 + 8.0;
         let bar = ROW - 18.0;
         let color = match s.config {
-            Config::Bare => "#9e9e9e",
+            Config::Bare | Config::UpstreamDirect => "#9e9e9e",
+            Config::Nginx => "#6a1b9a",
+            Config::Gateway => "#00897b",
             Config::Stack => "#2e7d32",
             Config::StackFirstSight => "#66bb6a",
             Config::JwtAuthorizer => "#ef6c00",
@@ -115,6 +118,13 @@ pub(crate) fn chart(report: &Report) -> String {
         r##"<text x="20" y="{:.1}" fill="#555" font-size="11">stack = mcp-auth through McpAuth::builder: verification, client identity, scopes, audit to a file. stack-first-sight = the same, tokens new to its cache.</text>"##,
         height - 32.0
     );
+    if proxies {
+        let _ = writeln!(
+            svg,
+            r##"<text x="20" y="{:.1}" fill="#555" font-size="11">gateway = mcp-auth-gateway (the same stack, from TOML) in front of upstream-direct; nginx = a plain reverse proxy in front of it; proxy and upstream share the server core.</text>"##,
+            height - 50.0
+        );
+    }
     let _ = writeln!(
         svg,
         r##"<text x="20" y="{:.1}" fill="#555" font-size="11">Drawn by loadbench (loadbench/run.sh) · {} CPUs · {} · {}</text>"##,

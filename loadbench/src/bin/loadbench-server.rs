@@ -1,9 +1,11 @@
 //! `loadbench-server --config NAME --listen ADDR --issuer URL --jwks-uri URL [options]`
 //!
 //! Serves the benchmark's MCP handler in one configuration; prints `listening ADDR` once ready.
-//! Options: `--audit-file PATH` (stack), `--token-cache N`, `--refresh-interval-ms MS`,
-//! `--observe-cache`. The runtime has one worker per CPU the process may use, so pinning it
-//! with `taskset -c 0` gives one worker.
+//! Options: `--audit-file PATH` (stack, gateway), `--token-cache N`, `--refresh-interval-ms MS`,
+//! `--observe-cache`, `--redis URL` (stack-redis), `--upstream URL` (gateway, hyper-proxy: the
+//! MCP endpoint they forward to; the gateway's configuration is written beside the audit file).
+//! The runtime has one worker per CPU the process may use, so pinning it with `taskset -c 0`
+//! gives one worker.
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
@@ -39,6 +41,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String
     let mut refresh_interval = None;
     let mut observe_cache = false;
     let mut redis = None;
+    let mut upstream = None;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
@@ -65,6 +68,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String
             }
             "--observe-cache" => observe_cache = true,
             "--redis" => redis = Some(value()?),
+            "--upstream" => upstream = Some(value()?),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -78,5 +82,6 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String
         refresh_interval,
         observe_cache,
         redis,
+        upstream,
     })
 }
