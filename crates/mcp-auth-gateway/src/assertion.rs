@@ -284,7 +284,7 @@ mod tests {
         let assertions = assertions(None, 60);
         let audience: Arc<str> = "http://127.0.0.1:3000/mcp".into();
         let jwt = assertions
-            .assert(&principal("t1", now() + 3600), &audience)
+            .assert(&principal("raw token 1", now() + 3600), &audience)
             .unwrap();
         let claims = verify(&jwt, assertions.jwks(), "https://gw.example.com", &audience);
         assert_eq!(claims["sub"], "alice");
@@ -295,14 +295,15 @@ mod tests {
             claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
             60
         );
-        assert!(!jwt.contains("t1"));
+        // Spaces never occur in a JWT: the raw token is nowhere in it.
+        assert!(!jwt.contains("raw token"));
         // Reused while fresh; another token gets its own.
         let again = assertions
-            .assert(&principal("t1", now() + 3600), &audience)
+            .assert(&principal("raw token 1", now() + 3600), &audience)
             .unwrap();
         assert_eq!(again, jwt);
         let other = assertions
-            .assert(&principal("t2", now() + 3600), &audience)
+            .assert(&principal("raw token 2", now() + 3600), &audience)
             .unwrap();
         assert_ne!(other, jwt);
         // A key that did not sign it does not verify it.

@@ -86,6 +86,8 @@ pub(crate) struct Target {
     pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
     pub(crate) path: String,
+    /// The URI of a request without a query, built once.
+    pub(crate) plain_uri: Uri,
     pub(crate) host_header: HeaderValue,
     pub(crate) connect_timeout: Duration,
     pub(crate) response_timeout: Duration,
@@ -128,11 +130,19 @@ impl Target {
             Some(ms) => Ok(Duration::from_millis(ms)),
             None => Ok(Duration::from_millis(default)),
         };
+        let path = url.path().to_owned();
+        let plain_uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(authority.clone())
+            .path_and_query(path.as_str())
+            .build()
+            .map_err(|_| bad("the path is not a valid request target"))?;
         Ok(Self {
             url: entry.url.clone(),
             scheme: Scheme::HTTP,
             authority,
-            path: url.path().to_owned(),
+            path,
+            plain_uri,
             host_header,
             connect_timeout: ms(entry.connect_timeout_ms, 5_000, "connect_timeout_ms")?,
             response_timeout: ms(entry.response_timeout_ms, 300_000, "response_timeout_ms")?,
@@ -142,10 +152,10 @@ impl Target {
 
     /// The upstream URI for a request that arrived with `query` (kept as it came).
     pub(crate) fn uri(&self, query: Option<&str>) -> Result<Uri, http::Error> {
-        let path_and_query = match query {
-            Some(q) => PathAndQuery::try_from(format!("{}?{q}", self.path))?,
-            None => PathAndQuery::try_from(self.path.as_str())?,
+        let Some(q) = query else {
+            return Ok(self.plain_uri.clone());
         };
+        let path_and_query = PathAndQuery::try_from(format!("{}?{q}", self.path))?;
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())

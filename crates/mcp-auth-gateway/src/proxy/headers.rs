@@ -6,29 +6,37 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, and the older ones proxies still see): they describe
 /// one connection and never cross a proxy.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
 ];
 
 /// Request headers that carry the client's credentials: the server behind the gateway must
 /// never see them (token passthrough is forbidden).
-const CREDENTIALS: [&str; 3] = ["authorization", "dpop", "proxy-authorization"];
+const CREDENTIALS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    HeaderName::from_static("dpop"),
+    header::PROXY_AUTHORIZATION,
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Headers about the original request that only the gateway may set, unless the operator trusts
 /// the proxy in front of it.
-const FORWARDING: [&str; 5] = [
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
+const FORWARDING: [HeaderName; 5] = [
+    header::FORWARDED,
+    X_FORWARDED_FOR,
+    X_FORWARDED_HOST,
+    X_FORWARDED_PROTO,
+    HeaderName::from_static("x-real-ip"),
 ];
 
 /// How the gateway describes the original request to the server.
@@ -40,77 +48,105 @@ pub(crate) struct Forwarding {
     pub(crate) proto: HeaderValue,
 }
 
-/// Removes the headers the `Connection` header names, and the hop-by-hop ones.
-fn drop_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+/// The names a `Connection` header lists: hop-by-hop for this message too.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::try_from(name.trim()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
+        .collect()
 }
 
 /// The headers of the request sent upstream: everything the client sent but hop-by-hop
 /// headers and credentials; `Host` naming the server; forwarding headers describing the
 /// client; and no compression, so that the layers that read answers (filtered listings) see
-/// them as they are.
+/// them as they are. One pass over the client's headers, moved, not copied.
 pub(crate) fn upstream_request(
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     upstream_host: &HeaderValue,
     peer: Option<SocketAddr>,
     forwarding: &Forwarding,
 ) -> HeaderMap {
-    drop_hop_by_hop(&mut headers);
-    for name in CREDENTIALS {
-        headers.remove(name);
-    }
-    let original_host = headers.remove(header::HOST);
-    let previous_for = headers.get("x-forwarded-for").cloned();
-    let previous_host = headers.get("x-forwarded-host").cloned();
-    let previous_proto = headers.get("x-forwarded-proto").cloned();
-    if !forwarding.trust {
-        for name in FORWARDING {
-            headers.remove(name);
+    let named = if headers.contains_key(header::CONNECTION) {
+        connection_named(&headers)
+    } else {
+        Vec::new()
+    };
+    let mut out = HeaderMap::with_capacity(headers.len() + 4);
+    let (mut original_host, mut previous_for, mut previous_host, mut previous_proto) =
+        (None, None, None, None);
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in headers {
+        // `into_iter` names a header once, then yields its further values with `None`.
+        if let Some(name) = name {
+            current = Some(name);
+        }
+        let Some(name) = &current else { continue };
+        if HOP_BY_HOP.contains(name) || CREDENTIALS.contains(name) || named.contains(name) {
+            continue;
+        }
+        if name == header::HOST {
+            original_host = Some(value);
+        } else if name == header::ACCEPT_ENCODING {
+            // Replaced below.
+        } else if FORWARDING.contains(name) {
+            if forwarding.trust {
+                if name == X_FORWARDED_FOR {
+                    previous_for = Some(value);
+                } else if name == X_FORWARDED_HOST {
+                    previous_host = Some(value);
+                } else if name == X_FORWARDED_PROTO {
+                    previous_proto = Some(value);
+                } else {
+                    out.append(name.clone(), value);
+                }
+            }
+        } else {
+            out.append(name.clone(), value);
         }
     }
-    headers.insert(header::HOST, upstream_host.clone());
+    out.insert(header::HOST, upstream_host.clone());
     if let Some(peer) = peer {
         let ip = peer.ip().to_string();
-        let value = match previous_for.filter(|_| forwarding.trust) {
+        let value = match previous_for {
             Some(previous) => format!("{}, {ip}", previous.to_str().unwrap_or_default()),
             None => ip,
         };
         if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert("x-forwarded-for", value);
+            out.insert(X_FORWARDED_FOR, value);
         }
     }
-    let host = previous_host.filter(|_| forwarding.trust).or(original_host);
-    if let Some(host) = host {
-        headers.insert("x-forwarded-host", host);
+    if let Some(host) = previous_host.or(original_host) {
+        out.insert(X_FORWARDED_HOST, host);
     }
-    let proto = previous_proto
-        .filter(|_| forwarding.trust)
-        .unwrap_or_else(|| forwarding.proto.clone());
-    headers.insert("x-forwarded-proto", proto);
-    headers.insert(
+    out.insert(
+        X_FORWARDED_PROTO,
+        previous_proto.unwrap_or_else(|| forwarding.proto.clone()),
+    );
+    out.insert(
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     );
-    headers
+    out
 }
 
 /// The headers of the response sent to the client: the server's, but hop-by-hop headers and
 /// any challenge of its own (clients authenticate to the gateway; a challenge from behind it
-/// would send them to the wrong place).
+/// would send them to the wrong place). Most answers have none of them: one look, no change.
 pub(crate) fn client_response(headers: &mut HeaderMap) {
-    drop_hop_by_hop(headers);
+    let unwanted =
+        |name: &HeaderName| HOP_BY_HOP.contains(name) || name == header::WWW_AUTHENTICATE;
+    if !headers.keys().any(unwanted) {
+        return;
+    }
+    for name in connection_named(headers) {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
     headers.remove(header::WWW_AUTHENTICATE);
 }
 
@@ -178,6 +214,31 @@ mod tests {
         assert_eq!(sent["x-forwarded-for"], "192.0.2.7");
         assert_eq!(sent["x-forwarded-host"], "gw.example.com");
         assert_eq!(sent["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn repeated_headers_cross_with_every_value() {
+        let mut headers = request_headers(&[("x-trace", "a"), ("cookie", "a=1")]);
+        headers.append("x-trace", HeaderValue::from_static("b"));
+        headers.append("cookie", HeaderValue::from_static("b=2"));
+        let sent = upstream_request(
+            headers,
+            &HeaderValue::from_static("127.0.0.1:3000"),
+            None,
+            &Forwarding {
+                trust: false,
+                proto: HeaderValue::from_static("http"),
+            },
+        );
+        let values = |name: &str| -> Vec<&str> {
+            sent.get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        };
+        assert_eq!(values("x-trace"), ["a", "b"]);
+        assert_eq!(values("cookie"), ["a=1", "b=2"]);
+        assert!(!sent.contains_key("x-forwarded-for"), "no peer, no claim");
     }
 
     #[test]

@@ -112,8 +112,11 @@ impl Inner {
     async fn forward(&self, request: Request<Body>) -> Response<Body> {
         let started = Instant::now();
         let (mut parts, body) = request.into_parts();
-        let mcp = parts.extensions.get::<McpRequest>();
-        let principal = parts.extensions.get::<Principal>();
+        // What the answer needs once the request has gone (reference-counted, not copied).
+        let mcp = parts.extensions.remove::<McpRequest>();
+        let mcp = mcp.as_ref();
+        let principal = parts.extensions.remove::<Principal>();
+        let principal = principal.as_ref();
         let fail = |failure: UpstreamFailure| {
             if failure != UpstreamFailure::ForeignSession {
                 self.telemetry.failed(started.elapsed(), failure);
@@ -137,32 +140,28 @@ impl Inner {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        let uri = match self.target.uri(parts.uri.query()) {
-            Ok(uri) => uri,
-            Err(_) => return fail(UpstreamFailure::Unreachable),
-        };
-        let mut builder = Request::builder()
-            .method(parts.method.clone())
-            .uri(uri)
-            .version(Version::HTTP_11);
-        if let Some(headers) = builder.headers_mut() {
-            *headers = headers::upstream_request(
-                std::mem::take(&mut parts.headers),
-                &self.target.host_header,
-                peer,
-                &self.forwarding,
-            );
-        }
-        builder = match self
-            .credentials(builder, &parts.extensions, principal)
-            .await
-        {
-            Ok(builder) => builder,
-            Err(failure) => return fail(failure),
-        };
-        let Ok(upstream) = builder.body(body) else {
+        let Ok(uri) = self.target.uri(parts.uri.query()) else {
             return fail(UpstreamFailure::Unreachable);
         };
+        let mut headers = headers::upstream_request(
+            std::mem::take(&mut parts.headers),
+            &self.target.host_header,
+            peer,
+            &self.forwarding,
+        );
+        if let Err(failure) = self
+            .credentials(&mut headers, &parts, &uri, principal)
+            .await
+        {
+            return fail(failure);
+        }
+        // The request goes on as it came, re-addressed: its method, and the body the
+        // inspector read.
+        let deleting = parts.method == Method::DELETE;
+        parts.uri = uri;
+        parts.version = Version::HTTP_11;
+        parts.headers = headers;
+        let upstream = Request::from_parts(parts, body);
         let answer = match tokio::time::timeout(
             self.target.response_timeout,
             self.client.request(upstream),
@@ -187,7 +186,7 @@ impl Inner {
             if let Some(opened) = head.headers.get(SESSION_ID) {
                 self.sessions.opened(opened, principal);
             }
-            if parts.method == Method::DELETE
+            if deleting
                 && head.status.is_success()
                 && let Some(id) = &session
             {
@@ -208,22 +207,36 @@ impl Inner {
     /// removed with the other headers that never cross.
     async fn credentials(
         &self,
-        builder: http::request::Builder,
-        extensions: &http::Extensions,
+        headers: &mut http::HeaderMap,
+        request: &http::request::Parts,
+        uri: &http::Uri,
         principal: Option<&Principal>,
-    ) -> Result<http::request::Builder, UpstreamFailure> {
+    ) -> Result<(), UpstreamFailure> {
         match &self.credentials {
-            Credentials::None => Ok(builder),
-            Credentials::Static(name, value) => Ok(builder.header(name, value)),
-            Credentials::Exchange(request) => {
-                let handle = OnBehalfOf::from_extensions(extensions)
+            Credentials::None => Ok(()),
+            Credentials::Static(name, value) => {
+                headers.insert(name, value.clone());
+                Ok(())
+            }
+            Credentials::Exchange(exchange) => {
+                let handle = OnBehalfOf::from_extensions(&request.extensions)
                     .ok_or(UpstreamFailure::NoCredentials)?;
                 // A refusal is the client's to hear (401/403 through the exchange layer).
                 let token = handle
-                    .get_token_or_deny(request.clone())
+                    .get_token_or_deny(exchange.clone())
                     .await
                     .map_err(|_| UpstreamFailure::NoCredentials)?;
-                Ok(token.apply_to(builder))
+                // A DPoP-bound token signs a proof of this method and URL.
+                let addressed = Request::builder()
+                    .method(request.method.clone())
+                    .uri(uri.clone());
+                let addressed = token.apply_to(addressed);
+                if let Some(added) = addressed.headers_ref() {
+                    for (name, value) in added {
+                        headers.insert(name, value.clone());
+                    }
+                }
+                Ok(())
             }
             Credentials::Assertion {
                 assertions,
@@ -243,7 +256,8 @@ impl Inner {
                 let mut value =
                     HeaderValue::try_from(value).map_err(|_| UpstreamFailure::NoCredentials)?;
                 value.set_sensitive(true);
-                Ok(builder.header(name, value))
+                headers.insert(name, value);
+                Ok(())
             }
         }
     }
