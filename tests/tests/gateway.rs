@@ -713,8 +713,17 @@ async fn the_readmes_two_commands_protect_a_local_server() {
     // 1. A server with no auth of its own (the README starts the same fixture).
     let upstream = Upstream::start(UpstreamSdk::TypeScript, UpstreamOptions::default()).await;
     // 2. The gateway in front of it, trusting its development issuer.
-    let (mut child, addr) =
-        spawn_gateway(&binary, &["--upstream", &upstream.url, "--dev-issuer"]).await;
+    let (mut child, addr) = spawn_gateway(
+        &binary,
+        &[
+            "--upstream",
+            &upstream.url,
+            "--dev-issuer",
+            "--threads",
+            "1",
+        ],
+    )
+    .await;
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let token = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(line) = stdout.next_line().await.unwrap() {

@@ -60,6 +60,16 @@ fn command() -> Command {
                 .value_name("URL")
                 .help("Send the layers' metrics and spans to this OTLP/HTTP collector"),
         )
+        .arg(
+            Arg::new("threads")
+                .long("threads")
+                .value_name("N")
+                .value_parser(clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))
+                .help(
+                    "Worker threads [default: the CPUs it may use]; 1 runs a single event \
+                     loop, the cheapest on one core",
+                ),
+        )
         .arg(dev_issuer_flag())
         .arg(
             Arg::new("log-format")
@@ -105,10 +115,36 @@ fn init_logs(matches: &ArgMatches) {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let matches = command().get_matches();
     init_logs(&matches);
+    // One thread: one event loop, no hand-offs between workers (the cheapest on one core, as
+    // nginx's single worker); more: tokio's work-stealing scheduler.
+    let threads = matches
+        .get_one::<usize>("threads")
+        .copied()
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    }
+    .enable_all()
+    .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(matches)),
+        Err(error) => {
+            eprintln!("mcp-auth-gateway: cannot start the runtime: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(matches: ArgMatches) -> std::process::ExitCode {
     let text = |name: &str| matches.get_one::<String>(name).cloned();
     // Before the routes are built: their instruments come from the providers installed now.
     let _telemetry = match text("otlp") {

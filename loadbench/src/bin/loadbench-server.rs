@@ -5,7 +5,8 @@
 //! `--observe-cache`, `--redis URL` (stack-redis), `--upstream URL` (gateway, hyper-proxy: the
 //! MCP endpoint they forward to; the gateway's configuration is written beside the audit file).
 //! The runtime has one worker per CPU the process may use, so pinning it with `taskset -c 0`
-//! gives one worker.
+//! gives one worker; the Rust proxies (gateway, hyper-proxy) run on a single-threaded runtime,
+//! as nginx runs one worker.
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
@@ -21,10 +22,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // The Rust proxies run on one thread, as nginx runs one worker on the same core
+    // (`mcp-auth-gateway --threads 1`); everything else on one worker per CPU it may use.
+    let runtime = if options.config.proxy().is_some() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime");
     if let Err(e) = runtime.block_on(run(options)) {
         eprintln!("loadbench-server: {e}");
         std::process::exit(1);
