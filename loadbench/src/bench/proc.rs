@@ -94,20 +94,26 @@ pub(crate) fn context_switches(pid: u32) -> io::Result<u64> {
     Ok(total)
 }
 
-/// Busy and total time of one CPU so far (`/proc/stat`, in ticks): busy is everything but
-/// idle and iowait.
-pub(crate) fn core_ticks(core: &str) -> io::Result<(u64, u64)> {
+/// One CPU's line of `/proc/stat`: its time counters so far, in ticks (user, nice, system,
+/// idle, iowait, irq, softirq, steal, ...).
+fn core_counters(core: &str) -> io::Result<Vec<u64>> {
     let stat = std::fs::read_to_string("/proc/stat")?;
     let label = format!("cpu{core}");
     let line = stat
         .lines()
         .find(|l| l.split_whitespace().next() == Some(label.as_str()))
         .ok_or_else(|| io::Error::other(format!("no {label} in /proc/stat")))?;
-    let values: Vec<u64> = line
+    Ok(line
         .split_whitespace()
         .skip(1)
         .filter_map(|v| v.parse().ok())
-        .collect();
+        .collect())
+}
+
+/// Busy and total time of one CPU so far (`/proc/stat`, in ticks): busy is everything but
+/// idle and iowait.
+pub(crate) fn core_ticks(core: &str) -> io::Result<(u64, u64)> {
+    let values = core_counters(core)?;
     let total: u64 = values.iter().take(8).sum();
     let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
     Ok((total - idle, total))
@@ -116,17 +122,7 @@ pub(crate) fn core_ticks(core: &str) -> io::Result<(u64, u64)> {
 /// Time one CPU has spent servicing interrupts so far (`/proc/stat` irq + softirq, in ticks):
 /// on loopback, most of the network stack's receive work, which no process is charged for.
 pub(crate) fn core_irq_ticks(core: &str) -> io::Result<u64> {
-    let stat = std::fs::read_to_string("/proc/stat")?;
-    let label = format!("cpu{core}");
-    let line = stat
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(label.as_str()))
-        .ok_or_else(|| io::Error::other(format!("no {label} in /proc/stat")))?;
-    let values: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    let values = core_counters(core)?;
     Ok(values.get(5).copied().unwrap_or(0) + values.get(6).copied().unwrap_or(0))
 }
 
