@@ -404,6 +404,24 @@ async fn a_client_document_is_admitted_once_approved_and_a_reload_picks_the_appr
     let admitted = ok(run().await, "approved");
     let who: Value = serde_json::from_str(tool_text(&admitted["result"])).unwrap();
     assert_eq!(who["client_id"], client_id.as_str(), "{who}");
+    // The Python client, with the same document URL as its client id.
+    let python = SdkClient::Python
+        .run(&[
+            "--url",
+            &fx.mcp_url,
+            "--oauth",
+            "authorization_code",
+            "--client-metadata-url",
+            &client_id,
+            "--redirect-uri",
+            REDIRECT,
+            "--tool",
+            "whoami",
+        ])
+        .await;
+    let python = ok(python, "approved, Python client");
+    let who: Value = serde_json::from_str(tool_text(&python["result"])).unwrap();
+    assert_eq!(who["client_id"], client_id.as_str(), "{who}");
     let records = fx.upstream.requests().await;
     assert!(
         records.len() > reached,
