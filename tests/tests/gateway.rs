@@ -182,25 +182,27 @@ async fn both_sdks_serve_both_clients_through_the_gateway_and_never_see_their_to
             .await;
         for client in SdkClient::ALL {
             let what = format!("{client:?} client, {sdk:?} server");
+            // One call with `token`; `tail` says what to do.
             let run = |token: &str, tail: &[&str]| {
-                let mut args = vec!["--url", &fx.mcp_url, "--token"];
-                args.push(token);
+                let mut args = vec!["--url", fx.mcp_url.as_str(), "--token", token];
                 args.extend_from_slice(tail);
-                args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+                args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
             };
-            let args = run(&read, &["--list"]);
-            let listed = ok(client.run(&as_strs(&args)).await, &what);
+            let call = |args: Vec<String>| async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                client.run(&args).await
+            };
+            let listed = ok(call(run(&read, &["--list"])).await, &what);
             assert_eq!(
                 tool_names(&listed),
                 ["echo", "progress", "whoami"],
                 "write_note needs mcp:write, so it is not listed: {what}"
             );
-            let args = run(&read, &["--tool", "echo", "--args", r#"{"text":"hi"}"#]);
-            let echoed = ok(client.run(&as_strs(&args)).await, &what);
+            let echo = ["--tool", "echo", "--args", r#"{"text":"hi"}"#];
+            let echoed = ok(call(run(&read, &echo)).await, &what);
             assert_eq!(tool_text(&echoed["result"]), "hi", "{what}");
 
-            let args = run(&read, &["--tool", "whoami"]);
-            let who = ok(client.run(&as_strs(&args)).await, &what);
+            let who = ok(call(run(&read, &["--tool", "whoami"])).await, &what);
             let claims: Value = serde_json::from_str(tool_text(&who["result"])).unwrap();
             assert_eq!(claims["sub"], SERVICE.0, "{what}: {claims}");
             assert_eq!(claims["client_id"], SERVICE.0, "{what}: {claims}");
@@ -208,17 +210,10 @@ async fn both_sdks_serve_both_clients_through_the_gateway_and_never_see_their_to
             assert_eq!(claims["iss"], fx.gateway_url.as_str(), "{what}");
             assert_eq!(claims["scope"], "mcp:read", "{what}");
 
-            let args = run(
-                &read,
-                &["--tool", "write_note", "--args", r#"{"text":"x"}"#],
-            );
-            let refused = client.run(&as_strs(&args)).await;
+            let write_note = ["--tool", "write_note", "--args", r#"{"text":"x"}"#];
+            let refused = call(run(&read, &write_note)).await;
             assert_eq!(refused["ok"], false, "{what}: {refused}");
-            let args = run(
-                &write,
-                &["--tool", "write_note", "--args", r#"{"text":"x"}"#],
-            );
-            let saved = ok(client.run(&as_strs(&args)).await, &what);
+            let saved = ok(call(run(&write, &write_note)).await, &what);
             assert_eq!(tool_text(&saved["result"]), "saved: x", "{what}");
         }
         let records = fx.upstream.requests().await;
@@ -226,10 +221,6 @@ async fn both_sdks_serve_both_clients_through_the_gateway_and_never_see_their_to
         let authority = fx.upstream.base.trim_start_matches("http://");
         assert!(records.iter().all(|r| r["headers"]["host"] == authority));
     }
-}
-
-fn as_strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

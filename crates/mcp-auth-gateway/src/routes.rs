@@ -1,8 +1,6 @@
 //! From a configuration to the router the gateway serves: one protected route per MCP server,
 //! each with its metadata document, plus the JWKS of the identity assertions.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::routing::get;
 use http::HeaderValue;
@@ -40,7 +38,8 @@ pub(crate) fn build(config: &GatewayConfig, shared: &Shared<'_>) -> Result<Built
     let mut paths: Vec<String> = vec![HEALTH.into(), READY.into()];
     if let Some(assertions) = shared.assertions {
         paths.push(assertions.jwks_path().to_owned());
-        let jwks = Arc::new(assertions.jwks().to_string());
+        // Serialised once; each answer shares the bytes.
+        let jwks = axum::body::Bytes::from(assertions.jwks().to_string());
         router = router.route(
             assertions.jwks_path(),
             get(move || {
@@ -48,7 +47,7 @@ pub(crate) fn build(config: &GatewayConfig, shared: &Shared<'_>) -> Result<Built
                 async move {
                     (
                         [(http::header::CONTENT_TYPE, "application/jwk-set+json")],
-                        jwks.as_str().to_owned(),
+                        jwks,
                     )
                 }
             }),

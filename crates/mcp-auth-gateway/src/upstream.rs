@@ -83,7 +83,6 @@ pub enum CredentialsEntry {
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
     pub(crate) url: String,
-    pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
     pub(crate) path: String,
     /// The URI of a request without a query, built once.
@@ -139,7 +138,6 @@ impl Target {
             .map_err(|_| bad("the path is not a valid request target"))?;
         Ok(Self {
             url: entry.url.clone(),
-            scheme: Scheme::HTTP,
             authority,
             path,
             plain_uri,
@@ -157,7 +155,7 @@ impl Target {
         };
         let path_and_query = PathAndQuery::try_from(format!("{}?{q}", self.path))?;
         Uri::builder()
-            .scheme(self.scheme.clone())
+            .scheme(Scheme::HTTP)
             .authority(self.authority.clone())
             .path_and_query(path_and_query)
             .build()
