@@ -148,6 +148,30 @@ impl ClientAuth {
         }
     }
 
+    /// Posts `form` to `endpoint`, an endpoint of the authorization server that authenticates
+    /// clients (the token endpoint, CIBA's backchannel authentication endpoint), with this
+    /// client's credentials added: fresh for every call, as an assertion's `jti` is single-use.
+    ///
+    /// # Errors
+    /// The assertion cannot be signed, or the endpoint cannot be reached (a status other than
+    /// 2xx is an answer, not an error: OAuth errors come as 400 with a JSON body).
+    pub async fn post_form(
+        &self,
+        fetcher: &mcp_auth_fetch::Fetcher,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        now: SystemTime,
+    ) -> Result<mcp_auth_fetch::FetchResponse, ExchangeError> {
+        let credentials = self.credentials(endpoint, now)?;
+        let mut pairs: Vec<(&str, &str)> = form.to_vec();
+        pairs.extend(credentials.form.iter().map(|(k, v)| (*k, v.as_str())));
+        let basic = credentials.basic.as_ref().map(|(u, p)| (&**u, &**p));
+        fetcher
+            .post_form(endpoint, &pairs, basic, &[])
+            .await
+            .map_err(|e| ExchangeError::from_fetch(e, Duration::ZERO))
+    }
+
     /// The secret, if any: the parser redacts it should the server echo it.
     pub(crate) fn secret(&self) -> Option<&str> {
         match &self.method {

@@ -128,6 +128,7 @@ pub mod fuzzing {
 }
 mod request;
 mod response;
+mod sealing;
 mod store;
 mod token;
 
@@ -147,5 +148,6 @@ pub use request::{
     ACCESS_TOKEN_TYPE, ActorToken, ExchangeKey, ExchangeRequest, JWT_TOKEN_TYPE, Subject,
     TOKEN_EXCHANGE_GRANT,
 };
+pub use sealing::SecretKeys;
 pub use store::{Claim, ExchangeStore, MemoryStore, StoreFuture, StoredExchange};
 pub use token::{AuthorizeRequest, DPOP, ExchangedToken, TokenType};

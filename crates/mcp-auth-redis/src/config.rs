@@ -151,52 +151,9 @@ impl RedisEntry {
     }
 }
 
-impl SecretKeys {
-    /// Reads `id=KEY,id=KEY…` (KEY: 32 bytes in base64 or base64url); the first seals.
-    ///
-    /// # Errors
-    /// An empty list, a pair without `=`, a key that does not decode to 32 bytes.
-    pub fn parse(text: &str) -> Result<Self, crate::ConfigError> {
-        let mut keys: Option<Self> = None;
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, encoded) = pair
-                .split_once('=')
-                .ok_or_else(|| crate::ConfigError::Key("each key is written `id=base64`".into()))?;
-            let bytes = STANDARD
-                .decode(encoded)
-                .or_else(|_| URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')))
-                .map_err(|_| crate::ConfigError::Key(format!("key `{id}` is not base64")))?;
-            keys = Some(match keys {
-                None => Self::new(id, &bytes)?,
-                Some(keys) => keys.previous(id, &bytes)?,
-            });
-        }
-        keys.ok_or_else(|| crate::ConfigError::Key("no key given".into()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_parse_from_text_and_bad_ones_are_named() {
-        let k1 = STANDARD.encode([1u8; 32]);
-        let k2 = URL_SAFE_NO_PAD.encode([2u8; 32]);
-        let keys = SecretKeys::parse(&format!("new={k1}, old={k2}")).unwrap();
-        assert_eq!(
-            format!("{keys:?}"),
-            r#"SecretKeys { current: "new", previous: ["old"] }"#
-        );
-        for bad in [
-            "",
-            "no-equals",
-            "k=!!!",
-            &format!("k={}", STANDARD.encode([0u8; 16])),
-        ] {
-            assert!(SecretKeys::parse(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn a_url_is_required_and_variables_must_be_set() {

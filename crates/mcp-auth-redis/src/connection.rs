@@ -30,9 +30,6 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
-    /// An encryption key is not usable.
-    #[error("encryption key: {0}")]
-    Key(String),
 }
 
 /// A handle on one Redis server, shared by the stores (cheap to clone).

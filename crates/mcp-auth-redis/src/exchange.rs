@@ -11,8 +11,8 @@ use mcp_auth_obo::{
 };
 use serde_json::{Value, json};
 
-use crate::cipher::SecretKeys;
 use crate::connection::Redis;
+use mcp_auth_obo::SecretKeys;
 
 /// An [`ExchangeStore`] that shares exchanged tokens between replicas through Redis.
 ///

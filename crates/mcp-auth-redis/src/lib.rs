@@ -47,15 +47,14 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod approvals;
-mod cipher;
 mod config;
 mod connection;
 mod exchange;
 mod replay;
 
 pub use approvals::RedisRegistry;
-pub use cipher::SecretKeys;
 pub use config::RedisEntry;
 pub use connection::{ConfigError, Redis, RedisBuilder, Unavailable};
 pub use exchange::RedisExchangeStore;
+pub use mcp_auth_obo::SecretKeys;
 pub use replay::{RedisReplayStore, WhileAway};

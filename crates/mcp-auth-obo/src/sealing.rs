@@ -1,5 +1,5 @@
-//! Authenticated encryption of secrets before they reach Redis (AES-256-GCM, with key ids so
-//! keys can be rotated).
+//! Authenticated encryption of secrets this server hands to others to keep (a shared store, a
+//! client that echoes state back): AES-256-GCM, with key ids so keys can be rotated.
 
 use std::fmt;
 
@@ -7,15 +7,17 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::connection::ConfigError;
+use base64::engine::general_purpose::STANDARD;
 
-/// Keys that encrypt what the stores put in Redis: one current key that seals, and older ones
-/// that still open what they sealed until it expires (rotation). Each sealed value is bound to
-/// the Redis key it is stored under, so a value copied under another key (another user's
-/// exchange) does not open.
+use crate::ConfigError;
+
+/// Keys that encrypt what this server hands to others to keep: one current key that seals, and
+/// older ones that still open what they sealed until it expires (rotation). Each sealed value
+/// is bound to a context (the name it is stored under, what it is for), so a value moved to
+/// another context (another user's entry) does not open.
 ///
 /// ```
-/// use mcp_auth_redis::SecretKeys;
+/// use mcp_auth_obo::SecretKeys;
 ///
 /// let keys = SecretKeys::new("2026-11", &[7u8; 32]).unwrap()
 ///     .previous("2026-10", &[9u8; 32]).unwrap();
@@ -57,8 +59,31 @@ impl SecretKeys {
         Ok(self)
     }
 
-    /// `<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`, bound to `context`.
-    pub(crate) fn seal(&self, plaintext: &[u8], context: &str) -> Option<String> {
+    /// Reads `id=KEY,id=KEY…` (KEY: 32 bytes in base64 or base64url); the first seals.
+    ///
+    /// # Errors
+    /// An empty list, a pair without `=`, a key that does not decode to 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let mut keys: Option<Self> = None;
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, encoded) = pair
+                .split_once('=')
+                .ok_or_else(|| ConfigError::Key("each key is written `id=base64`".into()))?;
+            let bytes = STANDARD
+                .decode(encoded)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')))
+                .map_err(|_| ConfigError::Key(format!("key `{id}` is not base64")))?;
+            keys = Some(match keys {
+                None => Self::new(id, &bytes)?,
+                Some(keys) => keys.previous(id, &bytes)?,
+            });
+        }
+        keys.ok_or_else(|| ConfigError::Key("no key given".into()))
+    }
+
+    /// `<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`, bound to `context`; `None` only if
+    /// the system's random source fails.
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> Option<String> {
         let (id, key) = &self.current;
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).ok()?;
@@ -76,8 +101,9 @@ impl SecretKeys {
         Some(format!("{id}.{}", URL_SAFE_NO_PAD.encode(out)))
     }
 
-    /// The plaintext of a sealed value, when one of the keys opens it for `context`.
-    pub(crate) fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
+    /// The plaintext of a sealed value, when one of the keys opens it for `context`; `None` for
+    /// anything else (tampered, another context, a key id no longer known, not a sealed value).
+    pub fn open(&self, sealed: &str, context: &str) -> Option<Vec<u8>> {
         let (id, data) = sealed.split_once('.')?;
         let key = std::iter::once(&self.current)
             .chain(&self.previous)
@@ -156,6 +182,25 @@ mod tests {
         assert!(keys.open("garbage", "mcp-auth:obo:aa").is_none());
         // Two seals of the same value differ (fresh nonces).
         assert_ne!(sealed, keys.seal(b"the token", "mcp-auth:obo:aa").unwrap());
+    }
+
+    #[test]
+    fn keys_parse_from_text_and_bad_ones_are_named() {
+        let k1 = STANDARD.encode([1u8; 32]);
+        let k2 = URL_SAFE_NO_PAD.encode([2u8; 32]);
+        let keys = SecretKeys::parse(&format!("new={k1}, old={k2}")).unwrap();
+        assert_eq!(
+            format!("{keys:?}"),
+            r#"SecretKeys { current: "new", previous: ["old"] }"#
+        );
+        for bad in [
+            "",
+            "no-equals",
+            "k=!!!",
+            &format!("k={}", STANDARD.encode([0u8; 16])),
+        ] {
+            assert!(SecretKeys::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
