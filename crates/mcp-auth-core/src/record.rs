@@ -77,6 +77,92 @@ pub struct Record {
     pub policy: Option<PolicyCheck>,
     /// On-behalf-of exchanges made while serving the request, in order.
     pub exchanges: Vec<ExchangeSummary>,
+    /// What became of a call that needs a person's approval, this round.
+    pub approval: Option<ApprovalCheck>,
+}
+
+/// A call that must be approved by the person behind the token, requested in one stage, this
+/// round. A person's approval is requested out of band; the call is retried until it is
+/// granted, denied or expired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApprovalCheck {
+    /// The tool.
+    pub tool: String,
+    /// The call's digest (never its arguments).
+    pub digest: String,
+    /// What happened this round, in order (`granted` then `executed` when it ran).
+    pub outcomes: Vec<ApprovalOutcome>,
+    /// Why a state was refused or an approval failed, machine-readable.
+    pub reason: Option<String>,
+    /// How the person authenticated to approve (`acr`), when the issuer said.
+    pub acr: Option<String>,
+    /// The authentication methods used to approve (`amr`).
+    pub amr: Vec<String>,
+}
+
+impl ApprovalCheck {
+    /// A call of `tool` with `digest`, nothing happened yet.
+    pub fn new(tool: impl Into<String>, digest: impl Into<String>) -> Self {
+        Self {
+            tool: tool.into(),
+            digest: digest.into(),
+            outcomes: Vec::new(),
+            reason: None,
+            acr: None,
+            amr: Vec::new(),
+        }
+    }
+}
+
+/// One stage of an approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApprovalOutcome {
+    /// A request was sent to the person's device.
+    Requested,
+    /// Not decided yet; the client was told to come back.
+    Pending,
+    /// The person approved this exact call.
+    Granted,
+    /// The person refused.
+    Denied,
+    /// Nobody decided in time.
+    Expired,
+    /// The client's state was refused (see the reason).
+    StateRefused,
+    /// An approval already used was presented again.
+    Replayed,
+    /// The approval could not be requested or checked (see the reason).
+    Failed,
+    /// The approved call was handed to the server.
+    Executed,
+}
+
+impl ApprovalOutcome {
+    /// The name audit events use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Pending => "pending",
+            Self::Granted => "granted",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::StateRefused => "state_refused",
+            Self::Replayed => "replayed",
+            Self::Failed => "failed",
+            Self::Executed => "executed",
+        }
+    }
+}
+
+/// Put in a request's extensions by a layer that decided its call needs a person's approval
+/// (a policy whose permit asks for it); the approval layer, further in, then requires it for
+/// the tool even when its own configuration does not name the tool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalRequired {
+    /// Who asked for it (a policy id), for the audit event.
+    pub by: String,
 }
 
 /// The OAuth client behind a request.

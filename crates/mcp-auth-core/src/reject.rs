@@ -142,6 +142,13 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A complete answer a layer gives in place of the inner service's (an MCP result of its
+    /// own, such as "not yet: input required"): it goes back as it is, through the same path
+    /// as a denial, and carries no [`AuthError`].
+    pub fn answer(response: Response<Bytes>) -> Self {
+        Self { response }
+    }
+
     /// Why the request was refused.
     pub fn error(&self) -> Option<&AuthError> {
         self.response.extensions().get::<AuthError>()

@@ -161,6 +161,11 @@ impl McpRequest {
         std::str::from_utf8(self.0.body.get(range)?).ok()
     }
 
+    /// The body as it arrived.
+    pub fn body(&self) -> &Bytes {
+        &self.0.body
+    }
+
     /// The messages, in request order.
     pub fn messages(&self) -> &[McpMessage] {
         &self.0.messages
