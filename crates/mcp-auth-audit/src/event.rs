@@ -43,6 +43,10 @@ pub struct AuditEvent {
     /// Token exchanges: all of them in a request event, the one in an exchange event.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exchanges: Vec<ExchangeInfo>,
+    /// A call held for the approval of the person behind the token: what happened this round
+    /// (request events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalInfo>,
     /// Milliseconds from receiving the request to the end of the response body (request
     /// events), or spent on the exchange (exchange events).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +185,27 @@ pub struct DecisionInfo {
     pub policies: Option<Vec<String>>,
 }
 
+/// One round of a call held for approval.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApprovalInfo {
+    /// The tool.
+    pub tool: String,
+    /// The call's digest (never its arguments).
+    pub digest: String,
+    /// What happened, in order: `requested`, `pending`, `granted`, `executed`, `denied`,
+    /// `expired`, `state_refused`, `replayed`, `failed`.
+    pub outcomes: Vec<&'static str>,
+    /// Why a state was refused or the round failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How the person authenticated to approve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The methods they authenticated with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
 /// One token exchange.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExchangeInfo {
@@ -248,6 +273,7 @@ pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
             principal: principal.clone(),
             decision: None,
             exchanges: vec![info.clone()],
+            approval: None,
             latency_ms: Some(millis(summary.latency)),
             dropped: None,
             trace: observed.trace.clone(),
@@ -270,6 +296,14 @@ pub(crate) fn events(observed: Observed, record: Record) -> Vec<AuditEvent> {
         principal,
         decision: Some(decision),
         exchanges,
+        approval: record.approval.map(|check| ApprovalInfo {
+            outcomes: check.outcomes.iter().map(|o| o.as_str()).collect(),
+            tool: check.tool,
+            digest: check.digest,
+            reason: check.reason,
+            acr: check.acr,
+            amr: check.amr,
+        }),
         latency_ms: Some(millis(observed.total)),
         dropped: None,
         trace: observed.trace,
@@ -289,6 +323,7 @@ pub(crate) fn dropped_event(count: u64) -> AuditEvent {
         principal: None,
         decision: None,
         exchanges: Vec::new(),
+        approval: None,
         latency_ms: None,
         dropped: Some(count),
         trace: None,

@@ -60,8 +60,8 @@ mod sink;
 pub use auditor::{Auditor, AuditorBuilder};
 pub use config::{AuditEntry, OverflowEntry};
 pub use event::{
-    AuditEvent, DecisionInfo, EventKind, ExchangeInfo, HttpInfo, McpInfo, McpMessageInfo,
-    PrincipalInfo, SCHEMA_ID, SCHEMA_JSON, TraceInfo,
+    ApprovalInfo, AuditEvent, DecisionInfo, EventKind, ExchangeInfo, HttpInfo, McpInfo,
+    McpMessageInfo, PrincipalInfo, SCHEMA_ID, SCHEMA_JSON, TraceInfo,
 };
 pub use file::{FlushPolicy, JsonLinesFile};
 pub use layer::{Audit, AuditBody, AuditLayer};

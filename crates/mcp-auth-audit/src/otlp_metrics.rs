@@ -229,6 +229,7 @@ mod tests {
                 policies: None,
             }),
             exchanges: Vec::new(),
+            approval: None,
             latency_ms: Some(ms),
             dropped: None,
             trace: None,

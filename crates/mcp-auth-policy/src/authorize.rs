@@ -18,6 +18,10 @@ pub enum Verdict {
     Allow {
         /// Ids of the deciding policies.
         policies: Vec<String>,
+        /// When the call may go on only once the person behind the token approves it: the id
+        /// of the policy that asks (a Cedar permit annotated `@approval`). The approval layer,
+        /// further in, then holds the call until they do.
+        approval: Option<String>,
     },
     /// The call is refused.
     Deny(Denial),
@@ -40,6 +44,7 @@ impl Verdict {
     pub fn allow() -> Self {
         Self::Allow {
             policies: Vec::new(),
+            approval: None,
         }
     }
 

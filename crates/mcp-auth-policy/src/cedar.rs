@@ -38,6 +38,8 @@ struct Inner {
     index: HashMap<(&'static str, Option<EntityUid>), PolicySet>,
     /// `@reason("…")` of each policy that has one: what a refused caller is told.
     reasons: HashMap<PolicyId, String>,
+    /// Permits annotated `@approval`: a call they allow needs the person's approval.
+    approvals: std::collections::HashSet<PolicyId>,
     authorizer: Authorizer,
     count: usize,
     /// The attributes `Mcp::Arguments` declares, when the schema lists them: strict validation
@@ -81,6 +83,12 @@ impl CedarPolicies {
     /// The argument names policies may read (`None`: not known, hand them all over).
     pub(crate) fn declared_arguments(&self) -> Option<&std::collections::HashSet<String>> {
         self.inner.declared_arguments.as_ref()
+    }
+
+    /// Whether `policy` is a permit annotated `@approval` (the calls it allows need the
+    /// approval of the person behind the token).
+    pub(crate) fn asks_approval(&self, policy: &str) -> bool {
+        PolicyId::from_str(policy).is_ok_and(|id| self.inner.approvals.contains(&id))
     }
 
     /// The `@reason` annotation of `policy`, if it has one.
@@ -220,6 +228,7 @@ impl CedarPoliciesBuilder {
         let schema = self.schema(&mut problems, &mut declared_arguments);
         let mut set = PolicySet::new();
         let mut reasons = HashMap::new();
+        let mut approvals = std::collections::HashSet::new();
         // Which source each policy came from, for locating validation errors.
         let mut origin: HashMap<PolicyId, usize> = HashMap::new();
         for (index, (name, text)) in self.policies.iter().enumerate() {
@@ -256,6 +265,11 @@ impl CedarPoliciesBuilder {
                 let Ok(policy_id) = PolicyId::from_str(&id);
                 if let Some(reason) = policy.annotation("reason") {
                     reasons.insert(policy_id.clone(), reason.to_owned());
+                }
+                if policy.annotation("approval").is_some()
+                    && policy.effect() == cedar_policy::Effect::Permit
+                {
+                    approvals.insert(policy_id.clone());
                 }
                 origin.insert(policy_id.clone(), index);
                 if set.add(policy.new_id(policy_id)).is_err() {
@@ -297,6 +311,7 @@ impl CedarPoliciesBuilder {
                 index,
                 set,
                 reasons,
+                approvals,
                 authorizer: Authorizer::new(),
                 count,
                 declared_arguments,

@@ -385,8 +385,14 @@ impl Authorize for CedarAuthorizer {
             .policies
             .decide(&prepared.policies, &request, &prepared.entities);
         if decided.allowed {
+            let approval = decided
+                .policies
+                .iter()
+                .find(|id| self.inner.policies.asks_approval(id))
+                .cloned();
             return Decision::Ready(Verdict::Allow {
                 policies: decided.policies,
+                approval,
             });
         }
         let mut denial = self.denial(call, decided.policies, decided.errors.clone());

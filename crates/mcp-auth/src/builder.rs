@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use mcp_auth_approval::{Approval, ApprovalLayer};
 use mcp_auth_audit::{Audit, AuditLayer, Auditor};
 use mcp_auth_cimd::{Cimd, CimdLayer, ClientPolicy, ClientResolver};
 use mcp_auth_core::mcp::{InspectLimits, McpRequest};
@@ -43,6 +44,7 @@ impl McpAuth {
             exchange: None,
             exchange_allowlist: None,
             authorize: None,
+            approval: None,
             auditor: None,
             render_rejection: None,
         }
@@ -69,6 +71,7 @@ pub struct McpAuthBuilder {
     exchange: Option<TokenExchangeClient>,
     exchange_allowlist: Option<ExchangeAllowlist>,
     authorize: Option<MakePolicyLayer>,
+    approval: Option<ApprovalLayer>,
     auditor: Option<Auditor>,
     render_rejection: Option<Box<dyn FnOnce(Rejector) -> Rejector>>,
 }
@@ -131,6 +134,15 @@ impl McpAuthBuilder {
                 PolicyLayer::new(authorizer.step_up_scopes(supported.clone()), resource)
             },
         ));
+        self
+    }
+
+    /// Holds calls of the tools `approval` gates (and those a policy marks) until the person
+    /// behind the token approves that exact call on their own device (OpenID CIBA, answered
+    /// through the 2026-07-28 protocol's multi-round-trip requests). Placed after the policy
+    /// layer.
+    pub fn approval(mut self, approval: ApprovalLayer) -> Self {
+        self.approval = Some(approval);
         self
     }
 
@@ -279,6 +291,10 @@ impl McpAuthBuilder {
             Some(make) => make(&resource, &supported).rejector(rejector.clone()),
             None => PolicyLayer::disabled(),
         };
+        let approval = match self.approval {
+            Some(layer) => layer.rejector(rejector.clone()),
+            None => ApprovalLayer::disabled(),
+        };
         let exchange = match self.exchange {
             Some(client) => {
                 let layer = OboLayer::new(client, &resource).rejector(rejector.clone());
@@ -303,6 +319,7 @@ impl McpAuthBuilder {
             clients,
             scope: ScopeLayer::new(policy, &resource).rejector(rejector),
             authorize,
+            approval,
             exchange,
             document: metadata,
             auditor: self.auditor,
@@ -380,6 +397,7 @@ pub struct McpAuthLayer {
     clients: CimdLayer,
     scope: ScopeLayer,
     authorize: PolicyLayer,
+    approval: ApprovalLayer,
     exchange: OboLayer,
     document: ProtectedResourceMetadata,
     auditor: Option<Auditor>,
@@ -389,7 +407,8 @@ pub struct McpAuthLayer {
 ///
 /// The request body is read and wrapped once, by the one inspector: the inner service `S`
 /// receives `Request<AuthBody<B>>` for a server whose requests are `Request<B>`.
-pub type McpAuthService<S> = Audit<Metadata<McpInspect<Verify<Cimd<Scope<Policy<Obo<S>>>>>>>>;
+pub type McpAuthService<S> =
+    Audit<Metadata<McpInspect<Verify<Cimd<Scope<Policy<Approval<Obo<S>>>>>>>>>;
 
 impl McpAuthLayer {
     /// The verifier (e.g. to [`warm_up`](Verifier::warm_up) at start-up).
@@ -427,9 +446,10 @@ impl<S> Layer<S> for McpAuthLayer {
     type Service = McpAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let inner = self
-            .scope
-            .layer(self.authorize.layer(self.exchange.layer(inner)));
+        let inner = self.scope.layer(
+            self.authorize
+                .layer(self.approval.layer(self.exchange.layer(inner))),
+        );
         let inner = self.verify.layer(self.clients.layer(inner));
         self.audit
             .layer(self.metadata.layer(self.inspect.layer(inner)))

@@ -73,6 +73,10 @@ pub struct Config {
     /// Token exchange for downstream APIs.
     #[serde(default)]
     pub token_exchange: Option<TokenExchangeEntry>,
+    /// Calls that need the approval of the person behind the token (CIBA at the token's
+    /// issuer): the tools, and this server's client there.
+    #[serde(default)]
+    pub approval: Option<mcp_auth_approval::ApprovalEntry>,
     /// Shared state for replicas (feature `redis`): with it, DPoP proofs are remembered in
     /// Redis, `[clients] registry = "redis"` follows the approvals there, and exchanged tokens
     /// are shared when `exchange_keys_env` is set.
@@ -120,6 +124,18 @@ impl Shared {
             #[cfg(feature = "redis")]
             replay,
         })
+    }
+
+    /// Used approvals remembered where every replica looks (the DPoP replay store's keys).
+    fn approval_store(
+        &self,
+        layer: mcp_auth_approval::ApprovalLayer,
+    ) -> mcp_auth_approval::ApprovalLayer {
+        #[cfg(feature = "redis")]
+        if let Some(replay) = &self.replay {
+            return layer.used_approvals(replay.clone());
+        }
+        layer
     }
 
     /// DPoP proofs remembered where every replica looks.
@@ -275,6 +291,12 @@ impl Config {
         #[cfg(feature = "policy")]
         if let Some(policy) = self.policy {
             builder = builder.cedar(policy.into_authorizer(base)?);
+        }
+        if let Some(approval) = self.approval {
+            let resource =
+                mcp_auth_core::ResourceId::parse(&self.resource).map_err(|e| bad("resource", e))?;
+            let layer = approval.into_layer(&resource, fetch.clone())?;
+            builder = builder.approval(shared.approval_store(layer));
         }
         if let Some(exchange) = self.token_exchange {
             if let Some(allow) = &exchange.allow {

@@ -84,6 +84,10 @@ pub use mcp_auth_core::{
 pub use builder::{BuildError, McpAuth, McpAuthBuilder, McpAuthLayer, McpAuthService};
 #[cfg(feature = "config")]
 pub use config::Config;
+#[cfg(feature = "stack")]
+pub use mcp_auth_approval as approval;
+#[cfg(feature = "stack")]
+pub use mcp_auth_approval::ApprovalLayer;
 #[cfg(feature = "audit")]
 pub use mcp_auth_audit as audit;
 #[cfg(feature = "audit")]

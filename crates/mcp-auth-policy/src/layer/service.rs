@@ -6,7 +6,7 @@ use http::{Request, Response};
 use mcp_auth_core::listing::{KeepListed, ListFilter, ListFiltered, ListedKind, PendingListing};
 use mcp_auth_core::mcp::McpRequest;
 use mcp_auth_core::middleware::inspect::awaits_inspection;
-use mcp_auth_core::record::{ClientSummary, PolicyCheck, RequestRecord};
+use mcp_auth_core::record::{ApprovalRequired, ClientSummary, PolicyCheck, RequestRecord};
 use mcp_auth_core::telemetry::{self, FutureExt as _};
 use mcp_auth_core::{AuthError, AuthFuture, Principal, Rejection, take_ready};
 use tower_service::Service;
@@ -128,7 +128,7 @@ where
             }
         }
         if pending.is_empty() {
-            record(&req, &verdicts);
+            record(&mut req, &verdicts);
             return AuthFuture::call(self.inner.call(req));
         }
         let shared = shared.clone();
@@ -155,7 +155,7 @@ where
                 let allowed: Result<(), &str> = outcome.as_ref().map(|_| ()).map_err(|_| "denied");
                 telemetry::end_span(span, &allowed);
                 outcome?;
-                record(&req, &verdicts);
+                record(&mut req, &verdicts);
                 Ok(req)
             }
             .with_context(trace),
@@ -164,12 +164,18 @@ where
     }
 }
 
-/// Records an allowed request: every allowing policy.
-fn record<B>(req: &Request<B>, verdicts: &[Verdict]) {
+/// Records an allowed request: every allowing policy, and a permit's demand for approval.
+fn record<B>(req: &mut Request<B>, verdicts: &[Verdict]) {
+    if let Some(by) = verdicts.iter().find_map(|v| match v {
+        Verdict::Allow { approval, .. } => approval.clone(),
+        Verdict::Deny(_) => None,
+    }) {
+        req.extensions_mut().insert(ApprovalRequired { by });
+    }
     let policies = verdicts
         .iter()
         .flat_map(|v| match v {
-            Verdict::Allow { policies } => policies.clone(),
+            Verdict::Allow { policies, .. } => policies.clone(),
             Verdict::Deny(_) => Vec::new(),
         })
         .collect();
