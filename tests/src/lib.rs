@@ -187,6 +187,23 @@ impl Provider {
         resource: &str,
         scope: &str,
     ) -> String {
+        self.authorization_code_for(None, client_id, redirect_uri, resource, scope)
+            .await
+    }
+
+    /// Like [`authorization_code`](Self::authorization_code), logging in `account` (one of the
+    /// configuration's `accounts`, named in `login_hint`) instead of the default account.
+    ///
+    /// # Panics
+    /// As [`authorization_code`](Self::authorization_code).
+    pub async fn authorization_code_for(
+        &self,
+        account: Option<&str>,
+        client_id: &str,
+        redirect_uri: &str,
+        resource: &str,
+        scope: &str,
+    ) -> String {
         use sha2::Digest as _;
         let verifier = random_hex(32);
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -198,7 +215,7 @@ impl Provider {
             .expect("HTTP client");
         let mut url = reqwest::Url::parse_with_params(
             &format!("{}/auth", self.issuer),
-            [
+            account.map(|a| ("login_hint", a)).into_iter().chain([
                 ("response_type", "code"),
                 ("client_id", client_id),
                 ("redirect_uri", redirect_uri),
@@ -207,7 +224,7 @@ impl Provider {
                 ("code_challenge", &challenge),
                 ("code_challenge_method", "S256"),
                 ("state", &state),
-            ],
+            ]),
         )
         .expect("authorization URL");
         let mut cookies = BTreeMap::<String, String>::new();

@@ -150,5 +150,8 @@ async fn the_typescript_client_lists_only_the_tools_its_token_allows() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["call_downstream", "list_notes", "whoami"]);
+    assert_eq!(
+        names,
+        ["call_downstream", "list_notes", "list_transfers", "whoami"]
+    );
 }

@@ -53,6 +53,8 @@ pub fn policy() -> ScopePolicy {
         .tool("clear_notes", Requirement::all("mcp:admin"))
         .tool("call_downstream", Requirement::none())
         .tool("approve_expense", Requirement::none())
+        .tool("transfer_funds", Requirement::all("mcp:write"))
+        .tool("list_transfers", Requirement::none())
         .users_only("clear_notes")
         .hierarchy(hierarchy)
         .build()
@@ -121,6 +123,9 @@ pub struct Options {
     /// How the external issuer's tokens look: its identity provider and the settings that go
     /// with it. Ignored without [`Options::issuer`].
     pub idp: IdpOptions,
+    /// The longest one retry of an approval-gated call waits at the server for the person's
+    /// decision (default 10 seconds).
+    pub approval_round_wait: Option<std::time::Duration>,
 }
 
 /// The `--idp`, `--audience`, `--tenant`, `--client-id` and `--scope-prefix` flags, applying to
@@ -180,6 +185,7 @@ impl std::fmt::Debug for Options {
             .field("downstream_url", &self.downstream_url)
             .field("ca_file", &self.ca_file)
             .field("idp", &self.idp)
+            .field("approval_round_wait", &self.approval_round_wait)
             .finish()
     }
 }
@@ -191,6 +197,7 @@ impl Default for Options {
             resource: None,
             issuer: None,
             exchange_client: None,
+            approval_round_wait: None,
             exchange_dpop_key: None,
             redis: None,
             exchange_keys: None,
@@ -367,6 +374,32 @@ fn from_config_file(
 
 /// The example's own stack: every layer, an embedded development issuer unless `--issuer`, and
 /// a downstream API reached by token exchange.
+/// `transfer_funds` waits for the approval of the person behind the token, asked at the
+/// token's issuer (OpenID CIBA) by this server's client there.
+fn approval_layer(
+    (client_id, secret): &(String, String),
+    mcp_url: &str,
+    fetch: &FetchPolicy,
+    round_wait: Option<std::time::Duration>,
+) -> Result<mcp_auth::ApprovalLayer, Box<dyn std::error::Error + Send + Sync>> {
+    use mcp_auth::approval::{CibaClient, random_keys};
+    let ciba = CibaClient::new(
+        ClientAuth::client_secret_basic(client_id, secret.as_str()),
+        fetch.clone(),
+    )?;
+    let resource = ResourceId::parse(mcp_url)?;
+    let keys = match std::env::var("MCP_AUTH_APPROVAL_KEYS") {
+        Ok(text) => mcp_auth::obo::SecretKeys::parse(&text)
+            .map_err(|e| format!("MCP_AUTH_APPROVAL_KEYS: {e}"))?,
+        Err(_) => random_keys()?,
+    };
+    let mut layer = mcp_auth::ApprovalLayer::new(ciba, keys, &resource).tool("transfer_funds");
+    if let Some(wait) = round_wait {
+        layer = layer.round_wait(wait);
+    }
+    Ok(layer)
+}
+
 async fn built_in(
     options: &Options,
     addr: SocketAddr,
@@ -421,6 +454,20 @@ async fn built_in(
             None => builder,
         }
     };
+    // This server's confidential client at the issuer, for approvals as for exchanges. Without
+    // one for an external issuer, approvals are asked with credentials it refuses: the gated
+    // tool stays gated and says why.
+    let server_client = match (&dev_issuer, &options.exchange_client) {
+        (None, Some((id, secret))) => (id.clone(), secret.clone()),
+        (Some(_), Some((_, secret))) => (DEV_EXCHANGE_CLIENT.to_owned(), secret.clone()),
+        (_, None) => (DEV_EXCHANGE_CLIENT.to_owned(), dev_secret()),
+    };
+    let approval = approval_layer(
+        &server_client,
+        &mcp_url,
+        &dev_fetch,
+        options.approval_round_wait,
+    )?;
     let exchange = match (&dev_issuer, &options.exchange_client) {
         (Some(dev), given) => {
             let secret = given
@@ -476,6 +523,7 @@ async fn built_in(
         .resource_name("mcp-auth example notebook")
         .fetch_policy(dev_fetch)
         .clients(clients, client_policy)
+        .approval(approval)
         .audit(auditor);
     if let Some(exchange) = exchange {
         // `call_downstream` may reach the downstream API, for reading, and nothing else.

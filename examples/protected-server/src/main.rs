@@ -217,6 +217,7 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
             client_ids: strings(matches, "client-id"),
             scope_prefix: matches.get_one::<String>("scope-prefix").cloned(),
         },
+        approval_round_wait: None,
     })
 }
 

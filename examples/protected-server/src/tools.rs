@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 #[derive(Clone, Default)]
 pub struct Notebook {
     notes: Arc<Mutex<Vec<String>>>,
+    transfers: Arc<Mutex<Vec<Value>>>,
 }
 
 /// The MCP server: one instance per request, sharing the notebook.
@@ -49,6 +50,15 @@ pub struct ApproveExpense {
     /// What it was for.
     #[serde(default)]
     pub text: Option<String>,
+}
+
+/// Arguments of `transfer_funds`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct TransferFunds {
+    /// The amount, in whole currency units.
+    pub amount: i64,
+    /// The recipient's account.
+    pub to: String,
 }
 
 #[tool_router]
@@ -148,6 +158,34 @@ impl NotesServer {
             "by": principal.subject(),
         })
         .to_string()
+    }
+
+    /// Moves money. The approval layer holds every call until the person behind the token has
+    /// approved this exact call (amount and recipient) on their own device: by the time this
+    /// runs, they have, and it runs once per approval.
+    #[tool(
+        description = "Transfer `amount` to the account `to` (needs mcp:write, and the approval of the person you act for, on their device)."
+    )]
+    fn transfer_funds(
+        &self,
+        Auth(principal): Auth,
+        Parameters(TransferFunds { amount, to }): Parameters<TransferFunds>,
+    ) -> String {
+        let mut transfers = self.notebook.transfers.lock().expect("transfers");
+        let transfer = json!({
+            "transfer": transfers.len() + 1,
+            "amount": amount,
+            "to": to,
+            "by": principal.subject(),
+        });
+        transfers.push(transfer.clone());
+        transfer.to_string()
+    }
+
+    /// The transfers made so far.
+    #[tool(description = "List the transfers made so far (needs mcp:read).")]
+    fn list_transfers(&self) -> String {
+        Value::Array(self.notebook.transfers.lock().expect("transfers").clone()).to_string()
     }
 
     /// Removes every note.
