@@ -191,6 +191,11 @@ impl Setup {
     }
 
     async fn decide(&self, request: &Value, decision: &str) {
+        self.decide_with(request, decision, json!({})).await;
+    }
+
+    /// Decides with what the issuer grants set by `body` (`authorization_details`, `acr`).
+    async fn decide_with(&self, request: &Value, decision: &str, body: Value) {
         let id = request["auth_req_id"].as_str().expect("id");
         let answer = self
             .http
@@ -198,6 +203,7 @@ impl Setup {
                 "{}/test/ciba/{id}/{decision}",
                 self.provider.issuer
             ))
+            .json(&body)
             .send()
             .await
             .expect("provider");
@@ -551,4 +557,30 @@ async fn older_clients_and_batches_are_refused_before_anything_starts() {
         s.ciba_requests("requests").await.is_empty(),
         "nothing was started"
     );
+}
+
+#[tokio::test]
+async fn an_approval_granting_other_details_does_not_run_the_call() {
+    let s = setup("details", 600).await;
+    let alice = s.token("alice").await;
+    let client = s.connect(&alice, Agent::new(true, Prompt::Accept)).await;
+    let first = input_required(once(&client, transfer(40, "ACME-3")).await);
+    let state = first.request_state.expect("state");
+    let request = s.pending_request().await;
+    // The issuer grants details for another call (say, a person approving on a device that
+    // showed something else): the digest differs, and the call does not run.
+    let mut other = request["authorization_details"][0].clone();
+    other["digest"] = json!("A".repeat(43));
+    s.decide_with(
+        &request,
+        "approve",
+        json!({"authorization_details": [other]}),
+    )
+    .await;
+    let refused = complete(once(&client, retry(transfer(40, "ACME-3"), &state)).await);
+    assert_eq!(refused.is_error, Some(true), "{refused:?}");
+    assert!(text(&refused).contains("not for this call"), "{refused:?}");
+    assert!(transfers(&client).await.is_empty());
+    let approvals = s.approvals_at_least(2).await;
+    assert_eq!(approvals[1]["reason"], "details_mismatch", "{approvals:?}");
 }
