@@ -35,7 +35,11 @@ impl CallParams {
     pub fn read(params: Option<&str>) -> Option<Self> {
         match params {
             None => Some(Self::default()),
-            Some(text) => serde_json::from_str(text).ok(),
+            // An object only: serde would also read a struct from an array.
+            Some(text) => match serde_json::from_str::<Value>(text).ok()? {
+                value @ Value::Object(_) => serde_json::from_value(value).ok(),
+                _ => None,
+            },
         }
     }
 

@@ -277,3 +277,61 @@ fn a_policy_can_require_an_approved_client() {
     assert!(decide(true));
     assert!(!decide(false));
 }
+
+#[tokio::test]
+async fn a_permit_annotated_approval_marks_the_call_for_a_persons_approval() {
+    use mcp_auth_core::mcp::McpRequest;
+    use mcp_auth_core::record::ApprovalRequired;
+    use mcp_auth_core::{BearerToken, Principal};
+    use tower::ServiceExt;
+    let policies = CedarPolicies::builder()
+        .source(
+            "transfers.cedar",
+            r#"
+            @id("small-transfers")
+            permit(principal, action == Mcp::Action::"tools/call", resource == Mcp::Tool::"transfer");
+
+            @id("reads")
+            permit(principal, action == Mcp::Action::"tools/call", resource == Mcp::Tool::"balance");
+            "#,
+        )
+        .source(
+            "approval.cedar",
+            r#"
+            @id("transfers-need-approval")
+            @approval("the account holder confirms each transfer")
+            permit(principal, action == Mcp::Action::"tools/call", resource == Mcp::Tool::"transfer");
+            "#,
+        )
+        .build()
+        .unwrap();
+    let resource = ResourceId::parse("https://mcp.example.com/mcp").unwrap();
+    let layer = PolicyLayer::new(CedarAuthorizer::new(policies), &resource);
+    let inner = tower::service_fn(|req: http::Request<String>| async move {
+        let by = req
+            .extensions()
+            .get::<ApprovalRequired>()
+            .map(|marked| marked.by.clone());
+        Ok::<_, std::convert::Infallible>(http::Response::new(by.unwrap_or_default()))
+    });
+    let service = tower_layer::Layer::layer(&layer, inner);
+    let principal = Principal::builder("https://idp", "alice", BearerToken::new("t")).build();
+    let marked_by = |tool: &str| {
+        let service = service.clone();
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#
+        );
+        let mut req = http::Request::post("/mcp").body(String::new()).unwrap();
+        req.extensions_mut()
+            .insert(McpRequest::parse(body.as_bytes(), &Default::default()).unwrap());
+        req.extensions_mut().insert(principal.clone());
+        async move {
+            let response = service.oneshot(req).await.unwrap();
+            use http_body_util::BodyExt as _;
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        }
+    };
+    assert_eq!(marked_by("transfer").await, "transfers-need-approval");
+    assert_eq!(marked_by("balance").await, "", "a plain permit marks nothing");
+}

@@ -469,3 +469,25 @@ mod tests {
         assert_eq!(layer.metadata().scopes_supported, ["mcp:read", "mcp:write"]);
     }
 }
+
+#[cfg(test)]
+mod approval_tests {
+    use super::*;
+
+    const BASE: &str = "resource = \"https://mcp.example.com/mcp\"\n[[issuers]]\nissuer = \"https://auth.example.com\"\n";
+
+    #[test]
+    fn an_approval_table_gates_its_tools_and_its_mistakes_name_the_key() {
+        // PATH is set in every environment; nothing is fetched while building.
+        let table = "[approval]\ntools = [\"transfer_funds\"]\nclient_id = \"mcp-server\"\nclient_secret_env = \"PATH\"\n";
+        let built = McpAuth::from_toml(&format!("{BASE}{table}")).and_then(McpAuthBuilder::build);
+        assert!(built.is_ok(), "{:?}", built.err());
+        let unset = table.replace("\"PATH\"", "\"MCP_AUTH_SURELY_UNSET_SECRET\"");
+        let error = McpAuth::from_toml(&format!("{BASE}{unset}"))
+            .and_then(McpAuthBuilder::build)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(error.contains("approval.client_secret_env"), "{error}");
+    }
+}
