@@ -62,3 +62,45 @@ pub use layer::{Approval, ApprovalLayer, DETAIL_TYPE};
 pub use mcp_auth_obo::SecretKeys;
 pub use mrtr::MRTR_SINCE;
 pub use state::StateRefused;
+
+/// What a round does locally, for benchmarks and fuzzing: not a stable API.
+#[doc(hidden)]
+pub mod internals {
+    use std::time::{Duration, SystemTime};
+
+    use crate::state::{self, PendingApproval};
+    use crate::{CallDigest, CallFacts, SecretKeys, StateRefused};
+
+    /// The state a first round hands out for `facts`.
+    pub fn first_state(keys: &SecretKeys, facts: &CallFacts<'_>) -> Option<String> {
+        let now = SystemTime::now();
+        state::seal(
+            keys,
+            &PendingApproval {
+                digest: CallDigest::of(facts).as_str().to_owned(),
+                auth_req_id: "a".repeat(43),
+                issuer: facts.issuer.to_owned(),
+                principal: state::principal_key(facts.issuer, facts.subject),
+                tool: facts.tool.to_owned(),
+                expires_at: state::unix_seconds(now + Duration::from_secs(300)),
+                next_poll_ms: state::unix_millis(now),
+                interval: 5,
+            },
+        )
+    }
+
+    /// A retry's local work: the call's digest, opening the state it carries for this caller
+    /// and call, and sealing the next one.
+    pub fn next_state(
+        keys: &SecretKeys,
+        facts: &CallFacts<'_>,
+        sealed: &str,
+    ) -> Result<String, StateRefused> {
+        let digest = CallDigest::of(facts);
+        let principal = state::principal_key(facts.issuer, facts.subject);
+        let mut pending = state::open(keys, sealed, &principal, &digest, SystemTime::now())
+            .map_err(|(refused, _)| refused)?;
+        pending.next_poll_ms += 5000;
+        state::seal(keys, &pending).ok_or(StateRefused::Unreadable)
+    }
+}
