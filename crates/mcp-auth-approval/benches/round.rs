@@ -65,7 +65,12 @@ fn benches(c: &mut Criterion) {
                 let mut service = service.clone();
                 runtime.block_on(async {
                     let service = service.ready().await.unwrap();
-                    black_box(service.call(request(&body, &principal, &mcp)).await.unwrap())
+                    black_box(
+                        service
+                            .call(request(&body, &principal, &mcp))
+                            .await
+                            .unwrap(),
+                    )
                 })
             });
         });

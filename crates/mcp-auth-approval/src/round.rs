@@ -149,11 +149,13 @@ impl Round {
             match state::open(&gate.keys, sealed, &principal, &self.digest, self.now()) {
                 Ok(pending) => pending,
                 Err((refused, _)) => {
-                    self.check.outcomes.push(if refused == StateRefused::Expired {
-                        ApprovalOutcome::Expired
-                    } else {
-                        ApprovalOutcome::StateRefused
-                    });
+                    self.check
+                        .outcomes
+                        .push(if refused == StateRefused::Expired {
+                            ApprovalOutcome::Expired
+                        } else {
+                            ApprovalOutcome::StateRefused
+                        });
                     self.check.reason = Some(refused.reason().to_owned());
                     return End::Answer(mrtr::tool_error(refused.message()));
                 }

@@ -27,8 +27,7 @@ fn layer() -> ApprovalLayer {
     .unwrap()
     .with_endpoints("http://127.0.0.1:9/bc", "http://127.0.0.1:9/token")
     .unwrap();
-    ApprovalLayer::new(ciba, SecretKeys::new("k", &[1; 32]).unwrap(), &resource)
-        .tool("transfer_*")
+    ApprovalLayer::new(ciba, SecretKeys::new("k", &[1; 32]).unwrap(), &resource).tool("transfer_*")
 }
 
 struct Answer {
@@ -43,9 +42,11 @@ async fn send(body: Value, version: &str, marked: bool) -> Answer {
     let counted = calls.clone();
     let inner = tower::service_fn(move |_req: Request<AuthBody<String>>| {
         counted.fetch_add(1, Ordering::SeqCst);
-        async { Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from_static(
-            b"{\"ran\":true}",
-        )))) }
+        async {
+            Ok::<_, Infallible>(Response::new(http_body_util::Full::new(
+                Bytes::from_static(b"{\"ran\":true}"),
+            )))
+        }
     });
     let service = tower_layer::Layer::layer(&layer(), inner);
     let text = body.to_string();
@@ -55,9 +56,8 @@ async fn send(body: Value, version: &str, marked: bool) -> Answer {
         .unwrap();
     req.extensions_mut()
         .insert(McpRequest::parse(text.as_bytes(), &Default::default()).unwrap());
-    req.extensions_mut().insert(
-        Principal::builder("https://idp.example", "alice", BearerToken::new("t")).build(),
-    );
+    req.extensions_mut()
+        .insert(Principal::builder("https://idp.example", "alice", BearerToken::new("t")).build());
     let record = RequestRecord::default();
     req.extensions_mut().insert(record.clone());
     if marked {
@@ -96,7 +96,9 @@ async fn an_older_client_is_told_it_cannot_take_part_and_nothing_runs() {
         assert_eq!((answer.status, answer.inner_calls), (200, 0), "{tool}");
         assert_eq!(answer.body["id"], 9);
         assert_eq!(answer.body["result"]["isError"], true);
-        let text = answer.body["result"]["content"][0]["text"].as_str().unwrap();
+        let text = answer.body["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap();
         assert!(text.contains("cannot take part"), "{text}");
         let check = answer.record.snapshot().approval.expect("recorded");
         assert_eq!(check.reason.as_deref(), Some("client_cannot_take_part"));
@@ -121,7 +123,9 @@ async fn a_batch_with_a_gated_call_is_refused_whole() {
 async fn an_issuer_that_cannot_be_reached_is_a_clear_tool_error() {
     let answer = send(call("transfer_funds"), "2026-07-28", false).await;
     assert_eq!((answer.status, answer.inner_calls), (200, 0));
-    let text = answer.body["result"]["content"][0]["text"].as_str().unwrap();
+    let text = answer.body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap();
     assert!(text.contains("could not be requested"), "{text}");
     let check = answer.record.snapshot().approval.expect("recorded");
     assert_eq!(check.reason.as_deref(), Some("request_failed"));

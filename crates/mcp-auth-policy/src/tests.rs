@@ -333,5 +333,9 @@ async fn a_permit_annotated_approval_marks_the_call_for_a_persons_approval() {
         }
     };
     assert_eq!(marked_by("transfer").await, "transfers-need-approval");
-    assert_eq!(marked_by("balance").await, "", "a plain permit marks nothing");
+    assert_eq!(
+        marked_by("balance").await,
+        "",
+        "a plain permit marks nothing"
+    );
 }
