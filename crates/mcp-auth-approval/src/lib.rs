@@ -98,8 +98,7 @@ pub mod internals {
     ) -> Result<String, StateRefused> {
         let digest = CallDigest::of(facts);
         let principal = state::principal_key(facts.issuer, facts.subject);
-        let mut pending = state::open(keys, sealed, &principal, &digest, SystemTime::now())
-            .map_err(|(refused, _)| refused)?;
+        let mut pending = state::open(keys, sealed, &principal, &digest, SystemTime::now())?;
         pending.next_poll_ms += 5000;
         state::seal(keys, &pending).ok_or(StateRefused::Unreadable)
     }

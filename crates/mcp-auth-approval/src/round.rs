@@ -148,7 +148,7 @@ impl Round {
         let mut pending =
             match state::open(&gate.keys, sealed, &principal, &self.digest, self.now()) {
                 Ok(pending) => pending,
-                Err((refused, _)) => {
+                Err(refused) => {
                     self.check
                         .outcomes
                         .push(if refused == StateRefused::Expired {

@@ -107,23 +107,23 @@ pub(crate) fn open(
     principal: &str,
     digest: &CallDigest,
     now: SystemTime,
-) -> Result<PendingApproval, (StateRefused, Option<PendingApproval>)> {
+) -> Result<PendingApproval, StateRefused> {
     // A bound on what is even tried: a state this server sealed is a few hundred bytes.
     if sealed.len() > 4096 {
-        return Err((StateRefused::Unreadable, None));
+        return Err(StateRefused::Unreadable);
     }
     let state: PendingApproval = keys
         .open(sealed, CONTEXT)
         .and_then(|plaintext| serde_json::from_slice(&plaintext).ok())
-        .ok_or((StateRefused::Unreadable, None))?;
+        .ok_or(StateRefused::Unreadable)?;
     if state.principal != principal {
-        return Err((StateRefused::OtherPrincipal, Some(state)));
+        return Err(StateRefused::OtherPrincipal);
     }
     if state.digest != digest.as_str() {
-        return Err((StateRefused::OtherCall, Some(state)));
+        return Err(StateRefused::OtherCall);
     }
     if unix_seconds(now) >= state.expires_at {
-        return Err((StateRefused::Expired, Some(state)));
+        return Err(StateRefused::Expired);
     }
     Ok(state)
 }
@@ -175,9 +175,7 @@ mod tests {
         assert_eq!(opened.auth_req_id, "secret-request-id");
 
         let refused = |sealed: &str, who: &str, digest: &str, at: SystemTime| {
-            open(&keys(), sealed, who, &CallDigest::from_text(digest), at)
-                .expect_err("refused")
-                .0
+            open(&keys(), sealed, who, &CallDigest::from_text(digest), at).expect_err("refused")
         };
         assert_eq!(
             refused(&sealed, &bob, "D1", now),

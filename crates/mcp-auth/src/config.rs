@@ -485,8 +485,7 @@ mod approval_tests {
         let unset = table.replace("\"PATH\"", "\"MCP_AUTH_SURELY_UNSET_SECRET\"");
         let error = McpAuth::from_toml(&format!("{BASE}{unset}"))
             .and_then(McpAuthBuilder::build)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(error.contains("approval.client_secret_env"), "{error}");
     }
