@@ -90,6 +90,14 @@ struct Setup {
 }
 
 async fn setup(name: &str, ttl: u64) -> Setup {
+    setup_with(name, ttl, |options| options).await
+}
+
+async fn setup_with(
+    name: &str,
+    ttl: u64,
+    adjust: impl Fn(protected_server::Options) -> protected_server::Options,
+) -> Setup {
     let provider = Provider::start(json!({
         "scopes": ["mcp:read", "mcp:write"],
         "accountId": "alice",
@@ -117,21 +125,25 @@ async fn setup(name: &str, ttl: u64) -> Setup {
         std::process::id()
     ));
     let _ = std::fs::remove_file(&audit);
-    let server = protected_server::start(protected_server::Options {
-        listen: ([127, 0, 0, 1], 0).into(),
-        issuer: Some(provider.issuer.clone()),
-        exchange_client: Some((SERVER_CLIENT.0.into(), SERVER_CLIENT.1.into())),
-        audit_file: Some(audit.clone()),
-        approval_round_wait: Some(Duration::from_secs(3)),
-        ..Default::default()
-    })
-    .await
-    .expect("server starts");
+    let server = protected_server::start(adjust(replica_options(&provider, &audit)))
+        .await
+        .expect("server starts");
     Setup {
         provider,
         server,
         audit,
         http: reqwest::Client::new(),
+    }
+}
+
+fn replica_options(provider: &Provider, audit: &std::path::Path) -> protected_server::Options {
+    protected_server::Options {
+        listen: ([127, 0, 0, 1], 0).into(),
+        issuer: Some(provider.issuer.clone()),
+        exchange_client: Some((SERVER_CLIENT.0.into(), SERVER_CLIENT.1.into())),
+        audit_file: Some(audit.to_owned()),
+        approval_round_wait: Some(Duration::from_secs(3)),
+        ..Default::default()
     }
 }
 
@@ -583,4 +595,55 @@ async fn an_approval_granting_other_details_does_not_run_the_call() {
     assert!(transfers(&client).await.is_empty());
     let approvals = s.approvals_at_least(2).await;
     assert_eq!(approvals[1]["reason"], "details_mismatch", "{approvals:?}");
+}
+
+#[tokio::test]
+async fn replicas_open_each_others_state_and_share_which_approvals_were_used() {
+    let redis = mcp_auth_testing::RedisServer::start().await;
+    // 32-byte keys every replica has (from a secret store in production).
+    let keys = "2026-11=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=";
+    let shared = |options: protected_server::Options| protected_server::Options {
+        redis: Some(redis.url()),
+        approval_keys: Some(keys.into()),
+        ..options
+    };
+    let s = setup_with("replicas", 600, shared).await;
+    let other_audit = s.audit.with_extension("b.jsonl");
+    let b = protected_server::start(shared(protected_server::Options {
+        // Its own resource URL would change the call's digest: replicas serve one resource.
+        resource: Some(s.server.mcp_url.clone()),
+        ..replica_options(&s.provider, &other_audit)
+    }))
+    .await
+    .expect("replica b starts");
+    let alice = s.token("alice").await;
+    let on_a = s.connect(&alice, Agent::new(true, Prompt::Accept)).await;
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", b.addr))
+        .auth_header(alice.clone());
+    let on_b = Agent::new(true, Prompt::Accept)
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_config(config),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("discovers");
+
+    // Asked on replica a, approved, retried on replica b: b opens a's state and runs the call.
+    let first = input_required(once(&on_a, transfer(60, "ACME-5")).await);
+    let state = first.request_state.expect("state");
+    let request = s.pending_request().await;
+    s.decide(&request, "approve").await;
+    let done = complete(once(&on_b, retry(transfer(60, "ACME-5"), &state)).await);
+    assert_ne!(done.is_error, Some(true), "{done:?}");
+
+    // The same state on replica a: it knows, through Redis, that the approval was used.
+    let replay = complete(once(&on_a, retry(transfer(60, "ACME-5"), &state)).await);
+    assert!(text(&replay).contains("already used"), "{replay:?}");
+    assert!(
+        transfers(&on_a).await.is_empty(),
+        "nothing ran on replica a"
+    );
+    assert_eq!(transfers(&on_b).await.len(), 1);
 }

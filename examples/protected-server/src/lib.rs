@@ -123,6 +123,10 @@ pub struct Options {
     /// How the external issuer's tokens look: its identity provider and the settings that go
     /// with it. Ignored without [`Options::issuer`].
     pub idp: IdpOptions,
+    /// The keys that seal the state of approval-gated calls (`id=BASE64,…`, 32-byte keys, the
+    /// first seals), shared by replicas; the binary reads them from `MCP_AUTH_APPROVAL_KEYS`.
+    /// Without them a key is made at start.
+    pub approval_keys: Option<String>,
     /// The longest one retry of an approval-gated call waits at the server for the person's
     /// decision (default 10 seconds).
     pub approval_round_wait: Option<std::time::Duration>,
@@ -186,6 +190,7 @@ impl std::fmt::Debug for Options {
             .field("ca_file", &self.ca_file)
             .field("idp", &self.idp)
             .field("approval_round_wait", &self.approval_round_wait)
+            .field("approval_keys", &set(self.approval_keys.is_some()))
             .finish()
     }
 }
@@ -198,6 +203,7 @@ impl Default for Options {
             issuer: None,
             exchange_client: None,
             approval_round_wait: None,
+            approval_keys: None,
             exchange_dpop_key: None,
             redis: None,
             exchange_keys: None,
@@ -375,12 +381,14 @@ fn from_config_file(
 /// The example's own stack: every layer, an embedded development issuer unless `--issuer`, and
 /// a downstream API reached by token exchange.
 /// `transfer_funds` waits for the approval of the person behind the token, asked at the
-/// token's issuer (OpenID CIBA) by this server's client there.
+/// token's issuer (OpenID CIBA) by this server's client there. Replicas share the keys that
+/// seal the state clients carry (`approval_keys`) and, through Redis, the approvals used.
 fn approval_layer(
     (client_id, secret): &(String, String),
     mcp_url: &str,
     fetch: &FetchPolicy,
-    round_wait: Option<std::time::Duration>,
+    options: &Options,
+    shared: &Shared,
 ) -> Result<mcp_auth::ApprovalLayer, Box<dyn std::error::Error + Send + Sync>> {
     use mcp_auth::approval::{CibaClient, random_keys};
     let ciba = CibaClient::new(
@@ -388,14 +396,18 @@ fn approval_layer(
         fetch.clone(),
     )?;
     let resource = ResourceId::parse(mcp_url)?;
-    let keys = match std::env::var("MCP_AUTH_APPROVAL_KEYS") {
-        Ok(text) => mcp_auth::obo::SecretKeys::parse(&text)
-            .map_err(|e| format!("MCP_AUTH_APPROVAL_KEYS: {e}"))?,
-        Err(_) => random_keys()?,
+    let keys = match &options.approval_keys {
+        Some(text) => {
+            SecretKeys::parse(text).map_err(|e| format!("MCP_AUTH_APPROVAL_KEYS: {e}"))?
+        }
+        None => random_keys()?,
     };
     let mut layer = mcp_auth::ApprovalLayer::new(ciba, keys, &resource).tool("transfer_funds");
-    if let Some(wait) = round_wait {
+    if let Some(wait) = options.approval_round_wait {
         layer = layer.round_wait(wait);
+    }
+    if let Some(redis) = &shared.redis {
+        layer = layer.used_approvals(RedisReplayStore::new(redis.clone()));
     }
     Ok(layer)
 }
@@ -462,12 +474,7 @@ async fn built_in(
         (Some(_), Some((_, secret))) => (DEV_EXCHANGE_CLIENT.to_owned(), secret.clone()),
         (_, None) => (DEV_EXCHANGE_CLIENT.to_owned(), dev_secret()),
     };
-    let approval = approval_layer(
-        &server_client,
-        &mcp_url,
-        &dev_fetch,
-        options.approval_round_wait,
-    )?;
+    let approval = approval_layer(&server_client, &mcp_url, &dev_fetch, options, &shared)?;
     let exchange = match (&dev_issuer, &options.exchange_client) {
         (Some(dev), given) => {
             let secret = given

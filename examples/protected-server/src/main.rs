@@ -218,6 +218,7 @@ fn options(matches: &ArgMatches) -> Result<Options, String> {
             scope_prefix: matches.get_one::<String>("scope-prefix").cloned(),
         },
         approval_round_wait: None,
+        approval_keys: std::env::var("MCP_AUTH_APPROVAL_KEYS").ok(),
     })
 }
 
