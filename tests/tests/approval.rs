@@ -647,3 +647,61 @@ async fn replicas_open_each_others_state_and_share_which_approvals_were_used() {
     );
     assert_eq!(transfers(&on_b).await.len(), 1);
 }
+
+/// Runs the TypeScript SDK v2 client fixture (2026-07-28, multi-round-trip driven by the SDK).
+async fn ts_v2(url: &str, token: &str, arguments: Value, elicit: &str) -> Value {
+    let output = tokio::process::Command::new("node")
+        .arg("mcp-client-v2.mjs")
+        .args(["--url", url, "--token", token, "--tool", "transfer_funds"])
+        .args(["--args", &arguments.to_string(), "--elicit", elicit])
+        .current_dir(mcp_auth_e2e::node_fixtures())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|_| {
+        panic!(
+            "no report: {stdout} / {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[tokio::test]
+async fn the_typescript_sdk_v2_client_takes_part_with_and_without_a_prompt() {
+    let s = setup("ts-v2", 600).await;
+    let alice = s.token("alice").await;
+    for elicit in ["accept", "none"] {
+        let calling = {
+            let (url, token) = (s.server.mcp_url.clone(), alice.clone());
+            tokio::spawn(async move {
+                ts_v2(&url, &token, json!({"amount": 30, "to": "ACME-8"}), elicit).await
+            })
+        };
+        let request = s.pending_request().await;
+        s.decide(&request, "approve").await;
+        let report = calling.await.expect("task");
+        assert_eq!(report["ok"], true, "{elicit}: {report}");
+        assert_ne!(report["result"]["isError"], true, "{elicit}: {report}");
+        let ran = report["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(ran.contains("\"amount\":30"), "{elicit}: {report}");
+        let prompts = report["prompts"].as_array().expect("prompts");
+        let code = request["binding_message"].as_str().expect("code");
+        if elicit == "accept" {
+            assert!(
+                prompts
+                    .iter()
+                    .any(|p| p.as_str().unwrap_or_default().contains(code)),
+                "the prompt shows the code: {report}"
+            );
+        } else {
+            assert!(
+                prompts.is_empty(),
+                "no prompt without the capability: {report}"
+            );
+        }
+    }
+}
