@@ -84,6 +84,13 @@ impl Round {
     /// The first call: asks the issuer to reach the person, and tells the client to wait.
     async fn start(&mut self) -> End {
         let gate = self.gate.clone();
+        if self.principal.acts_for_itself() {
+            self.failed("no_person");
+            return End::Answer(mrtr::tool_error(&format!(
+                "Calling `{}` needs the approval of the person you act for, and this token was issued to a client acting for itself: there is nobody to ask.",
+                self.tool
+            )));
+        }
         let Some(hint) = gate.login_hint.for_principal(&self.principal) else {
             self.failed("no_login_hint");
             return End::Answer(mrtr::tool_error(&format!(

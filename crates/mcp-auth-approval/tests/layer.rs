@@ -38,6 +38,11 @@ struct Answer {
 }
 
 async fn send(body: Value, version: &str, marked: bool) -> Answer {
+    let alice = Principal::builder("https://idp.example", "alice", BearerToken::new("t")).build();
+    send_as(alice, body, version, marked).await
+}
+
+async fn send_as(principal: Principal, body: Value, version: &str, marked: bool) -> Answer {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
     let inner = tower::service_fn(move |_req: Request<AuthBody<String>>| {
@@ -56,8 +61,7 @@ async fn send(body: Value, version: &str, marked: bool) -> Answer {
         .unwrap();
     req.extensions_mut()
         .insert(McpRequest::parse(text.as_bytes(), &Default::default()).unwrap());
-    req.extensions_mut()
-        .insert(Principal::builder("https://idp.example", "alice", BearerToken::new("t")).build());
+    req.extensions_mut().insert(principal);
     let record = RequestRecord::default();
     req.extensions_mut().insert(record.clone());
     if marked {
@@ -130,4 +134,20 @@ async fn an_issuer_that_cannot_be_reached_is_a_clear_tool_error() {
     let check = answer.record.snapshot().approval.expect("recorded");
     assert_eq!(check.reason.as_deref(), Some("request_failed"));
     assert_eq!(check.digest.len(), 43);
+}
+
+#[tokio::test]
+async fn a_client_acting_for_itself_has_nobody_to_ask() {
+    let service = Principal::builder("https://idp.example", "svc", BearerToken::new("t"))
+        .client_id("svc")
+        .build();
+    assert!(service.acts_for_itself());
+    let answer = send_as(service, call("transfer_funds"), "2026-07-28", false).await;
+    assert_eq!((answer.status, answer.inner_calls), (200, 0));
+    let text = answer.body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("nobody to ask"), "{text}");
+    let check = answer.record.snapshot().approval.expect("recorded");
+    assert_eq!(check.reason.as_deref(), Some("no_person"));
 }
