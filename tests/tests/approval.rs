@@ -293,6 +293,24 @@ fn text(result: &CallToolResult) -> String {
         .to_owned()
 }
 
+/// Calls through rmcp's own round driving while the person decides on their device; the
+/// request the issuer received and the call's final result.
+async fn decided(
+    s: &Setup,
+    client: &Arc<RunningService<RoleClient, Agent>>,
+    params: CallToolRequestParams,
+    decision: &str,
+) -> (Value, CallToolResult) {
+    let calling = {
+        let client = client.clone();
+        tokio::spawn(async move { client.call_tool_with_mrtr_max_rounds(params, 60).await })
+    };
+    let request = s.pending_request().await;
+    s.decide(&request, decision).await;
+    let result = calling.await.expect("task").expect("answers");
+    (request, result)
+}
+
 async fn transfers(client: &RunningService<RoleClient, Agent>) -> Vec<Value> {
     let listed = client
         .call_tool(CallToolRequestParams::new("list_transfers"))
@@ -436,33 +454,13 @@ async fn rmcp_drives_the_rounds_until_the_person_decides() {
     // Approved while the client keeps asking: the call completes on its own.
     let agent = Agent::new(true, Prompt::Accept);
     let client = Arc::new(s.connect(&alice, agent.clone()).await);
-    let calling = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            client
-                .call_tool_with_mrtr_max_rounds(transfer(250, "ACME-9"), 60)
-                .await
-        })
-    };
-    let request = s.pending_request().await;
-    s.decide(&request, "approve").await;
-    let done = calling.await.expect("task").expect("completes");
+    let (_, done) = decided(&s, &client, transfer(250, "ACME-9"), "approve").await;
     assert_ne!(done.is_error, Some(true), "{done:?}");
     assert!(text(&done).contains("\"amount\":250"), "{done:?}");
     assert!(!agent.prompts().is_empty(), "the prompt was shown");
 
     // Refused on the device: a tool error, and nothing ran.
-    let calling = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            client
-                .call_tool_with_mrtr_max_rounds(transfer(999, "ACME-9"), 60)
-                .await
-        })
-    };
-    let request = s.pending_request().await;
-    s.decide(&request, "deny").await;
-    let refused = calling.await.expect("task").expect("answers");
+    let (_, refused) = decided(&s, &client, transfer(999, "ACME-9"), "deny").await;
     assert_eq!(refused.is_error, Some(true), "{refused:?}");
     assert!(text(&refused).contains("refused"), "{refused:?}");
     assert_eq!(transfers(&client).await.len(), 1);
@@ -501,17 +499,7 @@ async fn a_client_without_elicitation_gets_state_only_rounds_and_expiry_is_repor
     assert!(text(&expired).contains("expired"), "{expired:?}");
 
     // Approved during the server's bounded wait: the client learns it without any prompt.
-    let calling = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            client
-                .call_tool_with_mrtr_max_rounds(transfer(8, "ACME-1"), 60)
-                .await
-        })
-    };
-    let request = s.pending_request().await;
-    s.decide(&request, "approve").await;
-    let done = calling.await.expect("task").expect("completes");
+    let (_, done) = decided(&s, &client, transfer(8, "ACME-1"), "approve").await;
     assert!(text(&done).contains("\"amount\":8"), "{done:?}");
     assert!(agent.prompts().is_empty(), "no prompt was sent");
 }

@@ -229,6 +229,20 @@ impl CibaClient {
         Ok(endpoints)
     }
 
+    /// An authenticated form post to an endpoint of the issuer, and its JSON answer.
+    async fn post(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(http::StatusCode, Map<String, Value>), CibaError> {
+        let inner = &self.inner;
+        let answer = inner
+            .auth
+            .post_form(&inner.fetcher, endpoint, form, (inner.clock)())
+            .await?;
+        Ok((answer.status(), json_object(&answer)?))
+    }
+
     /// Starts a backchannel authentication request at `issuer` (CIBA Core §7.1).
     pub(crate) async fn start(
         &self,
@@ -250,19 +264,9 @@ impl CibaClient {
         if let Some(acr_values) = request.acr_values {
             form.push(("acr_values", acr_values));
         }
-        let answer = self
-            .inner
-            .auth
-            .post_form(
-                &self.inner.fetcher,
-                &endpoints.backchannel,
-                &form,
-                (self.inner.clock)(),
-            )
-            .await?;
-        let body = json_object(&answer)?;
-        if !answer.status().is_success() {
-            return Err(refusal(answer.status(), &body));
+        let (status, body) = self.post(&endpoints.backchannel, &form).await?;
+        if !status.is_success() {
+            return Err(refusal(status, &body));
         }
         let auth_req_id = body
             .get("auth_req_id")
@@ -288,18 +292,8 @@ impl CibaClient {
     pub(crate) async fn poll(&self, issuer: &str, auth_req_id: &str) -> Result<Poll, CibaError> {
         let endpoints = self.endpoints(issuer).await?;
         let form = [("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id)];
-        let answer = self
-            .inner
-            .auth
-            .post_form(
-                &self.inner.fetcher,
-                &endpoints.token,
-                &form,
-                (self.inner.clock)(),
-            )
-            .await?;
-        let body = json_object(&answer)?;
-        if answer.status().is_success() {
+        let (status, body) = self.post(&endpoints.token, &form).await?;
+        if status.is_success() {
             return Ok(Poll::Approved(grant(&body)));
         }
         match body.get("error").and_then(Value::as_str) {
@@ -307,7 +301,7 @@ impl CibaClient {
             Some("slow_down") => Ok(Poll::SlowDown),
             Some("access_denied") => Ok(Poll::Denied),
             Some("expired_token") => Ok(Poll::Expired),
-            _ => Err(refusal(answer.status(), &body)),
+            _ => Err(refusal(status, &body)),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mcp_auth_core::{ConfigValueError, ResourceId};
 use mcp_auth_fetch::FetchPolicy;
-use mcp_auth_obo::{ClientAuth, ExchangeAuthEntry, SecretKeys};
+use mcp_auth_obo::{ExchangeAuthEntry, SecretKeys, client_auth_from_env};
 use serde::Deserialize;
 
 use crate::{ApprovalLayer, CibaClient, LoginHint};
@@ -70,23 +70,12 @@ impl ApprovalEntry {
         resource: &ResourceId,
         fetch: FetchPolicy,
     ) -> Result<ApprovalLayer, ConfigValueError> {
-        let secret = std::env::var(&self.client_secret_env).map_err(|_| {
-            ConfigValueError::new(
-                "approval.client_secret_env",
-                format!(
-                    "environment variable `{}` is not set",
-                    self.client_secret_env
-                ),
-            )
-        })?;
-        let auth = match self.auth_method {
-            ExchangeAuthEntry::ClientSecretBasic => {
-                ClientAuth::client_secret_basic(&self.client_id, secret)
-            }
-            ExchangeAuthEntry::ClientSecretPost => {
-                ClientAuth::client_secret_post(&self.client_id, secret)
-            }
-        };
+        let auth = client_auth_from_env(
+            "approval",
+            &self.client_id,
+            &self.client_secret_env,
+            self.auth_method,
+        )?;
         let mut ciba =
             CibaClient::new(auth, fetch).map_err(|e| ConfigValueError::new("approval", e))?;
         match (&self.backchannel_endpoint, &self.token_endpoint) {

@@ -40,6 +40,29 @@ pub struct TokenExchangeEntry {
     pub allow: Option<Vec<crate::AllowEntry>>,
 }
 
+/// This server's authentication at the authorization server from configuration, the secret
+/// read from the environment variable `secret_env`; errors name `section.client_secret_env`.
+///
+/// # Errors
+/// The variable is unset.
+pub fn client_auth_from_env(
+    section: &str,
+    client_id: &str,
+    secret_env: &str,
+    method: ExchangeAuthEntry,
+) -> Result<ClientAuth, ConfigValueError> {
+    let secret = std::env::var(secret_env).map_err(|_| {
+        ConfigValueError::new(
+            format!("{section}.client_secret_env"),
+            format!("environment variable `{secret_env}` is not set"),
+        )
+    })?;
+    Ok(match method {
+        ExchangeAuthEntry::ClientSecretBasic => ClientAuth::client_secret_basic(client_id, secret),
+        ExchangeAuthEntry::ClientSecretPost => ClientAuth::client_secret_post(client_id, secret),
+    })
+}
+
 impl TokenExchangeEntry {
     /// The client, with the secret read from its environment variable; `default_issuer`
     /// names the token endpoint when neither `token_endpoint` nor `issuer` is set.
@@ -87,23 +110,12 @@ impl TokenExchangeEntry {
         let dpop_key = self.dpop_key()?;
         let entry = self;
         let first_issuer = default_issuer;
-        let secret = std::env::var(&entry.client_secret_env).map_err(|_| {
-            ConfigValueError::new(
-                "token_exchange.client_secret_env",
-                format!(
-                    "environment variable `{}` is not set",
-                    entry.client_secret_env
-                ),
-            )
-        })?;
-        let auth = match entry.auth_method {
-            ExchangeAuthEntry::ClientSecretBasic => {
-                ClientAuth::client_secret_basic(&entry.client_id, secret)
-            }
-            ExchangeAuthEntry::ClientSecretPost => {
-                ClientAuth::client_secret_post(&entry.client_id, secret)
-            }
-        };
+        let auth = client_auth_from_env(
+            "token_exchange",
+            &entry.client_id,
+            &entry.client_secret_env,
+            entry.auth_method,
+        )?;
         let mut builder = TokenExchangeClient::builder(auth).fetch_policy(fetch);
         builder = match (entry.token_endpoint, entry.issuer.or(first_issuer)) {
             (Some(endpoint), _) => builder.token_endpoint(endpoint),

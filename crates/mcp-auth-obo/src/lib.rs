@@ -138,7 +138,7 @@ mod tests;
 pub use allowlist::{AllowEntry, ExchangeAllowlist};
 pub use auth::{ClientAuth, ClientSecret, JWT_BEARER_ASSERTION};
 pub use client::{TokenExchangeClient, TokenExchangeClientBuilder};
-pub use config::{ExchangeAuthEntry, TokenExchangeEntry};
+pub use config::{ExchangeAuthEntry, TokenExchangeEntry, client_auth_from_env};
 pub use error::{ConfigError, ExchangeError, OAuthErrorCode, ResponseProblem};
 pub use handle::OnBehalfOf;
 pub use key::PrivateKey;
