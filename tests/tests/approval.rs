@@ -136,6 +136,20 @@ async fn setup_with(
     }
 }
 
+/// rmcp's client on the 2026-07-28 protocol at `url`, with a bearer token.
+async fn connect_to(url: &str, token: &str, agent: Agent) -> RunningService<RoleClient, Agent> {
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    agent
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_config(config),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("discovers")
+}
+
 fn replica_options(provider: &Provider, audit: &std::path::Path) -> protected_server::Options {
     protected_server::Options {
         listen: ([127, 0, 0, 1], 0).into(),
@@ -164,17 +178,7 @@ impl Setup {
     }
 
     async fn connect(&self, token: &str, agent: Agent) -> RunningService<RoleClient, Agent> {
-        let config = StreamableHttpClientTransportConfig::with_uri(self.server.mcp_url.as_str())
-            .auth_header(token);
-        agent
-            .serve_with_lifecycle(
-                StreamableHttpClientTransport::from_config(config),
-                ClientLifecycleMode::Discover {
-                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                },
-            )
-            .await
-            .expect("discovers")
+        connect_to(&self.server.mcp_url, token, agent).await
     }
 
     /// The approval requests the issuer holds (`pending` ones, or all).
@@ -606,17 +610,12 @@ async fn replicas_open_each_others_state_and_share_which_approvals_were_used() {
     .expect("replica b starts");
     let alice = s.token("alice").await;
     let on_a = s.connect(&alice, Agent::new(true, Prompt::Accept)).await;
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{}/mcp", b.addr))
-        .auth_header(alice.clone());
-    let on_b = Agent::new(true, Prompt::Accept)
-        .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_config(config),
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("discovers");
+    let on_b = connect_to(
+        &format!("http://{}/mcp", b.addr),
+        &alice,
+        Agent::new(true, Prompt::Accept),
+    )
+    .await;
 
     // Asked on replica a, approved, retried on replica b: b opens a's state and runs the call.
     let first = input_required(once(&on_a, transfer(60, "ACME-5")).await);
