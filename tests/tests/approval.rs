@@ -1,8 +1,9 @@
 //! A person approves the exact high-risk call, end to end: the example's `transfer_funds`
 //! behind the approval layer, oidc-provider with CIBA and rich authorization requests as the
 //! issuer (its test-only `/test/ciba/*` endpoints play the person's device, through its own
-//! `backchannelResult`), and rmcp's client speaking the 2026-07-28 protocol's multi-round-trip
-//! requests.
+//! `backchannelResult`), and rmcp's client and the TypeScript SDK v2 client speaking the
+//! 2026-07-28 protocol's multi-round-trip requests; and the gateway holding a call before a
+//! Python SDK server sees it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,16 +90,10 @@ struct Setup {
     http: reqwest::Client,
 }
 
-async fn setup(name: &str, ttl: u64) -> Setup {
-    setup_with(name, ttl, |options| options).await
-}
-
-async fn setup_with(
-    name: &str,
-    ttl: u64,
-    adjust: impl Fn(protected_server::Options) -> protected_server::Options,
-) -> Setup {
-    let provider = Provider::start(json!({
+/// oidc-provider with CIBA (polled at most every second) and rich authorization requests; the
+/// user-facing client `app`, and this server's confidential client.
+async fn ciba_provider(ttl: u64) -> Provider {
+    Provider::start(json!({
         "scopes": ["mcp:read", "mcp:write"],
         "accountId": "alice",
         "accounts": {"bob": {}},
@@ -119,7 +114,19 @@ async fn setup_with(
             },
         ],
     }))
-    .await;
+    .await
+}
+
+async fn setup(name: &str, ttl: u64) -> Setup {
+    setup_with(name, ttl, |options| options).await
+}
+
+async fn setup_with(
+    name: &str,
+    ttl: u64,
+    adjust: impl Fn(protected_server::Options) -> protected_server::Options,
+) -> Setup {
+    let provider = ciba_provider(ttl).await;
     let audit = std::env::temp_dir().join(format!(
         "mcp-auth-approval-{name}-{}.jsonl",
         std::process::id()
@@ -691,4 +698,91 @@ async fn the_typescript_sdk_v2_client_takes_part_with_and_without_a_prompt() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_gateway_holds_a_gated_call_before_a_python_server_sees_it() {
+    let provider = ciba_provider(600).await;
+    let upstream = mcp_auth_e2e::Upstream::start(
+        mcp_auth_e2e::UpstreamSdk::Python,
+        mcp_auth_e2e::UpstreamOptions::default(),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mcp_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    // SAFETY: a variable only this test reads, set before anything reads it.
+    unsafe { std::env::set_var("APPROVAL_TEST_GATEWAY_SECRET", SERVER_CLIENT.1) };
+    let _gateway = mcp_auth_e2e::gateway_on(
+        listener,
+        &format!(
+            r#"
+resource = "{mcp_url}"
+[[issuers]]
+issuer = "{issuer}"
+[fetch]
+allow_loopback = true
+[upstream]
+url = "{upstream}"
+[approval]
+tools = ["echo"]
+client_id = "{client}"
+client_secret_env = "APPROVAL_TEST_GATEWAY_SECRET"
+round_wait_ms = 3000
+"#,
+            issuer = provider.issuer,
+            upstream = upstream.url,
+            client = SERVER_CLIENT.0,
+        ),
+    )
+    .await;
+    let alice = provider
+        .authorization_code_for(Some("alice"), APP, REDIRECT, &mcp_url, "mcp:read")
+        .await;
+    let client = connect_to(&mcp_url, &alice, Agent::new(true, Prompt::Accept)).await;
+    let echo = || {
+        CallToolRequestParams::new("echo").with_arguments(
+            json!({"text": "move the money"})
+                .as_object()
+                .expect("object")
+                .clone(),
+        )
+    };
+    // The calls of `echo` the Python server received (2026-07-28 requests name their tool in
+    // `Mcp-Name`).
+    let echoes = || async {
+        upstream
+            .requests()
+            .await
+            .iter()
+            .filter(|r| r["headers"]["mcp-name"] == "echo")
+            .count()
+    };
+
+    let first = input_required(once(&client, echo()).await);
+    let state = first.request_state.expect("state");
+    assert_eq!(echoes().await, 0, "held at the gateway");
+    let http = reqwest::Client::new();
+    let pending: Value = http
+        .get(format!("{}/test/ciba/pending", provider.issuer))
+        .send()
+        .await
+        .expect("provider")
+        .json()
+        .await
+        .expect("json");
+    let id = pending["requests"][0]["auth_req_id"]
+        .as_str()
+        .expect("a pending request")
+        .to_owned();
+    http.post(format!("{}/test/ciba/{id}/approve", provider.issuer))
+        .send()
+        .await
+        .expect("approved");
+
+    let done = complete(once(&client, retry(echo(), &state)).await);
+    assert_eq!(text(&done), "move the money", "{done:?}");
+    assert_eq!(echoes().await, 1, "the server ran it once");
+    let replay = complete(once(&client, retry(echo(), &state)).await);
+    assert!(text(&replay).contains("already used"), "{replay:?}");
+    assert_eq!(echoes().await, 1);
 }
