@@ -26,6 +26,8 @@ use serde_json::{Value, json};
 const APP: &str = "app";
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";
 const SERVER_CLIENT: (&str, &str) = ("protected-server", "server-secret");
+/// An authentication context the issuer knows: the approval asks for it, the audit records it.
+const STRONG: &str = "urn:mcp-auth:test:strong";
 
 /// The person's answer to the approval prompt in the client.
 #[derive(Clone, Copy)]
@@ -95,6 +97,7 @@ struct Setup {
 async fn ciba_provider(ttl: u64) -> Provider {
     Provider::start(json!({
         "scopes": ["mcp:read", "mcp:write"],
+        "acrValues": [STRONG],
         "accountId": "alice",
         "accounts": {"bob": {}},
         "ciba": {"enabled": true, "ttl": ttl, "interval": 1},
@@ -710,6 +713,11 @@ async fn the_gateway_holds_a_gated_call_before_a_python_server_sees_it() {
     .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mcp_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let audit = std::env::temp_dir().join(format!(
+        "mcp-auth-approval-gateway-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&audit);
     // SAFETY: a variable only this test reads, set before anything reads it.
     unsafe { std::env::set_var("APPROVAL_TEST_GATEWAY_SECRET", SERVER_CLIENT.1) };
     let _gateway = mcp_auth_e2e::gateway_on(
@@ -728,7 +736,11 @@ tools = ["echo"]
 client_id = "{client}"
 client_secret_env = "APPROVAL_TEST_GATEWAY_SECRET"
 round_wait_ms = 3000
+acr_values = "{STRONG}"
+[audit]
+file = "{audit}"
 "#,
+            audit = audit.display(),
             issuer = provider.issuer,
             upstream = upstream.url,
             client = SERVER_CLIENT.0,
@@ -774,7 +786,9 @@ round_wait_ms = 3000
         .as_str()
         .expect("a pending request")
         .to_owned();
+    assert_eq!(pending["requests"][0]["acr_values"], STRONG, "{pending}");
     http.post(format!("{}/test/ciba/{id}/approve", provider.issuer))
+        .json(&json!({"acr": STRONG}))
         .send()
         .await
         .expect("approved");
@@ -785,4 +799,21 @@ round_wait_ms = 3000
     let replay = complete(once(&client, retry(echo(), &state)).await);
     assert!(text(&replay).contains("already used"), "{replay:?}");
     assert_eq!(echoes().await, 1);
+
+    // The audit records how the person authenticated to approve.
+    let mut granted = None;
+    for _ in 0..100 {
+        granted = std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter_map(|event| event.get("approval").cloned())
+            .find(|a| a["outcomes"] == json!(["granted", "executed"]));
+        if granted.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let granted = granted.expect("a granted approval in the audit");
+    assert_eq!(granted["acr"], STRONG, "{granted}");
 }
