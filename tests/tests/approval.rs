@@ -363,6 +363,10 @@ async fn an_approved_call_runs_once_and_nothing_else_passes_for_it() {
     assert_eq!(request["client_id"], SERVER_CLIENT.0, "{request}");
     assert_eq!(request["login_hint"], "alice", "{request}");
     assert_eq!(request["resource"], s.server.mcp_url.as_str(), "{request}");
+    assert_eq!(
+        request["requested_expiry"], 300,
+        "the default, bounded lifetime"
+    );
     let code = request["binding_message"]
         .as_str()
         .expect("binding message");

@@ -10,7 +10,7 @@ use mcp_auth_core::{AuthBody, Principal, Rejection, untrusted_text};
 use mcp_auth_jwt::{ProofId, ReplayCheck};
 use serde_json::{Value, json};
 
-use crate::ciba::{Backchannel, Poll};
+use crate::ciba::{Backchannel, CibaError, Poll};
 use crate::digest::{CallDigest, canonical_json};
 use crate::layer::Gate;
 use crate::mrtr::{self, CallParams};
@@ -126,8 +126,12 @@ impl Round {
             Err(error) => {
                 tracing::warn!(tool = %self.tool, %error, "an approval could not be requested");
                 self.failed("request_failed");
+                let then = match error {
+                    CibaError::Unavailable(_) => " Try again later.",
+                    _ => "",
+                };
                 return End::Answer(mrtr::tool_error(&format!(
-                    "Calling `{}` needs the approval of the person you act for, and it could not be requested now ({error}). Try again later.",
+                    "Calling `{}` needs the approval of the person you act for, and it could not be requested ({error}).{then}",
                     self.tool
                 )));
             }
@@ -244,7 +248,7 @@ impl Round {
                         }
                     };
                 }
-                Err(crate::ciba::CibaError::Refused(code)) if code == "invalid_grant" => {
+                Err(CibaError::Refused(code)) if code == "invalid_grant" => {
                     // The issuer no longer knows the request: used up by an earlier retry (a
                     // replay), or revoked.
                     return match self.first_use(&pending, now).await {

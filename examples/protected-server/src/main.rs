@@ -392,6 +392,15 @@ fn print_banner(server: &protected_server::Server) {
             call("approve_expense", &format!("{{\"amount\":{amount}}}"))
         );
     }
+    println!(
+        "# transfer_funds waits for the person's approval on their device (OpenID CIBA at the\n\
+         # issuer, answered to 2026-07-28 clients as input_required): this plain call is told it\n\
+         # cannot take part, and an issuer without CIBA (this one) cannot be asked"
+    );
+    println!(
+        "{} \\\n  -H \"authorization: Bearer $WRITER\"\n",
+        call("transfer_funds", "{\"amount\":100,\"to\":\"ACME\"}")
+    );
     println!("# the intern's tools/list has no approve_expense; the manager's has it");
     println!(
         "curl -s {mcp} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}' -H \"authorization: Bearer $INTERN\"\n"
