@@ -51,6 +51,9 @@ pub struct ApprovalEntry {
     /// The authentication context to approve with (`acr_values`).
     #[serde(default)]
     pub acr_values: Option<String>,
+    /// How many approval requests one person may be sent a minute (default 5).
+    #[serde(default)]
+    pub max_requests_per_minute: Option<u32>,
     /// The backchannel authentication endpoint; without it, discovered from each issuer.
     #[serde(default)]
     pub backchannel_endpoint: Option<String>,
@@ -115,6 +118,9 @@ impl ApprovalEntry {
         let mut layer = ApprovalLayer::new(ciba, keys, resource).login_hint(self.login_hint);
         for tool in &self.tools {
             layer = layer.tool(tool);
+        }
+        if let Some(max) = self.max_requests_per_minute {
+            layer = layer.max_requests_per_minute(max);
         }
         if let Some(acr_values) = self.acr_values {
             layer = layer.acr_values(acr_values);

@@ -98,6 +98,14 @@ impl Round {
                 self.tool
             )));
         };
+        let who = state::principal_key(self.principal.issuer(), self.principal.subject());
+        if !gate.may_send(&who, self.now()) {
+            self.failed("too_many_requests");
+            return End::Answer(mrtr::tool_error(&format!(
+                "Calling `{}` needs the approval of the person you act for, and they have been asked too often in the last minute. Wait a minute, then call again.",
+                self.tool
+            )));
+        }
         let code = self.digest.binding_code();
         let details = json!({
             "type": gate.detail_type,

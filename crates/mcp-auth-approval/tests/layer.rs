@@ -43,6 +43,16 @@ async fn send(body: Value, version: &str, marked: bool) -> Answer {
 }
 
 async fn send_as(principal: Principal, body: Value, version: &str, marked: bool) -> Answer {
+    send_through(&layer(), principal, body, version, marked).await
+}
+
+async fn send_through(
+    layer: &ApprovalLayer,
+    principal: Principal,
+    body: Value,
+    version: &str,
+    marked: bool,
+) -> Answer {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
     let inner = tower::service_fn(move |_req: Request<AuthBody<String>>| {
@@ -53,7 +63,7 @@ async fn send_as(principal: Principal, body: Value, version: &str, marked: bool)
             )))
         }
     });
-    let service = tower_layer::Layer::layer(&layer(), inner);
+    let service = tower_layer::Layer::layer(layer, inner);
     let text = body.to_string();
     let mut req = Request::post("/mcp")
         .header("mcp-protocol-version", version)
@@ -150,4 +160,22 @@ async fn a_client_acting_for_itself_has_nobody_to_ask() {
     assert!(text.contains("nobody to ask"), "{text}");
     let check = answer.record.snapshot().approval.expect("recorded");
     assert_eq!(check.reason.as_deref(), Some("no_person"));
+}
+
+#[tokio::test]
+async fn a_person_is_not_flooded_with_approval_requests() {
+    // The issuer cannot be reached, but every first call counts as one request sent: the sixth
+    // in a minute is refused before any attempt.
+    let noon = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    let layer = layer().clock(move || noon);
+    let alice = Principal::builder("https://idp.example", "alice", BearerToken::new("t")).build();
+    let mut reasons = Vec::new();
+    for _ in 0..6 {
+        let body = call("transfer_funds");
+        let answer = send_through(&layer, alice.clone(), body, "2026-07-28", false).await;
+        let check = answer.record.snapshot().approval.expect("recorded");
+        reasons.push(check.reason.unwrap_or_default());
+    }
+    assert_eq!(reasons[..5], ["request_failed"; 5]);
+    assert_eq!(reasons[5], "too_many_requests");
 }

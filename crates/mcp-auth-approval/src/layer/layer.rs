@@ -1,4 +1,5 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use mcp_auth_core::{Rejector, ResourceId};
@@ -34,6 +35,10 @@ pub(crate) struct Gate {
     pub acr_values: Option<String>,
     pub used: Arc<dyn ReplayStore>,
     pub clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+    /// How many approval requests one person may be sent a minute.
+    pub max_per_minute: u32,
+    /// Requests sent per person (principal key) in the current minute.
+    pub sent: Arc<Mutex<HashMap<String, (u64, u32)>>>,
 }
 
 impl ApprovalLayer {
@@ -55,6 +60,8 @@ impl ApprovalLayer {
                 acr_values: None,
                 used: Arc::new(MemoryReplayStore::default()),
                 clock: Arc::new(SystemTime::now),
+                max_per_minute: 5,
+                sent: Arc::default(),
             })),
         }
     }
@@ -115,6 +122,14 @@ impl ApprovalLayer {
         self.change(|gate| gate.used = store)
     }
 
+    /// How many approval requests one person may be sent a minute by this process (default 5):
+    /// an agent cannot flood someone's phone with prompts until one is approved by mistake.
+    /// Calls beyond it get a tool error and reach nobody.
+    #[must_use]
+    pub fn max_requests_per_minute(self, max: u32) -> Self {
+        self.change(|gate| gate.max_per_minute = max)
+    }
+
     /// Renders refusals with `rejector` (the facade shares one across the stack).
     #[must_use]
     pub fn rejector(self, rejector: Rejector) -> Self {
@@ -153,7 +168,28 @@ impl Gate {
             acr_values: self.acr_values.clone(),
             used: self.used.clone(),
             clock: self.clock.clone(),
+            max_per_minute: self.max_per_minute,
+            sent: self.sent.clone(),
         }
+    }
+
+    /// Counts one more request to the person `principal` this minute; false when that would
+    /// exceed the limit.
+    pub(crate) fn may_send(&self, principal: &str, now: SystemTime) -> bool {
+        let minute = crate::state::unix_seconds(now) / 60;
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        if sent.len() >= 10_000 {
+            sent.retain(|_, (at, _)| *at == minute);
+        }
+        let entry = sent.entry(principal.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= self.max_per_minute {
+            return false;
+        }
+        entry.1 += 1;
+        true
     }
 
     /// Whether calls of `tool` need approval by configuration.
