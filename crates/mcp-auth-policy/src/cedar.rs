@@ -85,9 +85,14 @@ impl CedarPolicies {
         self.inner.declared_arguments.as_ref()
     }
 
+    /// Whether any permit is annotated `@approval` (the stack then needs an approval layer).
+    pub fn asks_approval(&self) -> bool {
+        !self.inner.approvals.is_empty()
+    }
+
     /// Whether `policy` is a permit annotated `@approval` (the calls it allows need the
     /// approval of the person behind the token).
-    pub(crate) fn asks_approval(&self, policy: &str) -> bool {
+    pub(crate) fn asks_approval_in(&self, policy: &str) -> bool {
         PolicyId::from_str(policy).is_ok_and(|id| self.inner.approvals.contains(&id))
     }
 

@@ -388,7 +388,7 @@ impl Authorize for CedarAuthorizer {
             let approval = decided
                 .policies
                 .iter()
-                .find(|id| self.inner.policies.asks_approval(id))
+                .find(|id| self.inner.policies.asks_approval_in(id))
                 .cloned();
             return Decision::Ready(Verdict::Allow {
                 policies: decided.policies,

@@ -45,6 +45,7 @@ impl McpAuth {
             exchange_allowlist: None,
             authorize: None,
             approval: None,
+            policies_ask_approval: false,
             auditor: None,
             render_rejection: None,
         }
@@ -72,6 +73,8 @@ pub struct McpAuthBuilder {
     exchange_allowlist: Option<ExchangeAllowlist>,
     authorize: Option<MakePolicyLayer>,
     approval: Option<ApprovalLayer>,
+    /// Some Cedar permit is annotated `@approval`: building without an approval layer fails.
+    policies_ask_approval: bool,
     auditor: Option<Auditor>,
     render_rejection: Option<Box<dyn FnOnce(Rejector) -> Rejector>>,
 }
@@ -129,6 +132,7 @@ impl McpAuthBuilder {
     /// call through.
     #[cfg(feature = "policy")]
     pub fn cedar(mut self, authorizer: mcp_auth_policy::CedarAuthorizer) -> Self {
+        self.policies_ask_approval = authorizer.policies().asks_approval();
         self.authorize = Some(Box::new(
             move |resource: &ResourceId, supported: &Scopes| {
                 PolicyLayer::new(authorizer.step_up_scopes(supported.clone()), resource)
@@ -293,6 +297,12 @@ impl McpAuthBuilder {
         };
         let approval = match self.approval {
             Some(layer) => layer.rejector(rejector.clone()),
+            None if self.policies_ask_approval => {
+                return Err(BuildError::Config(ConfigValueError::new(
+                    "approval",
+                    "a policy annotated `@approval` needs an approval layer: add `.approval(..)` (or an [approval] table)",
+                )));
+            }
             None => ApprovalLayer::disabled(),
         };
         let exchange = match self.exchange {

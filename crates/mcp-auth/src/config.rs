@@ -490,3 +490,35 @@ mod approval_tests {
         assert!(error.contains("approval.client_secret_env"), "{error}");
     }
 }
+
+#[cfg(all(test, feature = "policy"))]
+mod approval_policy_tests {
+    use super::*;
+
+    #[test]
+    fn policies_asking_for_approval_need_an_approval_layer() {
+        let dir =
+            std::env::temp_dir().join(format!("mcp-auth-approval-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("p.cedar"),
+            "@approval(\"yes\")\npermit(principal, action == Mcp::Action::\"tools/call\", resource == Mcp::Tool::\"transfer_funds\");\n",
+        )
+        .unwrap();
+        let text = "resource = \"https://mcp.example.com/mcp\"\n[[issuers]]\nissuer = \"https://auth.example.com\"\n[policy]\nfiles = [\"p.cedar\"]\n";
+        let error = Config::from_toml(text)
+            .and_then(|c| c.into_builder_in(&dir))
+            .and_then(McpAuthBuilder::build)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("approval"), "{error}");
+        let with = format!(
+            "{text}[approval]\ntools = [\"other\"]\nclient_id = \"s\"\nclient_secret_env = \"PATH\"\n"
+        );
+        let built = Config::from_toml(&with)
+            .and_then(|c| c.into_builder_in(&dir))
+            .and_then(McpAuthBuilder::build);
+        assert!(built.is_ok(), "{:?}", built.err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
