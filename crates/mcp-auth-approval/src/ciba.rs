@@ -85,6 +85,8 @@ pub(crate) enum Poll {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Grant {
     pub authorization_details: Vec<Value>,
+    /// Who approved: the ID token's `sub`.
+    pub subject: Option<String>,
     pub acr: Option<String>,
     pub amr: Vec<String>,
 }
@@ -101,6 +103,20 @@ pub enum CibaError {
     /// The issuer does not offer CIBA, or its metadata is unusable.
     #[error("the authorization server cannot take approval requests: {0}")]
     Misconfigured(String),
+}
+
+impl CibaError {
+    /// What the caller is told: the kind of failure, never the issuer's URLs or hosts (the
+    /// server's log has those).
+    pub fn for_caller(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "the authorization server is unavailable; try again later.",
+            Self::Refused(_) => "the authorization server refused the request.",
+            Self::Misconfigured(_) => {
+                "this server cannot ask its authorization server for approvals."
+            }
+        }
+    }
 }
 
 impl From<ExchangeError> for CibaError {
@@ -284,7 +300,7 @@ impl CibaClient {
             expires_in: Duration::from_secs(
                 expires_in.min(request.requested_expiry.as_secs().max(1)),
             ),
-            interval: Duration::from_secs(interval.clamp(1, 60)),
+            interval: Duration::from_secs(interval.clamp(1, 3600)),
         })
     }
 
@@ -337,8 +353,10 @@ fn grant(body: &Map<String, Value>) -> Grant {
                 .collect()
         })
         .unwrap_or_default();
+    let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
     Grant {
         authorization_details,
+        subject,
         acr,
         amr,
     }

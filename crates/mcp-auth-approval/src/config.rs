@@ -54,6 +54,10 @@ pub struct ApprovalEntry {
     /// How many approval requests one person may be sent a minute (default 5).
     #[serde(default)]
     pub max_requests_per_minute: Option<u32>,
+    /// The longest text of a call's arguments shown to the person (default 1,000 characters);
+    /// longer calls are refused.
+    #[serde(default)]
+    pub max_summary_chars: Option<usize>,
     /// The backchannel authentication endpoint; without it, discovered from each issuer.
     #[serde(default)]
     pub backchannel_endpoint: Option<String>,
@@ -118,6 +122,9 @@ impl ApprovalEntry {
         let mut layer = ApprovalLayer::new(ciba, keys, resource).login_hint(self.login_hint);
         for tool in &self.tools {
             layer = layer.tool(tool);
+        }
+        if let Some(chars) = self.max_summary_chars {
+            layer = layer.max_summary_chars(chars);
         }
         if let Some(max) = self.max_requests_per_minute {
             layer = layer.max_requests_per_minute(max);

@@ -4,23 +4,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::Request;
-use mcp_auth_core::mcp::McpRequest;
 use mcp_auth_core::record::{ApprovalCheck, ApprovalOutcome, RequestRecord};
 use mcp_auth_core::{AuthBody, Principal, Rejection, untrusted_text};
 use mcp_auth_jwt::{ProofId, ReplayCheck};
 use serde_json::{Value, json};
 
-use crate::ciba::{Backchannel, CibaError, Poll};
+use crate::ciba::{Backchannel, CibaError, Grant, Poll};
 use crate::digest::{CallDigest, canonical_json};
-use crate::layer::Gate;
+use crate::layer::{Approved, Gate};
 use crate::mrtr::{self, CallParams};
 use crate::state::{self, PendingApproval, StateRefused, unix_millis, unix_seconds};
 
-/// The most of a call's arguments the summary shown on the person's device quotes.
-const SUMMARY_CHARS: usize = 200;
-
 pub(crate) struct Round {
     pub gate: Arc<Gate>,
+    /// The call as it goes on when approved (retries only).
+    pub approved: Option<Approved>,
     pub principal: Principal,
     pub tool: String,
     pub digest: CallDigest,
@@ -31,7 +29,7 @@ pub(crate) struct Round {
 
 /// How a round ends: the call goes on, or the client is answered.
 enum End {
-    Run,
+    Run(Approved),
     Answer(Value),
 }
 
@@ -40,36 +38,26 @@ impl Round {
     pub async fn play<B>(
         mut self,
         req: Request<AuthBody<B>>,
-        mcp: McpRequest,
     ) -> Result<Request<AuthBody<B>>, Rejection> {
         let end = match self.params.request_state.take() {
             None => self.start().await,
             Some(sealed) => self.resume(&sealed).await,
         };
-        let outcome = match end {
-            End::Run => {
-                let headers = req.headers().clone();
-                return match crate::layer::approved_request(req, &mcp) {
-                    Ok(req) => {
-                        self.check.outcomes.push(ApprovalOutcome::Executed);
-                        RequestRecord::update_in(req.extensions(), |r| {
-                            r.approval = Some(self.check.clone());
-                        });
-                        Ok(req)
-                    }
-                    Err((error, record)) => {
-                        self.failed("unreadable_call");
-                        if let Some(record) = record {
-                            record.update(|r| r.approval = Some(self.check.clone()));
-                        }
-                        Err(self.gate.rejector.reject(error, &headers))
-                    }
-                };
+        match end {
+            End::Run(approved) => {
+                self.check.outcomes.push(ApprovalOutcome::Executed);
+                RequestRecord::update_in(req.extensions(), |r| {
+                    r.approval = Some(self.check.clone())
+                });
+                Ok(approved.into_request(req))
             }
-            End::Answer(result) => result,
-        };
-        RequestRecord::update_in(req.extensions(), |r| r.approval = Some(self.check.clone()));
-        Err(Rejection::answer(mrtr::answer(self.id.as_ref(), outcome)))
+            End::Answer(result) => {
+                RequestRecord::update_in(req.extensions(), |r| {
+                    r.approval = Some(self.check.clone())
+                });
+                Err(Rejection::answer(mrtr::answer(self.id.as_ref(), result)))
+            }
+        }
     }
 
     fn now(&self) -> SystemTime {
@@ -106,13 +94,20 @@ impl Round {
                 self.tool
             )));
         }
+        let Some(summary) = self.summary() else {
+            self.failed("arguments_too_long");
+            return End::Answer(mrtr::tool_error(&format!(
+                "Calling `{}` needs the approval of the person you act for, and its arguments are too long to show them in full on their device ({} characters at most). Send a shorter call.",
+                self.tool, gate.max_summary_chars
+            )));
+        };
         let code = self.digest.binding_code();
         let details = json!({
             "type": gate.detail_type,
             "locations": [gate.resource],
             "actions": ["call"],
             "tool": self.tool,
-            "summary": self.summary(),
+            "summary": summary,
             "digest": self.digest.as_str(),
         });
         let started = gate
@@ -134,13 +129,10 @@ impl Round {
             Err(error) => {
                 tracing::warn!(tool = %self.tool, %error, "an approval could not be requested");
                 self.failed("request_failed");
-                let then = match error {
-                    CibaError::Unavailable(_) => " Try again later.",
-                    _ => "",
-                };
                 return End::Answer(mrtr::tool_error(&format!(
-                    "Calling `{}` needs the approval of the person you act for, and it could not be requested ({error}).{then}",
-                    self.tool
+                    "Calling `{}` needs the approval of the person you act for, and it could not be requested: {}",
+                    self.tool,
+                    error.for_caller()
                 )));
             }
         };
@@ -190,30 +182,36 @@ impl Round {
                 self.tool
             )));
         }
+        let Some(approved) = self.approved.take() else {
+            unreachable!("a retry's call is prepared before its round")
+        };
         let code = self.digest.binding_code();
         let interactive = self.params.can_elicit();
         let deadline = self.now() + gate.round_wait;
         loop {
-            let next_poll = SystemTime::UNIX_EPOCH + Duration::from_millis(pending.next_poll_ms);
-            if next_poll > deadline || unix_seconds(next_poll) >= pending.expires_at {
+            // The next poll this process allows for the request, whatever state the client
+            // sent (an older copy, many at once): the issuer is never polled early.
+            let Some(slot) = gate.reserve_poll(&pending, unix_millis(deadline)) else {
                 return self.not_yet(&pending, &code, false);
-            }
-            if let Ok(wait) = next_poll.duration_since(self.now()) {
+            };
+            let at = SystemTime::UNIX_EPOCH + Duration::from_millis(slot);
+            if let Ok(wait) = at.duration_since(self.now()) {
                 tokio::time::sleep(wait).await;
             }
             let answer = gate.ciba.poll(&pending.issuer, &pending.auth_req_id).await;
             let now = self.now();
+            pending.next_poll_ms = unix_millis(now) + pending.interval * 1000;
             match answer {
                 Ok(Poll::Pending) => {
-                    pending.next_poll_ms = unix_millis(now) + pending.interval * 1000;
                     if interactive {
                         return self.not_yet(&pending, &code, false);
                     }
                 }
                 Ok(Poll::SlowDown) => {
                     // CIBA Core §11 / RFC 8628 §3.5: five seconds more, from now on.
-                    pending.interval = (pending.interval + 5).min(60);
+                    pending.interval += 5;
                     pending.next_poll_ms = unix_millis(now) + pending.interval * 1000;
+                    gate.slowed_down(&pending);
                 }
                 Ok(Poll::Denied) => {
                     self.check.outcomes.push(ApprovalOutcome::Denied);
@@ -230,31 +228,7 @@ impl Round {
                     )));
                 }
                 Ok(Poll::Approved(grant)) => {
-                    self.check.acr = grant.acr;
-                    self.check.amr = grant.amr;
-                    let matches = grant.authorization_details.iter().any(|detail| {
-                        detail.get("type").and_then(Value::as_str) == Some(&gate.detail_type)
-                            && detail.get("digest").and_then(Value::as_str)
-                                == Some(self.digest.as_str())
-                    });
-                    if !matches {
-                        self.failed("details_mismatch");
-                        return End::Answer(mrtr::tool_error(&format!(
-                            "The approval the authorization server returned is not for this call of `{}`. It was not made.",
-                            self.tool
-                        )));
-                    }
-                    self.check.outcomes.push(ApprovalOutcome::Granted);
-                    return match self.first_use(&pending, now).await {
-                        Ok(true) => End::Run,
-                        Ok(false) => self.replayed(),
-                        Err(()) => {
-                            self.failed("store_unavailable");
-                            End::Answer(mrtr::tool_error(
-                                "The approval cannot be checked now. It was not used; try again later.",
-                            ))
-                        }
-                    };
+                    return self.approved(grant, &pending, now, approved).await;
                 }
                 Err(CibaError::Refused(code)) if code == "invalid_grant" => {
                     // The issuer no longer knows the request: used up by an earlier retry (a
@@ -270,21 +244,88 @@ impl Round {
                         }
                     };
                 }
+                Err(CibaError::Unavailable(error)) => {
+                    // A passing outage: the request stands, and the client asks again later.
+                    tracing::warn!(tool = %self.tool, %error, "an approval could not be checked now");
+                    self.check.reason = Some("poll_unavailable".into());
+                    return self.not_yet(&pending, &code, false);
+                }
                 Err(error) => {
                     tracing::warn!(tool = %self.tool, %error, "an approval could not be checked");
                     self.failed("poll_failed");
                     return End::Answer(mrtr::tool_error(&format!(
-                        "The approval of `{}` cannot be checked now ({error}). Call the tool again later.",
-                        self.tool
+                        "The approval of `{}` cannot be checked: {}",
+                        self.tool,
+                        error.for_caller()
                     )));
                 }
             }
         }
     }
 
+    /// The issuer approved: this exact call, by the person the token names, at the level asked
+    /// for, and for the first time; then the call goes on.
+    async fn approved(
+        &mut self,
+        grant: Grant,
+        pending: &PendingApproval,
+        now: SystemTime,
+        approved: Approved,
+    ) -> End {
+        let gate = self.gate.clone();
+        self.check.acr.clone_from(&grant.acr);
+        self.check.amr.clone_from(&grant.amr);
+        let matches = grant.authorization_details.iter().any(|detail| {
+            detail.get("type").and_then(Value::as_str) == Some(&gate.detail_type)
+                && detail.get("digest").and_then(Value::as_str) == Some(self.digest.as_str())
+        });
+        let refusal = if !matches {
+            Some(("details_mismatch", "is not for this call"))
+        } else if grant
+            .subject
+            .as_deref()
+            .is_some_and(|sub| sub != self.principal.subject())
+        {
+            Some((
+                "other_approver",
+                "was given by someone other than the person you act for",
+            ))
+        } else if let Some(wanted) = &gate.acr_values
+            && !grant
+                .acr
+                .as_deref()
+                .is_some_and(|acr| wanted.split(' ').any(|w| w == acr))
+        {
+            Some((
+                "acr_not_met",
+                "was not given at the authentication level required",
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, why)) = refusal {
+            self.failed(reason);
+            return End::Answer(mrtr::tool_error(&format!(
+                "The approval the authorization server returned {why} (`{}`). The call was not made.",
+                self.tool
+            )));
+        }
+        self.check.outcomes.push(ApprovalOutcome::Granted);
+        match self.first_use(pending, now).await {
+            Ok(true) => End::Run(approved),
+            Ok(false) => self.replayed(),
+            Err(()) => {
+                self.failed("store_unavailable");
+                End::Answer(mrtr::tool_error(
+                    "The approval cannot be checked now. It was not used; try again later.",
+                ))
+            }
+        }
+    }
+
     /// Marks the approval used; `Ok(false)` when it was used before.
     async fn first_use(&self, pending: &PendingApproval, now: SystemTime) -> Result<bool, ()> {
-        let id = ProofId::new("mcp-auth approval", &pending.auth_req_id);
+        let id = ProofId::new(&pending.issuer, &pending.auth_req_id);
         let answer = match self
             .gate
             .used
@@ -315,22 +356,20 @@ impl Round {
         };
         let message = self.params.can_elicit().then(|| {
             format!(
-                "Approve on your device: code {code} (calling `{}`: {}), then continue.",
-                self.tool,
-                self.summary()
+                "Approve on your device: code {code} (calling {}), then continue.",
+                self.summary().unwrap_or_else(|| format!("`{}`", self.tool))
             )
         });
         End::Answer(mrtr::input_required(message.as_deref(), &sealed))
     }
 
-    /// What the person reads about the call: the tool and its arguments, clipped.
-    fn summary(&self) -> String {
+    /// What the person reads about the call: the tool and all of its arguments, or nothing
+    /// when they would not fit whole (a clipped summary could hide what matters).
+    fn summary(&self) -> Option<String> {
         let mut arguments = String::new();
         canonical_json(&self.params.arguments, &mut arguments);
-        format!(
-            "{} {}",
-            self.tool,
-            untrusted_text(&arguments, SUMMARY_CHARS)
-        )
+        let shown = untrusted_text(&arguments, self.gate.max_summary_chars);
+        (arguments.chars().count() <= self.gate.max_summary_chars)
+            .then(|| format!("{} {shown}", self.tool))
     }
 }

@@ -179,3 +179,33 @@ async fn a_person_is_not_flooded_with_approval_requests() {
     assert_eq!(reasons[..5], ["request_failed"; 5]);
     assert_eq!(reasons[5], "too_many_requests");
 }
+
+#[tokio::test]
+async fn arguments_too_long_to_show_whole_are_refused_not_clipped() {
+    let padded = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "transfer_funds",
+                   "arguments": {"a_padding": "x".repeat(2000), "amount": 1_000_000}}});
+    let answer = send(padded, "2026-07-28", false).await;
+    assert_eq!((answer.status, answer.inner_calls), (200, 0));
+    let check = answer.record.snapshot().approval.expect("recorded");
+    assert_eq!(check.reason.as_deref(), Some("arguments_too_long"));
+}
+
+#[tokio::test]
+async fn a_policys_demand_for_approval_without_an_approval_layer_is_refused() {
+    let inner = tower::service_fn(|_req: Request<AuthBody<String>>| async {
+        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::new())))
+    });
+    let service = tower_layer::Layer::layer(&ApprovalLayer::disabled(), inner);
+    let text = call("balance").to_string();
+    let mut req = Request::post("/mcp")
+        .body(AuthBody::full(text.clone()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(McpRequest::parse(text.as_bytes(), &Default::default()).unwrap());
+    req.extensions_mut().insert(ApprovalRequired {
+        by: "policy-1".into(),
+    });
+    let response = service.oneshot(req).await.unwrap();
+    assert_eq!(response.status(), 403);
+}

@@ -10,6 +10,7 @@ use wildmatch::WildMatch;
 
 use super::Approval;
 use crate::ciba::{CibaClient, LoginHint};
+use crate::state::PendingApproval;
 
 /// The `type` of the authorization details the layer asks for (RFC 9396 §2).
 pub const DETAIL_TYPE: &str = "mcp_tool_call";
@@ -39,6 +40,10 @@ pub(crate) struct Gate {
     pub max_per_minute: u32,
     /// Requests sent per person (principal key) in the current minute.
     pub sent: Arc<Mutex<HashMap<String, (u64, u32)>>>,
+    /// The longest summary of a call's arguments shown on the person's device.
+    pub max_summary_chars: usize,
+    /// When each request may next be polled by this process (Unix ms), by request id.
+    pub polls: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl ApprovalLayer {
@@ -62,6 +67,8 @@ impl ApprovalLayer {
                 clock: Arc::new(SystemTime::now),
                 max_per_minute: 5,
                 sent: Arc::default(),
+                max_summary_chars: 1000,
+                polls: Arc::default(),
             })),
         }
     }
@@ -130,6 +137,14 @@ impl ApprovalLayer {
         self.change(|gate| gate.max_per_minute = max)
     }
 
+    /// The longest text of a call's arguments shown on the person's device (default 1,000
+    /// characters). A call whose arguments do not fit is refused rather than shown in part: a
+    /// clipped summary could hide the amount or the recipient.
+    #[must_use]
+    pub fn max_summary_chars(self, chars: usize) -> Self {
+        self.change(|gate| gate.max_summary_chars = chars)
+    }
+
     /// Renders refusals with `rejector` (the facade shares one across the stack).
     #[must_use]
     pub fn rejector(self, rejector: Rejector) -> Self {
@@ -170,6 +185,8 @@ impl Gate {
             clock: self.clock.clone(),
             max_per_minute: self.max_per_minute,
             sent: self.sent.clone(),
+            max_summary_chars: self.max_summary_chars,
+            polls: self.polls.clone(),
         }
     }
 
@@ -190,6 +207,38 @@ impl Gate {
         }
         entry.1 += 1;
         true
+    }
+
+    /// Reserves this process's next poll of `pending`'s request, at the later of what its
+    /// state says and what this process last allowed (so an older copy of the state, or many
+    /// sent at once, cannot make it poll early): the time to poll at (Unix ms), or `None` when
+    /// that is after `deadline_ms` or the request's expiry.
+    pub(crate) fn reserve_poll(&self, pending: &PendingApproval, deadline_ms: u64) -> Option<u64> {
+        let mut polls = self.polls.lock().unwrap_or_else(|p| p.into_inner());
+        if polls.len() >= 10_000 {
+            let now = crate::state::unix_millis((self.clock)());
+            polls.retain(|_, next| *next > now);
+            if polls.len() >= 10_000 {
+                return None;
+            }
+        }
+        let known = polls.get(&pending.auth_req_id).copied().unwrap_or(0);
+        let slot = pending.next_poll_ms.max(known);
+        if slot > deadline_ms || slot >= pending.expires_at.saturating_mul(1000) {
+            return None;
+        }
+        polls.insert(
+            pending.auth_req_id.clone(),
+            slot + pending.interval.saturating_mul(1000),
+        );
+        Some(slot)
+    }
+
+    /// The issuer asked to slow down: no poll of `pending`'s request before its new time.
+    pub(crate) fn slowed_down(&self, pending: &PendingApproval) {
+        let mut polls = self.polls.lock().unwrap_or_else(|p| p.into_inner());
+        let next = polls.entry(pending.auth_req_id.clone()).or_insert(0);
+        *next = (*next).max(pending.next_poll_ms);
     }
 
     /// Whether calls of `tool` need approval by configuration.

@@ -24,5 +24,5 @@ mod service;
 
 pub(crate) use layer::Gate;
 pub use layer::{ApprovalLayer, DETAIL_TYPE};
-pub(crate) use service::approved_request;
+pub(crate) use service::Approved;
 pub use service::{Approval, Deciding, ResponseFuture};

@@ -2,6 +2,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use mcp_auth_core::mcp::{McpRequest, Target};
 use mcp_auth_core::record::{ApprovalCheck, ApprovalOutcome, ApprovalRequired, RequestRecord};
@@ -42,6 +43,20 @@ where
 
     fn call(&mut self, req: Request<AuthBody<B>>) -> Self::Future {
         let Some(gate) = &self.gate else {
+            if let Some(marked) = req.extensions().get::<ApprovalRequired>() {
+                // A policy asked for a person's approval and this server cannot ask for one:
+                // refused, never run unapproved.
+                let error = AuthError::access_denied(
+                    "approval_unavailable",
+                    format!(
+                        "the policy `{}` requires a person's approval for this call, and this server has no approval configured",
+                        mcp_auth_core::untrusted_text(&marked.by, 128)
+                    ),
+                );
+                return AuthFuture::reject(
+                    mcp_auth_core::Rejector::new("").reject(error, req.headers()),
+                );
+            }
             return AuthFuture::call(self.inner.call(req));
         };
         let Some(mcp) = req.extensions().get::<McpRequest>() else {
@@ -105,8 +120,19 @@ where
             );
             return AuthFuture::respond(mrtr::answer(id.as_ref(), mrtr::tool_error(&text)));
         }
+        let approved = if params.request_state.is_some() {
+            match Approved::prepare(&mcp) {
+                Ok(approved) => Some(approved),
+                Err(error) => {
+                    return AuthFuture::reject(gate.rejector.reject(error, req.headers()));
+                }
+            }
+        } else {
+            None
+        };
         let round = Round {
             gate: gate.clone(),
+            approved,
             principal,
             tool: tool.clone(),
             digest,
@@ -114,29 +140,38 @@ where
             id,
             check,
         };
-        let deciding: Deciding<AuthBody<B>> = Box::pin(round.play(req, mcp));
+        let deciding: Deciding<AuthBody<B>> = Box::pin(round.play(req));
         AuthFuture::decide(deciding, take_ready(&mut self.inner))
     }
 }
 
-/// The request handed on once approved: the same call without the retry fields, and the
-/// inspected content to match.
-#[allow(clippy::result_large_err)]
-pub(crate) fn approved_request<B>(
-    mut req: Request<AuthBody<B>>,
-    mcp: &McpRequest,
-) -> Result<Request<AuthBody<B>>, (AuthError, Option<RequestRecord>)> {
-    let record = || req.extensions().get::<RequestRecord>().cloned();
-    let Some(cleaned) = mrtr::without_retry_fields(mcp.body()) else {
-        let error = AuthError::bad_request("malformed_params", "the call cannot be re-read");
-        return Err((error, record()));
-    };
-    let reparsed = match McpRequest::parse_bytes(cleaned.clone(), &Default::default()) {
-        Ok(reparsed) => reparsed,
-        Err(error) => return Err((error, record())),
-    };
-    req.headers_mut().remove(http::header::CONTENT_LENGTH);
-    req.extensions_mut().insert(reparsed);
-    *req.body_mut() = AuthBody::full(cleaned);
-    Ok(req)
+/// The call as it goes on once approved: the same body without the retry fields, and its
+/// inspected content. Prepared before the round, so that nothing can fail after an approval
+/// has been spent.
+pub(crate) struct Approved {
+    body: Bytes,
+    mcp: McpRequest,
+}
+
+impl Approved {
+    /// Prepares the call of `mcp` (the body the inspector read, within its limits).
+    pub(crate) fn prepare(mcp: &McpRequest) -> Result<Self, AuthError> {
+        let body = mrtr::without_retry_fields(mcp.body())
+            .ok_or_else(|| AuthError::bad_request("malformed_params", "the call cannot be read"))?;
+        // What was inspected already passed the configured limits; the same call without two
+        // members is no deeper and no larger.
+        let unbounded = mcp_auth_core::mcp::InspectLimits::default()
+            .max_body_bytes(usize::MAX)
+            .max_depth(usize::MAX);
+        let mcp = McpRequest::parse_bytes(body.clone(), &unbounded)?;
+        Ok(Self { body, mcp })
+    }
+
+    /// `req`, carrying the approved call instead of the retry.
+    pub(crate) fn into_request<B>(self, mut req: Request<AuthBody<B>>) -> Request<AuthBody<B>> {
+        req.headers_mut().remove(http::header::CONTENT_LENGTH);
+        req.extensions_mut().insert(self.mcp);
+        *req.body_mut() = AuthBody::full(self.body);
+        req
+    }
 }
