@@ -187,6 +187,13 @@ impl Setup {
         token
     }
 
+    /// Alice's token, and her agent, which shows prompts and accepts them.
+    async fn alice(&self) -> (String, RunningService<RoleClient, Agent>) {
+        let alice = self.token("alice").await;
+        let client = self.connect(&alice, Agent::new(true, Prompt::Accept)).await;
+        (alice, client)
+    }
+
     async fn connect(&self, token: &str, agent: Agent) -> RunningService<RoleClient, Agent> {
         connect_to(&self.server.mcp_url, token, agent).await
     }
@@ -336,8 +343,7 @@ async fn transfers(client: &RunningService<RoleClient, Agent>) -> Vec<Value> {
 #[tokio::test]
 async fn an_approved_call_runs_once_and_nothing_else_passes_for_it() {
     let s = setup("once", 600).await;
-    let alice = s.token("alice").await;
-    let client = s.connect(&alice, Agent::new(true, Prompt::Accept)).await;
+    let (alice, client) = s.alice().await;
 
     // The first call starts a request at the issuer and asks the client to wait, with a prompt.
     let first = input_required(once(&client, transfer(100, "ACME-7")).await);
@@ -580,8 +586,7 @@ async fn older_clients_and_batches_are_refused_before_anything_starts() {
 #[tokio::test]
 async fn an_approval_granting_other_details_does_not_run_the_call() {
     let s = setup("details", 600).await;
-    let alice = s.token("alice").await;
-    let client = s.connect(&alice, Agent::new(true, Prompt::Accept)).await;
+    let (_, client) = s.alice().await;
     let first = input_required(once(&client, transfer(40, "ACME-3")).await);
     let state = first.request_state.expect("state");
     let request = s.pending_request().await;
