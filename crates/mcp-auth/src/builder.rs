@@ -303,7 +303,7 @@ impl McpAuthBuilder {
                     "a policy annotated `@approval` needs an approval layer: add `.approval(..)` (or an [approval] table)",
                 )));
             }
-            None => ApprovalLayer::disabled(),
+            None => ApprovalLayer::disabled().rejector(rejector.clone()),
         };
         let exchange = match self.exchange {
             Some(client) => {

@@ -20,6 +20,8 @@ pub const DETAIL_TYPE: &str = "mcp_tool_call";
 pub struct ApprovalLayer {
     /// `None`: disabled, every request passes untouched.
     pub(crate) gate: Option<Arc<Gate>>,
+    /// Renders refusals, also those of a disabled layer (a policy's demand it cannot meet).
+    pub(crate) rejector: Arc<Rejector>,
 }
 
 /// Everything a round needs, shared by every request.
@@ -27,7 +29,6 @@ pub(crate) struct Gate {
     pub ciba: CibaClient,
     pub keys: SecretKeys,
     pub resource: String,
-    pub rejector: Rejector,
     pub tools: Vec<WildMatch>,
     pub login_hint: LoginHint,
     pub requested_expiry: Duration,
@@ -56,7 +57,6 @@ impl ApprovalLayer {
                 ciba,
                 keys,
                 resource: resource.as_str().to_owned(),
-                rejector: Rejector::for_resource(resource),
                 tools: Vec::new(),
                 login_hint: LoginHint::default(),
                 requested_expiry: Duration::from_secs(300),
@@ -70,12 +70,16 @@ impl ApprovalLayer {
                 max_summary_chars: 1000,
                 polls: Arc::default(),
             })),
+            rejector: Arc::new(Rejector::for_resource(resource)),
         }
     }
 
     /// A layer that gates nothing (a stack without approvals keeps its type).
     pub fn disabled() -> Self {
-        Self { gate: None }
+        Self {
+            gate: None,
+            rejector: Arc::new(Rejector::new("")),
+        }
     }
 
     /// Whether this layer gates anything.
@@ -147,8 +151,9 @@ impl ApprovalLayer {
 
     /// Renders refusals with `rejector` (the facade shares one across the stack).
     #[must_use]
-    pub fn rejector(self, rejector: Rejector) -> Self {
-        self.change(|gate| gate.rejector = rejector)
+    pub fn rejector(mut self, rejector: Rejector) -> Self {
+        self.rejector = Arc::new(rejector);
+        self
     }
 
     /// The clock (tests).
@@ -174,7 +179,6 @@ impl Gate {
             ciba: self.ciba.clone(),
             keys: self.keys.clone(),
             resource: self.resource.clone(),
-            rejector: self.rejector.clone(),
             tools: self.tools.clone(),
             login_hint: self.login_hint.clone(),
             requested_expiry: self.requested_expiry,
@@ -254,6 +258,7 @@ impl<S> Layer<S> for ApprovalLayer {
         Approval {
             inner,
             gate: self.gate.clone(),
+            rejector: self.rejector.clone(),
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::round::Round;
 pub struct Approval<S> {
     pub(super) inner: S,
     pub(super) gate: Option<Arc<Gate>>,
+    pub(super) rejector: Arc<mcp_auth_core::Rejector>,
 }
 
 mcp_auth_core::middleware_service!(Approval);
@@ -53,9 +54,7 @@ where
                         mcp_auth_core::untrusted_text(&marked.by, 128)
                     ),
                 );
-                return AuthFuture::reject(
-                    mcp_auth_core::Rejector::new("").reject(error, req.headers()),
-                );
+                return AuthFuture::reject(self.rejector.reject(error, req.headers()));
             }
             return AuthFuture::call(self.inner.call(req));
         };
@@ -76,14 +75,14 @@ where
                 "approval_in_batch",
                 "a call that needs approval cannot be sent in a batch; send it on its own",
             );
-            return AuthFuture::reject(gate.rejector.reject(error, req.headers()));
+            return AuthFuture::reject(self.rejector.reject(error, req.headers()));
         }
         let Some(principal) = req.extensions().get::<Principal>().cloned() else {
             let error = AuthError::access_denied(
                 "no_principal",
                 "no verified caller: the approval layer must be placed inside the verification layer",
             );
-            return AuthFuture::reject(gate.rejector.reject(error, req.headers()));
+            return AuthFuture::reject(self.rejector.reject(error, req.headers()));
         };
         let mcp = mcp.clone();
         let message = &mcp.messages()[index];
@@ -93,7 +92,7 @@ where
         let id = message.id().cloned();
         let Some(params) = CallParams::read(mcp.params(message)) else {
             let error = AuthError::bad_request("malformed_params", "`params` is not an object");
-            return AuthFuture::reject(gate.rejector.reject(error, req.headers()));
+            return AuthFuture::reject(self.rejector.reject(error, req.headers()));
         };
         let digest = CallDigest::of(&CallFacts {
             issuer: principal.issuer(),
@@ -124,7 +123,7 @@ where
             match Approved::prepare(&mcp) {
                 Ok(approved) => Some(approved),
                 Err(error) => {
-                    return AuthFuture::reject(gate.rejector.reject(error, req.headers()));
+                    return AuthFuture::reject(self.rejector.reject(error, req.headers()));
                 }
             }
         } else {
